@@ -1,0 +1,136 @@
+"""The ``vtwin`` command line (typer + rich).
+
+Errors the user can fix (bad preset name, misspelled key, out-of-range value, missing file)
+print one clear ``error:`` message and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vtwin import __version__
+from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
+
+app = typer.Typer(
+    name="vtwin",
+    help="Vehicle digital twins in air-ground-space vehicular networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect configuration presets.", no_args_is_help=True)
+scenario_app = typer.Typer(help="Build and inspect scenarios.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(scenario_app, name="scenario")
+
+console = Console()
+err_console = Console(stderr=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a config value, e.g. --set servers.rsu.count=20 (repeatable).",
+        metavar="KEY=VALUE",
+    ),
+]
+PresetArg = Annotated[
+    str, typer.Argument(help="Preset name (see `vtwin config list`) or a YAML file path.")
+]
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"vtwin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """vtwin: simulators, agents and paper reproductions for vehicle digital twins."""
+
+
+@config_app.command("list")
+def config_list() -> None:
+    """List the shipped presets."""
+    table = Table("preset", "paper", "description", show_lines=False)
+    for name in list_presets():
+        cfg = load_config(name)
+        table.add_row(name, cfg.paper, cfg.description)
+    console.print(table)
+
+
+@config_app.command("show")
+def config_show(preset: PresetArg, set_: SetOption = None) -> None:
+    """Print the resolved configuration (preset + overrides, defaults filled in) as YAML."""
+    try:
+        cfg = load_config(preset, set_ or [])
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(config_to_yaml(cfg), nl=False)
+
+
+@scenario_app.command("show")
+def scenario_show(
+    preset: PresetArg,
+    set_: SetOption = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Scenario seed (default: the preset's).", min=0)
+    ] = None,
+    png: Annotated[
+        Path | None, typer.Option(help="Write a map of servers, coverage and trajectories.")
+    ] = None,
+    trajectories: Annotated[int, typer.Option(help="Vehicle trajectories on the map.", min=0)] = 5,
+) -> None:
+    """Build a scenario and print its summary; optionally draw its map."""
+    from vtwin.data.traces import TraceFormatError
+    from vtwin.world.scenario import Scenario
+
+    try:
+        cfg = load_config(preset, set_ or [])
+        scenario = Scenario.from_config(cfg, seed)
+        summary = scenario.summary()
+    except (ConfigError, TraceFormatError, ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(title=f"scenario {cfg.name}", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if png is not None:
+        from vtwin.viz.maps import plot_scenario
+
+        try:
+            out = plot_scenario(scenario, png, n_trajectories=trajectories)
+        except OSError as exc:
+            _fail(f"could not write {png}: {exc}")
+            return
+        console.print(f"map written to [bold]{out}[/]")
+
+
+def main() -> None:
+    """Entry point of the ``vtwin`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

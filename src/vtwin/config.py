@@ -1,0 +1,510 @@
+"""Validated configuration: pydantic models, YAML presets and dotted overrides.
+
+A preset is a YAML file in ``configs/`` (shipped inside the package as ``vtwin.presets``).
+Loading one goes: read YAML → follow ``extends:`` (deep merge onto the parent preset) → apply
+``--set a.b.c=value`` overrides → validate with :class:`VTwinConfig`. Every model forbids
+unknown keys, so a misspelled key is an error that names it and suggests the closest valid
+key. Field names carry their unit when it is not SI (``compute_ghz``, ``size_mb``,
+``power_dbm``); :mod:`vtwin.world.scenario` converts to SI once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+__all__ = [
+    "ConfigError",
+    "VTwinConfig",
+    "apply_overrides",
+    "config_to_yaml",
+    "list_presets",
+    "load_config",
+    "preset_path",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration could not be loaded or validated; the message names field and value."""
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+
+class StrictModel(BaseModel):
+    """Base model: unknown keys are errors, assignments are validated, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _ordered_pair(value: tuple[float, float]) -> tuple[float, float]:
+    low, high = value
+    if low > high:
+        raise ValueError(f"interval low {low} is above high {high}; write [low, high]")
+    return value
+
+
+Interval = Annotated[tuple[NonNegativeFloat, NonNegativeFloat], AfterValidator(_ordered_pair)]
+"""A closed range ``[low, high]`` with 0 ≤ low ≤ high, written as a two-element YAML list."""
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class GeographyConfig(StrictModel):
+    """Where the scenario lies: an origin and a rectangular area in local metres."""
+
+    coordinates: Literal["local", "latlon"] = Field(
+        "local",
+        description="'local': positions are metres from the origin; 'latlon': the scenario is "
+        "anchored at (origin_lat_deg, origin_lon_deg) and distances use haversine.",
+    )
+    origin_lat_deg: float = Field(0.0, ge=-90.0, le=90.0)
+    origin_lon_deg: float = Field(0.0, ge=-180.0, le=180.0)
+    width_m: PositiveFloat = 2000.0
+    height_m: PositiveFloat = 2000.0
+
+
+class ChannelConfig(StrictModel):
+    """Radio channel: path gain A·(c/(4π f d))^ξ and Shannon rate (SPEC §0, channel)."""
+
+    carrier_ghz: PositiveFloat = 2.4
+    antenna_gain: PositiveFloat = 1.0
+    path_loss_exponent: PositiveFloat = 2.0
+    noise_dbm: float | None = Field(
+        -100.0, description="Noise power over the band (papers A, B, D). Null to use density."
+    )
+    noise_density_dbm_per_hz: float | None = Field(
+        None, description="Noise power spectral density N0 (paper C: -174 dBm/Hz)."
+    )
+
+    @model_validator(mode="after")
+    def _one_noise_model(self) -> Self:
+        if (self.noise_dbm is None) == (self.noise_density_dbm_per_hz is None):
+            raise ValueError(
+                "set exactly one of noise_dbm (a power) and noise_density_dbm_per_hz (N0); "
+                f"got noise_dbm={self.noise_dbm}, "
+                f"noise_density_dbm_per_hz={self.noise_density_dbm_per_hz}"
+            )
+        return self
+
+
+class HotspotConfig(StrictModel):
+    """A downtown hotspot: servers near it carry more background load."""
+
+    x_m: float
+    y_m: float
+    radius_m: PositiveFloat = 500.0
+    gain: Annotated[float, Field(ge=1.0)] = 2.0
+
+
+class ServerKindConfig(StrictModel):
+    """Fields every edge-server kind has (RSU, UAV, SAT)."""
+
+    count: NonNegativeInt = 0
+    compute_ghz: PositiveFloat | Interval = Field(
+        10.0, description="CPU/GPU frequency; an interval [low, high] draws one per server."
+    )
+    capacity_mb: PositiveFloat = Field(300.0, description="Maximum cache/load L_max.")
+    coverage_m: PositiveFloat | None = Field(500.0, description="Null means unlimited.")
+    bandwidth_mhz: PositiveFloat = 20.0
+    power_dbm: float = 30.0
+
+
+class RsuConfig(ServerKindConfig):
+    """Roadside units: fixed ground edge servers."""
+
+    placement: Literal["grid", "random", "clustered"] = Field(
+        "grid",
+        description="grid: rows × cols lattice; random: uniform in the area with a minimum "
+        "separation; clustered: denser toward the hotspots (a city).",
+    )
+    grid_cols: PositiveInt | None = Field(
+        None, description="Columns of the grid placement (default: ⌈√count⌉)."
+    )
+    min_separation_m: NonNegativeFloat = 0.0
+    height_m: NonNegativeFloat = 10.0
+
+
+class UavConfig(ServerKindConfig):
+    """UAV edge servers flying at a fixed altitude."""
+
+    placement: Literal["over_rsus", "random"] = Field(
+        "over_rsus", description="Start above distinct random RSUs, or uniform in the area."
+    )
+    altitude_m: PositiveFloat = 50.0
+    speed_mps: PositiveFloat = 10.0
+    battery_kj: PositiveFloat = 500.0
+
+
+class SatelliteConfig(ServerKindConfig):
+    """LEO satellite(s): unlimited coverage, fixed-rate links (paper B eqs. (6)–(7))."""
+
+    coverage_m: PositiveFloat | None = None
+    uplink_mbps: PositiveFloat = 20.0
+    downlink_mbps: PositiveFloat = 100.0
+    altitude_km: PositiveFloat = 550.0
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> Self:
+        if self.count > 1:
+            raise ValueError(f"count = {self.count}: at most 1 satellite is modelled")
+        return self
+
+
+class ServersConfig(StrictModel):
+    """All edge servers of a scenario, by kind."""
+
+    rsu: RsuConfig = RsuConfig()
+    uav: UavConfig = UavConfig()
+    sat: SatelliteConfig = SatelliteConfig()
+    hotspots: list[HotspotConfig] = Field(default_factory=list)
+
+
+class MobilityConfig(StrictModel):
+    """How vehicles move: a synthetic Manhattan grid or replayed GPS traces."""
+
+    kind: Literal["grid", "trace"] = "grid"
+    block_m: PositiveFloat = 250.0
+    speed_mps: Interval = (8.0, 15.0)
+    turn_probs: tuple[Probability, Probability, Probability] = (0.5, 0.25, 0.25)
+    path: str | None = Field(
+        None, description="Trace file (kind = trace): CSV with vehicle id, time, lat, lon."
+    )
+    start_time_s: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if abs(sum(self.turn_probs) - 1.0) > 1e-9:
+            raise ValueError(
+                f"turn_probs = {list(self.turn_probs)} must sum to 1 (straight, left, right)"
+            )
+        if self.kind == "trace" and not self.path:
+            raise ValueError("kind = 'trace' needs path: a CSV of (vehicle id, time, lat, lon)")
+        return self
+
+
+class VehiclesConfig(StrictModel):
+    """Vehicles (one VT each)."""
+
+    count: NonNegativeInt = 1
+    power_dbm: float = 23.0
+    mobility: MobilityConfig = MobilityConfig()
+
+
+class SensorsConfig(StrictModel):
+    """Roadside sensors (paper D): fixed, uniformly placed, offloading inference tasks."""
+
+    count: NonNegativeInt = 0
+    power_w: PositiveFloat = 0.1
+    data_kb: Interval = (0.0, 24.0)
+
+
+class WorkloadConfig(StrictModel):
+    """Background load of edge servers: synthetic diurnal shape × hotspots × noise."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    mean_fraction: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.4,
+        description="Base background load as a fraction of each server's capacity, "
+        "before the hotspot gain and the daily shape multiply it.",
+    )
+    diurnal_amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    noise_std: NonNegativeFloat = 0.1
+    start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 8.0
+    servers: list[Literal["rsu", "uav", "sat"]] = Field(
+        default_factory=lambda: ["rsu"], description="Server kinds that carry background load."
+    )
+
+
+class BackhaulConfig(StrictModel):
+    """Wired backhaul between RSUs: a k-nearest-neighbour graph (paper C, Sec. 3)."""
+
+    topology: Literal["knn", "grid"] = "knn"
+    k_neighbours: PositiveInt = 4
+    rate_mbps: PositiveFloat = 1000.0
+
+
+# --------------------------------------------------------------------------------------------
+# Paper-specific parameters (their envs read them; later issues extend them)
+# --------------------------------------------------------------------------------------------
+
+
+class PremigrationConfig(StrictModel):
+    """Paper A: VT task of one vehicle, split α between serving RSU and pre-migration target."""
+
+    task_mb: PositiveFloat = 2.0
+    result_mb: PositiveFloat = 1.0
+    upload_mb: PositiveFloat = 1.0
+    cycles_per_bit: PositiveFloat = 1000.0
+    alpha_levels: list[Probability] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    premigration_mbps: PositiveFloat = 200.0
+    overload_penalty: NonNegativeFloat = 1.0
+
+    @model_validator(mode="after")
+    def _levels(self) -> Self:
+        if len(self.alpha_levels) < 1 or sorted(self.alpha_levels) != list(self.alpha_levels):
+            raise ValueError(
+                f"alpha_levels = {self.alpha_levels} must be a non-empty increasing list in [0, 1]"
+            )
+        return self
+
+
+class RoutingConfig(StrictModel):
+    """Paper B (Table I): migration routing of several VTs."""
+
+    migration_mb: PositiveFloat = 60.0
+    generated_mbps: Interval = Field(
+        (1.0, 3.0), description="Data a vehicle generates, MB per second (Table I)."
+    )
+    cycles_per_bit: PositiveFloat = 1000.0
+    migration_bandwidth_mhz: PositiveFloat = 300.0
+    reward_weights: tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat] = (1.0, 1.0, 1.0)
+
+
+class PrivacyConfig(StrictModel):
+    """Paper C: location perturbation, agent servers, latency and utility parameters."""
+
+    r_max_deg: PositiveFloat = 0.001
+    candidate_grid: PositiveInt = 11
+    upload_mb: Interval = (10.0, 20.0)
+    download_mb: Interval = (10.0, 20.0)
+    twin_mb: Interval = (5.0, 50.0)
+    cycles_per_bit: Interval = (100.0, 500.0)
+    compute_fraction: Probability = 0.1
+    backhaul_per_hop_s: Interval = (1.0, 3.0)
+    migration_per_hop_s: NonNegativeFloat = 0.02
+    utility_weights: tuple[float, float, float] = (1.0, 0.02, 0.2)
+
+
+class TwinUpdateConfig(StrictModel):
+    """Paper D (Table I): diffusion-inference offloading from sensors to UAVs."""
+
+    z_min: NonNegativeInt = 0
+    z_max: Interval = (400.0, 600.0)
+    fidelity_max: Interval = (50.0, 150.0)
+    fidelity_min: NonNegativeFloat = 0.0
+    steps_per_s: Interval = (100.0, 400.0)
+    step_budget: PositiveInt = 600
+    uav_speed_mps: Interval = (70.0, 150.0)
+    beta0_db: float = 1.0
+    deadline_s: PositiveFloat = 5.0
+    utility_weights: tuple[NonNegativeFloat, NonNegativeFloat] = (1.0, 1.0)
+
+
+class VTwinConfig(StrictModel):
+    """A complete scenario configuration (one preset after overrides)."""
+
+    name: str = Field(min_length=1)
+    paper: Literal["A", "B", "C", "D"]
+    description: str = ""
+    seed: NonNegativeInt = 0
+    slot_s: PositiveFloat = 1.0
+    horizon_slots: PositiveInt = 100
+    geography: GeographyConfig = GeographyConfig()
+    channel: ChannelConfig = ChannelConfig()
+    servers: ServersConfig = ServersConfig()
+    vehicles: VehiclesConfig = VehiclesConfig()
+    sensors: SensorsConfig = SensorsConfig()
+    workload: WorkloadConfig = WorkloadConfig()
+    backhaul: BackhaulConfig = BackhaulConfig()
+    premigration: PremigrationConfig | None = None
+    routing: RoutingConfig | None = None
+    privacy: PrivacyConfig | None = None
+    twin_update: TwinUpdateConfig | None = None
+
+    @model_validator(mode="after")
+    def _paper_section(self) -> Self:
+        section = {"A": "premigration", "B": "routing", "C": "privacy", "D": "twin_update"}
+        wanted = section[self.paper]
+        if getattr(self, wanted) is None:
+            raise ValueError(f"paper {self.paper} presets need a '{wanted}:' section")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Presets, overrides and error messages
+# --------------------------------------------------------------------------------------------
+
+
+def _preset_dir() -> Path:
+    """Folder of shipped presets (``src/vtwin/presets``; ``configs/`` links to it)."""
+    return Path(str(importlib.resources.files("vtwin") / "presets"))
+
+
+def list_presets() -> list[str]:
+    """Names of the presets shipped with vtwin (YAML files in ``configs/``)."""
+    return sorted(p.stem for p in _preset_dir().glob("*.yaml"))
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    """Resolve a preset name (``paper-a``) or a YAML file path to an existing file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
+        return candidate
+    shipped = _preset_dir() / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = list_presets()
+    close = difflib.get_close_matches(str(name_or_path), names, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ConfigError(
+        f"unknown preset '{name_or_path}'.{hint} Valid presets: {', '.join(names)} "
+        "(or a path to a .yaml file)"
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        raise ConfigError(f"{path}: the preset is empty; it needs at least 'name' and 'paper'")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _load_raw(name_or_path: str | Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = preset_path(name_or_path)
+    key = str(path.resolve())
+    if key in chain:
+        raise ConfigError(f"{path}: 'extends' forms a cycle: {' -> '.join((*chain, key))}")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends = {parent!r} must be a preset name or file path")
+    return _deep_merge(_load_raw(parent, (*chain, key)), data)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, returning a copy."""
+    out = _deep_merge({}, data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like key.sub=value")
+        dotted, raw_value = item.split("=", 1)
+        keys = [k.strip() for k in dotted.strip().split(".")]
+        if not all(keys):
+            raise ConfigError(f"override '{item}': empty key in '{dotted}'")
+        try:
+            value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override '{item}': value is not valid YAML: {exc}") from exc
+        node = out
+        for depth, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                where = ".".join(keys[: depth + 1])
+                raise ConfigError(
+                    f"override '{item}': '{where}' is a value ({child!r}), not a section"
+                )
+            else:
+                child = dict(child)
+            node[key] = child
+            node = child
+        node[keys[-1]] = value
+    return out
+
+
+def _model_at(path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at ``path`` (for listing valid keys)."""
+    model: Any = VTwinConfig
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for cand in candidates:
+            inner = [cand, *getattr(cand, "__args__", ())]
+            found = next(
+                (c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)), None
+            )
+            if found is not None:
+                model = found
+                break
+        else:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Turn a pydantic error into lines naming each field path, its value and what is allowed."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(loc[:-1])
+            valid = sorted(owner.model_fields) if owner is not None else []
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            lines.append(
+                f"{where}: unknown key.{hint} Valid keys here: {', '.join(valid)}"
+                if valid
+                else f"{where}: unknown key"
+            )
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            lines.append(f"{where}: required field is missing")
+        else:
+            lines.append(f"{where} = {err.get('input')!r}: {msg}")
+    return f"invalid config ({source}):\n  " + "\n  ".join(lines)
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> VTwinConfig:
+    """Validate a nested dict as a :class:`VTwinConfig`, raising :class:`ConfigError`."""
+    try:
+        return VTwinConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(
+    name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+) -> VTwinConfig:
+    """Load a preset by name or path, apply dotted overrides and validate it."""
+    data = apply_overrides(_load_raw(name_or_path), overrides)
+    return validate_config(data, source=str(name_or_path))
+
+
+def config_to_yaml(config: VTwinConfig) -> str:
+    """The resolved configuration as YAML (every field, defaults included)."""
+    data = config.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,1 @@
+"""Readers for real data formats (GPS traces, traffic counts, base stations)."""

@@ -1,0 +1,1 @@
+"""Figures and pages: scenario maps (and, in later layers, replay pages)."""

@@ -1,0 +1,395 @@
+"""Build a :class:`Scenario` (servers, vehicles, sensors, workload, backhaul) from a config.
+
+This is the one place that turns config units (``compute_ghz``, ``capacity_mb``,
+``power_dbm``…) into SI. Randomness comes from independent streams spawned from one
+:class:`numpy.random.SeedSequence`, so the same seed gives the same scenario bit for bit and
+changing, say, the vehicle count does not move the RSU layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from vtwin.config import VTwinConfig
+from vtwin.physics.channel import dbm_to_w
+from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
+from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMobility
+from vtwin.world.placement import clustered_positions, grid_positions, random_positions
+from vtwin.world.servers import EdgeServers, ServerKind
+from vtwin.world.topology import grid_graph, hop_matrix, knn_graph
+from vtwin.world.workload import SyntheticWorkload, hotspot_multipliers
+
+FloatArray = NDArray[np.float64]
+
+MB_TO_BITS = 8e6
+"""1 MB = 10⁶ bytes = 8·10⁶ bits (decimal megabytes, as the papers use)."""
+KB_TO_BITS = 8e3
+
+_STREAMS = ("layout", "uav", "mobility", "workload", "sensors", "compute")
+
+
+@dataclass(frozen=True)
+class Vehicles:
+    """Vehicles of a scenario: how they move and how loudly they transmit."""
+
+    mobility: Mobility
+    tx_power_w: float
+
+    @property
+    def n(self) -> int:
+        """Number of vehicles."""
+        return self.mobility.n
+
+
+@dataclass(frozen=True)
+class Sensors:
+    """Fixed roadside sensors (paper D): positions, transmit power, per-slot data-size range."""
+
+    xy_m: FloatArray
+    tx_power_w: float
+    data_bits_range: tuple[float, float]
+
+    @property
+    def n(self) -> int:
+        """Number of sensors."""
+        return int(self.xy_m.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """Everything that exists in one scenario, in SI units and local metres.
+
+    Attributes:
+        config: the validated configuration it was built from.
+        seed: the seed that drew every random part.
+        projection: local metres ↔ (lat, lon); ``None`` for purely local scenarios.
+        servers: edge servers (RSUs, then UAVs at their start positions, then the satellite).
+        vehicles: mobility source and transmit power.
+        sensors: roadside sensors (paper D); empty elsewhere.
+        background_load_bits: [horizon_slots, servers.n] background load per slot and server
+            (zero for kinds that carry none).
+        backhaul: networkx graph over RSU indices with ``distance_m`` on its edges.
+        rsu_hops: [n_rsu, n_rsu] backhaul hop counts (−1 when unreachable).
+    """
+
+    config: VTwinConfig
+    seed: int
+    projection: LocalProjection | None
+    servers: EdgeServers
+    vehicles: Vehicles
+    sensors: Sensors
+    background_load_bits: FloatArray
+    backhaul: nx.Graph
+    rsu_hops: NDArray[np.int64]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- geometry helpers
+    @property
+    def area_m(self) -> tuple[float, float]:
+        """(width, height) of the scenario area in metres."""
+        geo = self.config.geography
+        return (geo.width_m, geo.height_m)
+
+    def to_latlon(self, xy_m: ArrayLike) -> FloatArray:
+        """Local metres → (lat, lon) degrees; needs a lat/lon-anchored scenario."""
+        if self.projection is None:
+            raise ValueError(f"scenario '{self.config.name}' uses local coordinates only")
+        return self.projection.to_latlon(xy_m)
+
+    def distance_m(self, xy_a: ArrayLike, xy_b: ArrayLike) -> FloatArray:
+        """Ground distance: haversine for lat/lon scenarios (SPEC §0), Euclidean otherwise."""
+        if self.projection is None:
+            return euclidean_m(xy_a, xy_b)
+        a = self.projection.to_latlon(xy_a)
+        b = self.projection.to_latlon(xy_b)
+        return haversine_m(a[..., 0], a[..., 1], b[..., 0], b[..., 1])
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_config(cls, config: VTwinConfig, seed: int | None = None) -> Scenario:
+        """Build the scenario; ``seed`` defaults to ``config.seed``."""
+        seed = config.seed if seed is None else int(seed)
+        if seed < 0:
+            raise ValueError(f"seed = {seed}: must be ≥ 0")
+        streams = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+        rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, streams, strict=True)}
+
+        geo = config.geography
+        projection = (
+            LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg)
+            if geo.coordinates == "latlon"
+            else None
+        )
+        rsu_xy = _rsu_positions(config, rng["layout"])
+        servers = _build_servers(config, rsu_xy, rng)
+        vehicles = _build_vehicles(config, projection, rng["mobility"])
+        sensors = _build_sensors(config, rng["sensors"])
+        load = _background_load(config, servers, rng["workload"])
+        backhaul = _backhaul_graph(config, rsu_xy)
+        hops = hop_matrix(backhaul) if rsu_xy.shape[0] else np.zeros((0, 0), dtype=np.int64)
+        return cls(
+            config=config,
+            seed=seed,
+            projection=projection,
+            servers=servers,
+            vehicles=vehicles,
+            sensors=sensors,
+            background_load_bits=load,
+            backhaul=backhaul,
+            rsu_hops=hops,
+        )
+
+    # ---------------------------------------------------------------- reporting
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers for ``vtwin scenario show`` (plain Python types)."""
+        cfg = self.config
+        s = self.servers
+        rows: dict[str, Any] = {
+            "preset": cfg.name,
+            "paper": cfg.paper,
+            "seed": self.seed,
+            "area_km": f"{cfg.geography.width_m / 1e3:g} × {cfg.geography.height_m / 1e3:g}",
+            "slot_s": cfg.slot_s,
+            "horizon_slots": cfg.horizon_slots,
+        }
+        if self.projection is not None:
+            rows["origin_latlon"] = (
+                f"{self.projection.origin_lat_deg:.4f}, {self.projection.origin_lon_deg:.4f}"
+            )
+        for kind in ServerKind:
+            idx = s.of_kind(kind)
+            if idx.size == 0:
+                continue
+            label = kind.name.lower()
+            rows[f"{label}_count"] = int(idx.size)
+            rows[f"{label}_compute_ghz"] = _span(s.compute_hz[idx] / 1e9)
+            rows[f"{label}_capacity_mb"] = _span(s.capacity_bits[idx] / MB_TO_BITS)
+            cov = s.coverage_m[idx]
+            rows[f"{label}_coverage_m"] = "unlimited" if np.isinf(cov).all() else _span(cov)
+            load = self.background_load_bits[:, idx]
+            if load.any():
+                frac = load / s.capacity_bits[idx][None, :]
+                rows[f"{label}_mean_load_pct"] = round(float(frac.mean() * 100), 1)
+                rows[f"{label}_peak_load_pct"] = round(float(frac.max() * 100), 1)
+        n_rsu = s.count(ServerKind.RSU)
+        if n_rsu:
+            ground = self.coverage_share()
+            rows["rsu_area_covered_pct"] = round(100 * ground, 1)
+            rows["backhaul_edges"] = self.backhaul.number_of_edges()
+            if n_rsu > 1:
+                off = self.rsu_hops[~np.eye(n_rsu, dtype=bool)]
+                rows["backhaul_mean_hops"] = round(float(off[off >= 0].mean()), 2)
+                rows["backhaul_max_hops"] = int(off.max())
+        rows["vehicles"] = self.vehicles.n
+        if self.vehicles.n:
+            traj = self.vehicles.mobility.trajectory(cfg.horizon_slots)
+            step = np.linalg.norm(np.diff(traj, axis=0), axis=-1)
+            rows["vehicle_mobility"] = cfg.vehicles.mobility.kind
+            rows["vehicle_mean_speed_mps"] = round(float(step.mean() / cfg.slot_s), 2)
+        if self.sensors.n:
+            rows["sensors"] = self.sensors.n
+        return rows
+
+    def coverage_share(self, resolution: int = 100) -> float:
+        """Fraction of the area within range of at least one RSU (sampled on a grid)."""
+        w, h = self.area_m
+        gx, gy = np.meshgrid(
+            (np.arange(resolution) + 0.5) * w / resolution,
+            (np.arange(resolution) + 0.5) * h / resolution,
+        )
+        pts = np.stack([gx.ravel(), gy.ravel()], axis=-1)
+        rsu = self.servers.subset(self.servers.kind == ServerKind.RSU)
+        return float(rsu.in_coverage(pts).any(axis=1).mean())
+
+
+def _span(values: FloatArray) -> str | float:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return round(lo, 3) if np.isclose(lo, hi) else f"{lo:.3g}–{hi:.3g}"
+
+
+def _rsu_positions(config: VTwinConfig, rng: np.random.Generator) -> FloatArray:
+    rsu = config.servers.rsu
+    w, h = config.geography.width_m, config.geography.height_m
+    if rsu.placement == "grid":
+        return grid_positions(rsu.count, w, h, rsu.grid_cols)
+    if rsu.placement == "random":
+        return random_positions(rsu.count, w, h, rng, min_separation_m=rsu.min_separation_m)
+    spots = config.servers.hotspots
+    return clustered_positions(
+        rsu.count,
+        w,
+        h,
+        rng,
+        centres_xy=[(hs.x_m, hs.y_m) for hs in spots],
+        spread_m=[hs.radius_m / 2.0 for hs in spots],
+    )
+
+
+def _compute_hz(value: float | tuple[float, float], n: int, rng: np.random.Generator) -> FloatArray:
+    if isinstance(value, tuple):
+        return rng.uniform(value[0], value[1], size=n) * 1e9
+    return np.full(n, value * 1e9)
+
+
+def _build_servers(
+    config: VTwinConfig, rsu_xy: FloatArray, rng: dict[str, np.random.Generator]
+) -> EdgeServers:
+    cfg = config.servers
+    w, h = config.geography.width_m, config.geography.height_m
+    parts = []
+
+    def group(kind: ServerKind, kcfg: Any, xy: FloatArray, altitude: float, **extra: Any) -> None:
+        n = xy.shape[0]
+        parts.append(
+            EdgeServers.build(
+                kind,
+                xy,
+                altitude_m=altitude,
+                compute_hz=_compute_hz(kcfg.compute_ghz, n, rng["compute"]),
+                capacity_bits=kcfg.capacity_mb * MB_TO_BITS,
+                coverage_m=np.inf if kcfg.coverage_m is None else kcfg.coverage_m,
+                bandwidth_hz=kcfg.bandwidth_mhz * 1e6,
+                tx_power_w=float(dbm_to_w(kcfg.power_dbm)),
+                **extra,
+            )
+        )
+
+    group(ServerKind.RSU, cfg.rsu, rsu_xy, cfg.rsu.height_m)
+    n_uav = cfg.uav.count
+    if cfg.uav.placement == "over_rsus" and rsu_xy.shape[0] >= n_uav > 0:
+        uav_xy = rsu_xy[rng["uav"].choice(rsu_xy.shape[0], size=n_uav, replace=False)]
+    elif cfg.uav.placement == "over_rsus" and n_uav > 0:
+        raise ValueError(
+            f"servers.uav.placement = 'over_rsus' needs at least {n_uav} RSUs "
+            f"(servers.rsu.count = {rsu_xy.shape[0]}); use placement 'random' instead"
+        )
+    else:
+        uav_xy = rng["uav"].uniform((0.0, 0.0), (w, h), size=(n_uav, 2))
+    group(ServerKind.UAV, cfg.uav, uav_xy, cfg.uav.altitude_m)
+    sat_xy = np.tile([[w / 2.0, h / 2.0]], (cfg.sat.count, 1))
+    group(
+        ServerKind.SAT,
+        cfg.sat,
+        sat_xy,
+        cfg.sat.altitude_km * 1e3,
+        uplink_bps=cfg.sat.uplink_mbps * 1e6,
+        downlink_bps=cfg.sat.downlink_mbps * 1e6,
+    )
+    return EdgeServers.concat(parts)
+
+
+def _build_vehicles(
+    config: VTwinConfig, projection: LocalProjection | None, rng: np.random.Generator
+) -> Vehicles:
+    vcfg = config.vehicles
+    mcfg = vcfg.mobility
+    mobility: Mobility
+    if mcfg.kind == "grid":
+        geo = config.geography
+        mobility = ManhattanGridMobility(
+            vcfg.count,
+            block_m=mcfg.block_m,
+            n_blocks_x=max(1, int(geo.width_m // mcfg.block_m)),
+            n_blocks_y=max(1, int(geo.height_m // mcfg.block_m)),
+            speed_mps=tuple(mcfg.speed_mps),
+            slot_s=config.slot_s,
+            rng=rng,
+            turn_probs=tuple(mcfg.turn_probs),
+        )
+    else:
+        from vtwin.data.traces import read_trace_csv
+
+        if projection is None:
+            raise ValueError(
+                "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
+                "(an origin to project the GPS fixes)"
+            )
+        assert mcfg.path is not None  # checked by the config model
+        traces = read_trace_csv(mcfg.path, max_vehicles=vcfg.count or None)
+        mobility = TraceReplayMobility(
+            traces, projection=projection, slot_s=config.slot_s, start_time_s=mcfg.start_time_s
+        )
+    return Vehicles(mobility=mobility, tx_power_w=float(dbm_to_w(vcfg.power_dbm)))
+
+
+def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
+    scfg = config.sensors
+    xy = rng.uniform(
+        (0.0, 0.0), (config.geography.width_m, config.geography.height_m), size=(scfg.count, 2)
+    )
+    lo, hi = scfg.data_kb
+    return Sensors(
+        xy_m=xy, tx_power_w=scfg.power_w, data_bits_range=(lo * KB_TO_BITS, hi * KB_TO_BITS)
+    )
+
+
+def _background_load(
+    config: VTwinConfig, servers: EdgeServers, rng: np.random.Generator
+) -> FloatArray:
+    wcfg = config.workload
+    load = np.zeros((config.horizon_slots, servers.n))
+    kinds = [ServerKind[k.upper()] for k in wcfg.servers]
+    idx = np.flatnonzero(np.isin(servers.kind, [int(k) for k in kinds]))
+    if idx.size == 0:
+        return load
+    gain = np.ones(idx.size)
+    for spot in config.servers.hotspots:
+        gain = np.maximum(
+            gain,
+            hotspot_multipliers(
+                servers.xy_m[idx], [(spot.x_m, spot.y_m)], spot.radius_m, spot.gain
+            ),
+        )
+    series = SyntheticWorkload(
+        idx.size,
+        slot_s=config.slot_s,
+        mean=1.0,
+        rng=rng,
+        hotspot_multiplier=gain,
+        diurnal_amplitude=wcfg.diurnal_amplitude,
+        noise_std=wcfg.noise_std,
+        start_hour=wcfg.start_hour,
+    ).series(config.horizon_slots)
+    load[:, idx] = series * wcfg.mean_fraction * servers.capacity_bits[idx][None, :]
+    return load
+
+
+def _backhaul_graph(config: VTwinConfig, rsu_xy: FloatArray) -> nx.Graph:
+    n = rsu_xy.shape[0]
+    if n == 0:
+        return nx.Graph()
+    if n == 1:
+        g = nx.Graph()
+        g.add_node(0, pos=tuple(rsu_xy[0]))
+        return g
+    bcfg = config.backhaul
+    if bcfg.topology == "grid" and config.servers.rsu.placement == "grid":
+        cols = config.servers.rsu.grid_cols or int(np.ceil(np.sqrt(n)))
+        rows = int(np.ceil(n / cols))
+        if rows * cols == n:
+            graph, _ = grid_graph(cols, rows, config.geography.width_m / cols)
+            for i in graph.nodes:
+                graph.nodes[i]["pos"] = tuple(rsu_xy[i])
+            for i, j in graph.edges:
+                graph.edges[i, j]["distance_m"] = float(np.hypot(*(rsu_xy[i] - rsu_xy[j])))
+            return graph
+    if bcfg.topology == "grid":
+        raise ValueError(
+            f"backhaul.topology = 'grid' needs a full RSU grid (servers.rsu.placement = 'grid' "
+            f"and count a multiple of grid_cols); got placement "
+            f"'{config.servers.rsu.placement}', count {n}. Use topology 'knn'."
+        )
+    return knn_graph(rsu_xy, min(bcfg.k_neighbours, n - 1))
+
+
+def build_scenario(config: VTwinConfig, seed: int | None = None) -> Scenario:
+    """Shorthand for :meth:`Scenario.from_config`."""
+    return Scenario.from_config(config, seed)
+
+
+__all__ = ["MB_TO_BITS", "Scenario", "Sensors", "Vehicles", "build_scenario"]

@@ -1,0 +1,356 @@
+"""Background workload of edge servers: synthetic diurnal series and flow-derived series.
+
+A load series has shape ``[n_slots, n_servers]`` and is in whatever SI unit the caller
+uses for load (bits of queued data, or CPU cycles). Two sources (SPEC §0, background
+workload):
+
+* :class:`SyntheticWorkload` — mean × hotspot factor × daily shape × multiplicative noise.
+* :func:`flow_to_load` — paper B Sec. V: ``S_m(t) = S_v · flow_m(t)`` from a traffic-flow
+  series (e.g. PeMS).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.signal import lfilter
+
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "SyntheticWorkload",
+    "diurnal_profile",
+    "flow_to_load",
+    "hotspot_multipliers",
+]
+
+HOURS_PER_DAY = 24.0
+SECONDS_PER_HOUR = 3600.0
+DAYS_PER_WEEK = 7
+WEEKEND_DAYS = (5, 6)
+"""Day-of-week indices of the weekend; day 0 (hours 0–24 from midnight) is a Monday."""
+
+_TROUGH_HOUR = 4.0
+"""Hour of the smooth base curve's night minimum (the base peaks 12 h later, at 16:00)."""
+
+_NORMALISATION_SAMPLES = 24 * 60
+"""Samples per day (one a minute) for the numerical daily mean used to normalise the profile."""
+
+_NOISE_CHUNK_SLOTS = 1024
+"""Noise is drawn in blocks of this many slots, so a series never depends on call order."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _finite(value: float, name: str) -> float:
+    """Return ``value`` as float after checking it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _in_range(
+    value: float, name: str, low: float, high: float, *, high_open: bool = False
+) -> float:
+    """Return ``value`` after checking ``low <= value <= high`` (or ``< high``)."""
+    v = _finite(value, name)
+    ok = low <= v < high if high_open else low <= v <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
+    return v
+
+
+def _count(value: int, name: str, minimum: int) -> int:
+    """Return ``value`` as int after checking it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _raw_daily_shape(
+    hours: FloatArray,
+    peak_hours: Sequence[float],
+    peak_width_h: float,
+    peak_gain: float,
+    night_floor: float,
+) -> FloatArray:
+    """Un-normalised daily shape at clock ``hours`` (any real hours; period 24 h)."""
+    phase = 2.0 * np.pi * (hours - _TROUGH_HOUR) / HOURS_PER_DAY
+    base = night_floor + (1.0 - night_floor) * 0.5 * (1.0 - np.cos(phase))
+    peaks = np.zeros_like(base)
+    for p in peak_hours:
+        # wrapped Gaussian: nearest copy of the peak plus its neighbours a day either side
+        d = np.mod(hours - p + HOURS_PER_DAY / 2.0, HOURS_PER_DAY) - HOURS_PER_DAY / 2.0
+        for shift in (-HOURS_PER_DAY, 0.0, HOURS_PER_DAY):
+            peaks += np.exp(-0.5 * ((d + shift) / peak_width_h) ** 2)
+    return base + peak_gain * peaks
+
+
+def _profile_at_hours(
+    hours: FloatArray,
+    *,
+    peak_hours: Sequence[float],
+    peak_width_h: float,
+    peak_gain: float,
+    night_floor: float,
+    weekly_amplitude: float,
+) -> FloatArray:
+    """Normalised profile at absolute ``hours`` since Monday 00:00 (see :func:`diurnal_profile`)."""
+    grid = np.arange(_NORMALISATION_SAMPLES, dtype=np.float64) * (
+        HOURS_PER_DAY / _NORMALISATION_SAMPLES
+    )
+    day_mean = float(
+        _raw_daily_shape(grid, peak_hours, peak_width_h, peak_gain, night_floor).mean()
+    )
+    daily = _raw_daily_shape(hours, peak_hours, peak_width_h, peak_gain, night_floor) / day_mean
+
+    if weekly_amplitude == 0.0:
+        return daily
+    weekday = np.mod(np.floor(hours / HOURS_PER_DAY), DAYS_PER_WEEK).astype(np.int64)
+    weekend = np.isin(weekday, WEEKEND_DAYS)
+    # weekend days are scaled by (1 - a) relative to weekdays; the factor is rescaled so its
+    # mean over the 7 days of a week is 1
+    raw = np.where(weekend, 1.0 - weekly_amplitude, 1.0)
+    week_mean = (
+        (DAYS_PER_WEEK - len(WEEKEND_DAYS)) + len(WEEKEND_DAYS) * (1.0 - weekly_amplitude)
+    ) / DAYS_PER_WEEK
+    return daily * raw / week_mean
+
+
+def _check_profile_args(
+    peak_hours: Sequence[float],
+    peak_width_h: float,
+    peak_gain: float,
+    night_floor: float,
+    weekly_amplitude: float,
+) -> tuple[float, ...]:
+    """Validate the shape parameters shared by the profile and the synthetic workload."""
+    peaks = tuple(_finite(p, "peak_hours[...]") for p in peak_hours)
+    if peak_width_h <= 0 or not math.isfinite(peak_width_h):
+        raise ValueError(f"peak_width_h must be a finite number > 0 hours, got {peak_width_h!r}")
+    _in_range(peak_gain, "peak_gain", 0.0, math.inf)
+    _in_range(night_floor, "night_floor", 0.0, 1.0)
+    _in_range(weekly_amplitude, "weekly_amplitude", 0.0, 1.0, high_open=True)
+    return peaks
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def diurnal_profile(
+    n_slots: int,
+    slot_s: float,
+    *,
+    start_hour: float = 0.0,
+    peak_hours: Sequence[float] = (8.5, 18.0),
+    peak_width_h: float = 1.5,
+    peak_gain: float = 0.8,
+    night_floor: float = 0.3,
+    weekly_amplitude: float = 0.0,
+) -> FloatArray:
+    """Dimensionless daily load shape ``[n_slots]`` (mean 1 per day); slot k is k·slot_s s later.
+
+    Slot k sits at clock hour ``start_hour + k·slot_s/3600``.
+    Shape before normalisation, at clock hour h:
+    ``night_floor + (1 − night_floor)·½(1 − cos(2π(h − 4)/24))`` (a smooth day/night swing with
+    its trough, ``night_floor``, at 04:00 and its crest, 1, at 16:00) plus
+    ``peak_gain · Σ_p exp(−(h − p)²/(2 peak_width_h²))`` (rush-hour bumps, wrapped around
+    midnight). The shape is divided by its mean over one day, taken numerically on a one-minute
+    grid (exact to rounding for this smooth periodic curve), so any whole day averages 1.
+    With ``weekly_amplitude = a > 0`` Saturdays and Sundays are scaled by ``(1 − a)`` relative
+    to weekdays and the weekly factor is rescaled to mean 1 over a week, so whole *weeks*
+    average 1 (then single days average slightly above or below 1). Hour 0 is Monday 00:00;
+    pass ``start_hour = 24·d + h`` to start on another day.
+    """
+    n_slots = _count(n_slots, "n_slots", 0)
+    slot_s = _finite(slot_s, "slot_s")
+    if slot_s <= 0:
+        raise ValueError(f"slot_s must be > 0 seconds, got {slot_s!r}")
+    start_hour = _finite(start_hour, "start_hour")
+    peaks = _check_profile_args(peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude)
+    hours = start_hour + np.arange(n_slots, dtype=np.float64) * (slot_s / SECONDS_PER_HOUR)
+    return _profile_at_hours(
+        hours,
+        peak_hours=peaks,
+        peak_width_h=float(peak_width_h),
+        peak_gain=float(peak_gain),
+        night_floor=float(night_floor),
+        weekly_amplitude=float(weekly_amplitude),
+    )
+
+
+# --------------------------------------------------------------------------- synthetic workload
+
+
+class SyntheticWorkload:
+    """Synthetic background load ``[n_slots, n_servers]`` (caller's unit: bits or cycles), ≥ 0.
+
+    ``load[t, m] = mean · hotspot[m] · (1 + A·(profile(t + φ_m) − 1)) · ε[t, m]`` where
+    ``profile`` is :func:`diurnal_profile`, ``A = diurnal_amplitude`` in [0, 1] (so the
+    diurnal factor stays ≥ 1 − A ≥ 0), ``φ_m`` is a per-server clock shift drawn uniformly in
+    ``[−phase_jitter_h, +phase_jitter_h]`` hours, and ``ε`` is mean-one log-normal noise:
+    ``ε = exp(σ z − σ²/2)`` with ``σ = noise_std`` and ``z`` a stationary AR(1) Gaussian
+    process of unit variance, ``z_t = ρ z_{t−1} + √(1 − ρ²) η_t`` (``ρ = noise_corr``; the
+    default 0 gives independent log-normal noise). Over whole days the expected load of
+    server m is therefore ``mean · hotspot[m]``.
+
+    The phases and the initial AR state are drawn from ``rng`` at construction, together with
+    one seed for a private child generator; the noise is then drawn from that child in blocks
+    of 1024 slots. So ``series(n)`` is always the first n rows of one fixed infinite series,
+    whatever the order of calls, and the same ``rng`` state gives the same series.
+    """
+
+    def __init__(
+        self,
+        n_servers: int,
+        *,
+        slot_s: float,
+        mean: float,
+        rng: np.random.Generator,
+        hotspot_multiplier: ArrayLike | None = None,
+        diurnal_amplitude: float = 1.0,
+        noise_std: float = 0.1,
+        start_hour: float = 0.0,
+        phase_jitter_h: float = 0.5,
+        noise_corr: float = 0.0,
+        peak_hours: Sequence[float] = (8.5, 18.0),
+        peak_width_h: float = 1.5,
+        peak_gain: float = 0.8,
+        night_floor: float = 0.3,
+        weekly_amplitude: float = 0.0,
+    ) -> None:
+        """Validate the parameters and draw the per-server phases from ``rng``."""
+        self.n_servers = _count(n_servers, "n_servers", 0)
+        self.slot_s = _finite(slot_s, "slot_s")
+        if self.slot_s <= 0:
+            raise ValueError(f"slot_s must be > 0 seconds, got {slot_s!r}")
+        self.mean = _in_range(mean, "mean", 0.0, math.inf)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        if hotspot_multiplier is None:
+            hot = np.ones(self.n_servers, dtype=np.float64)
+        else:
+            hot = np.array(hotspot_multiplier, dtype=np.float64)
+            if hot.shape != (self.n_servers,):
+                raise ValueError(
+                    f"hotspot_multiplier must have shape [{self.n_servers}] (one per server), "
+                    f"got shape {hot.shape}"
+                )
+            if not np.all(np.isfinite(hot)) or np.any(hot < 0):
+                raise ValueError(
+                    f"hotspot_multiplier must be finite and >= 0, got {hotspot_multiplier!r}"
+                )
+        self.hotspot_multiplier = hot
+        self.diurnal_amplitude = _in_range(diurnal_amplitude, "diurnal_amplitude", 0.0, 1.0)
+        self.noise_std = _in_range(noise_std, "noise_std", 0.0, math.inf)
+        self.noise_corr = _in_range(noise_corr, "noise_corr", 0.0, 1.0, high_open=True)
+        self.start_hour = _finite(start_hour, "start_hour")
+        self.phase_jitter_h = _in_range(phase_jitter_h, "phase_jitter_h", 0.0, math.inf)
+        self.peak_hours = _check_profile_args(
+            peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude
+        )
+        self.peak_width_h = float(peak_width_h)
+        self.peak_gain = float(peak_gain)
+        self.night_floor = float(night_floor)
+        self.weekly_amplitude = float(weekly_amplitude)
+
+        self.phase_h = rng.uniform(-self.phase_jitter_h, self.phase_jitter_h, self.n_servers)
+        z0 = rng.standard_normal(self.n_servers)
+        self._noise_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+        self._z_last = z0  # AR(1) state before slot 0, stationary N(0, 1)
+        self._log_noise = np.empty((0, self.n_servers), dtype=np.float64)
+        self._cache: dict[int, FloatArray] = {}
+
+    def series(self, n_slots: int) -> FloatArray:
+        """Load ``[n_slots, n_servers]`` for slots ``0 .. n_slots-1`` (cached; returns a copy)."""
+        n_slots = _count(n_slots, "n_slots", 0)
+        cached = self._cache.get(n_slots)
+        if cached is None:
+            hours = (
+                self.start_hour
+                + np.arange(n_slots, dtype=np.float64)[:, None] * (self.slot_s / SECONDS_PER_HOUR)
+                + self.phase_h[None, :]
+            )
+            profile = _profile_at_hours(
+                hours,
+                peak_hours=self.peak_hours,
+                peak_width_h=self.peak_width_h,
+                peak_gain=self.peak_gain,
+                night_floor=self.night_floor,
+                weekly_amplitude=self.weekly_amplitude,
+            )
+            diurnal = 1.0 + self.diurnal_amplitude * (profile - 1.0)
+            noise = np.exp(self.noise_std * self._noise(n_slots) - 0.5 * self.noise_std**2)
+            cached = self.mean * self.hotspot_multiplier[None, :] * diurnal * noise
+            cached = np.maximum(cached, 0.0)  # only removes -0.0 from rounding
+            self._cache[n_slots] = cached
+        return cached.copy()
+
+    def _noise(self, n_slots: int) -> FloatArray:
+        """Unit-variance AR(1) Gaussian noise ``[n_slots, n_servers]``, extended in blocks."""
+        rho = self.noise_corr
+        innovation_scale = math.sqrt(1.0 - rho * rho)
+        while self._log_noise.shape[0] < n_slots:
+            eta = self._noise_rng.standard_normal((_NOISE_CHUNK_SLOTS, self.n_servers))
+            # z_k = rho z_{k-1} + s eta_k as a first-order IIR filter started from z_last
+            block, _ = lfilter(
+                [innovation_scale],
+                [1.0, -rho],
+                eta,
+                axis=0,
+                zi=(rho * self._z_last)[None, :],
+            )
+            self._z_last = block[-1].copy()
+            self._log_noise = np.concatenate([self._log_noise, block], axis=0)
+        return self._log_noise[:n_slots]
+
+
+# --------------------------------------------------------------------------- helpers for callers
+
+
+def flow_to_load(flow: ArrayLike, bits_per_vehicle: ArrayLike) -> FloatArray:
+    """Server load from a traffic-flow series, ``S_m(t) = S_v · flow_m(t)`` (paper B Sec. V).
+
+    ``flow`` is vehicles per slot (any shape, e.g. ``[n_slots, n_servers]``) and
+    ``bits_per_vehicle`` (S_v, bits — or cycles — per vehicle) broadcasts against it.
+    """
+    f = np.asarray(flow, dtype=np.float64)
+    s = np.asarray(bits_per_vehicle, dtype=np.float64)
+    if not np.all(np.isfinite(f)) or np.any(f < 0):
+        raise ValueError("flow must be finite and >= 0 (vehicles per slot)")
+    if not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"bits_per_vehicle must be finite and >= 0, got {bits_per_vehicle!r}")
+    return s * f
+
+
+def hotspot_multipliers(
+    xy: ArrayLike, centres_xy: ArrayLike, radius_m: float, gain: float
+) -> FloatArray:
+    """Per-point load factor ``1 + (gain − 1)·exp(−d²/(2·radius_m²))``; d: metres to nearest centre.
+
+    ``xy`` is ``[n, 2]`` metres, ``centres_xy`` ``[c, 2]`` metres; with no centres every factor
+    is 1. ``gain`` is the factor at a centre (≥ 0; < 1 makes a cold spot).
+    """
+    pts = np.asarray(xy, dtype=np.float64)
+    ctr = np.asarray(centres_xy, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"xy must have shape [n, 2] (metres), got shape {pts.shape}")
+    if ctr.size == 0:
+        return np.ones(pts.shape[0], dtype=np.float64)
+    if ctr.ndim != 2 or ctr.shape[1] != 2:
+        raise ValueError(f"centres_xy must have shape [c, 2] (metres), got shape {ctr.shape}")
+    if not (np.all(np.isfinite(pts)) and np.all(np.isfinite(ctr))):
+        raise ValueError("xy and centres_xy must contain only finite coordinates (metres)")
+    radius = _finite(radius_m, "radius_m")
+    if radius <= 0:
+        raise ValueError(f"radius_m must be > 0 metres, got {radius_m!r}")
+    g = _in_range(gain, "gain", 0.0, math.inf)
+    diff = pts[:, None, :] - ctr[None, :, :]
+    d2 = np.min(np.sum(diff * diff, axis=-1), axis=1)
+    return 1.0 + (g - 1.0) * np.exp(-d2 / (2.0 * radius * radius))
