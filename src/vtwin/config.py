@@ -67,6 +67,8 @@ Interval = Annotated[tuple[NonNegativeFloat, NonNegativeFloat], AfterValidator(_
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
+ServerKindName = Literal["rsu", "uav", "sat"]
+
 
 class GeographyConfig(StrictModel):
     """Where the scenario lies: an origin and a rectangular area in local metres."""
@@ -229,8 +231,8 @@ class WorkloadConfig(StrictModel):
     diurnal_amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     noise_std: NonNegativeFloat = 0.1
     start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 8.0
-    servers: list[Literal["rsu", "uav", "sat"]] = Field(
-        default_factory=lambda: ["rsu"], description="Server kinds that carry background load."
+    servers: tuple[ServerKindName, ...] = Field(
+        ("rsu",), description="Server kinds that carry background load."
     )
 
 

@@ -296,10 +296,10 @@ def _build_vehicles(
             block_m=mcfg.block_m,
             n_blocks_x=max(1, int(geo.width_m // mcfg.block_m)),
             n_blocks_y=max(1, int(geo.height_m // mcfg.block_m)),
-            speed_mps=tuple(mcfg.speed_mps),
+            speed_mps=mcfg.speed_mps,
             slot_s=config.slot_s,
             rng=rng,
-            turn_probs=tuple(mcfg.turn_probs),
+            turn_probs=mcfg.turn_probs,
         )
     else:
         from vtwin.data.traces import read_trace_csv
