@@ -259,6 +259,15 @@ class PremigrationConfig(StrictModel):
     alpha_levels: list[Probability] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     premigration_mbps: PositiveFloat = 200.0
     overload_penalty: NonNegativeFloat = 1.0
+    latency_weight_per_s: PositiveFloat = Field(
+        1.0, description="Reward per second of total latency (reward = −weight·T_total − …)."
+    )
+    uav_planner: Literal["durp", "greedy", "random_walk", "patrol", "hover"] = Field(
+        "durp", description="How UAVs choose their next RSU (paper A Sec. IV and baselines)."
+    )
+    durp_weights: tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat] = Field(
+        (1.0, 0.5, 1.0), description="alpha, beta, gamma of the DURP heuristic h(n)."
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> Self:

@@ -352,3 +352,34 @@ def test_static_mobility() -> None:
     assert m.positions(0)[0, 0] == 1.0
     with pytest.raises(ValueError, match="xy"):
         StaticMobility(np.zeros((3, 3)))
+
+
+def test_grid_streams_make_groups_independent() -> None:
+    """Vehicles driven by rng stream g depend on that stream alone (batched envs rely on it)."""
+    kw = {
+        "block_m": 100.0,
+        "n_blocks_x": 5,
+        "n_blocks_y": 4,
+        "speed_mps": (20.0, 60.0),
+        "slot_s": 2.0,
+    }
+    seeds = [11, 12, 13]
+    joint = ManhattanGridMobility(
+        6, rng=[np.random.default_rng(s) for s in seeds], **kw
+    ).trajectory(300)
+    for g, seed in enumerate(seeds):
+        alone = ManhattanGridMobility(2, rng=np.random.default_rng(seed), **kw).trajectory(300)
+        np.testing.assert_array_equal(joint[:, 2 * g : 2 * g + 2], alone)
+
+
+def test_grid_streams_must_divide_vehicles() -> None:
+    with pytest.raises(ValueError, match="multiple of the number of rng streams"):
+        ManhattanGridMobility(
+            5,
+            block_m=100.0,
+            n_blocks_x=2,
+            n_blocks_y=2,
+            speed_mps=10.0,
+            slot_s=1.0,
+            rng=[np.random.default_rng(0), np.random.default_rng(1)],
+        )

@@ -51,6 +51,9 @@ _TRACE_TIME_TOL_S = 1e-6
 """Slack (seconds) when deciding whether a slot time lies inside a trace's time span."""
 
 _TRACE_CHUNK_SLOTS = 256
+
+_TURN_CHUNK = 64
+"""Turn uniforms drawn per vehicle at a time (a vehicle's k-th turn always uses its k-th)."""
 """Trace replay interpolates and caches this many slots at a time."""
 
 
@@ -138,19 +141,22 @@ class ManhattanGridMobility:
         n_blocks_y: int,
         speed_mps: float | tuple[float, float],
         slot_s: float,
-        rng: np.random.Generator,
+        rng: np.random.Generator | Sequence[np.random.Generator],
         origin_xy: tuple[float, float] = (0.0, 0.0),
         turn_probs: tuple[float, float, float] = (0.5, 0.25, 0.25),
     ) -> None:
-        """Draw speeds and start positions from ``rng``; later turns use a child generator."""
+        """Draw speeds and start positions from ``rng``; later turns use child generators.
+
+        ``rng`` may be a sequence of generators: vehicles are then split into equal
+        contiguous groups, group ``g`` drawing everything from ``rng[g]`` only. A batched
+        environment uses this so that copy ``b`` depends on its own seed alone.
+        """
         self._n = _count(n_vehicles, "n_vehicles", 0)
         self.block_m = _positive_float(block_m, "block_m")
         self.n_blocks_x = _count(n_blocks_x, "n_blocks_x", 1)
         self.n_blocks_y = _count(n_blocks_y, "n_blocks_y", 1)
         self.slot_s = _positive_float(slot_s, "slot_s")
         self.origin_xy = _xy_pair(origin_xy, "origin_xy")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
 
         probs = np.asarray(turn_probs, dtype=np.float64)
         if (
@@ -170,30 +176,28 @@ class ManhattanGridMobility:
         )
         self._probs = probs
 
-        if isinstance(speed_mps, tuple | list):
-            if len(speed_mps) != 2:
-                raise ValueError(
-                    f"speed_mps must be a number >= 0 or a (low, high) pair, got {speed_mps!r}"
-                )
-            low, high = (float(speed_mps[0]), float(speed_mps[1]))
-            if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
-                raise ValueError(
-                    f"speed_mps range must satisfy 0 <= low <= high (m/s), got {speed_mps!r}"
-                )
-            speeds = rng.uniform(low, high, size=self._n)
-        else:
-            if (
-                isinstance(speed_mps, bool)
-                or not isinstance(speed_mps, Real)
-                or not math.isfinite(speed_mps)
-                or speed_mps < 0
-            ):
-                raise ValueError(f"speed_mps must be a finite number >= 0 m/s, got {speed_mps!r}")
-            speeds = np.full(self._n, float(speed_mps))
-        self._speeds = speeds.astype(np.float64)
-
-        self._node, self._heading, self._along = self._initial_state(rng)
-        self._turn_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+        streams = [rng] if isinstance(rng, np.random.Generator) else list(rng)
+        if not streams or not all(isinstance(g, np.random.Generator) for g in streams):
+            raise TypeError(
+                "rng must be a numpy.random.Generator or a non-empty sequence of them, "
+                f"got {type(rng).__name__}"
+            )
+        if self._n % len(streams):
+            raise ValueError(
+                f"n_vehicles = {self._n} must be a multiple of the number of rng streams "
+                f"({len(streams)}): each stream drives the same number of vehicles"
+            )
+        self._per_stream = self._n // len(streams)
+        speed_range = self._speed_range(speed_mps)
+        parts = [self._draw_stream(g, speed_range) for g in streams]
+        self._speeds = np.concatenate([p[0] for p in parts]).astype(np.float64)
+        self._node = np.concatenate([p[1] for p in parts]).reshape(self._n, 2)
+        self._heading = np.concatenate([p[2] for p in parts])
+        self._along = np.concatenate([p[3] for p in parts])
+        self._turn_rngs = [p[4] for p in parts]
+        # per-vehicle tape of turn uniforms: vehicle v's k-th intersection uses tape[v, k]
+        self._tape = np.zeros((self._n, 0))
+        self._used = np.zeros(self._n, dtype=np.int64)
 
         self._buf = np.empty((64, self._n, 2), dtype=np.float64)
         self._buf[0] = self._current_xy()
@@ -236,19 +240,65 @@ class ManhattanGridMobility:
 
     # -- internals ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _speed_range(speed_mps: float | tuple[float, float]) -> tuple[float, float] | float:
+        """Validate ``speed_mps``: a fixed speed or a (low, high) range in m/s."""
+        if isinstance(speed_mps, tuple | list):
+            if len(speed_mps) != 2:
+                raise ValueError(
+                    f"speed_mps must be a number >= 0 or a (low, high) pair, got {speed_mps!r}"
+                )
+            low, high = (float(speed_mps[0]), float(speed_mps[1]))
+            if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
+                raise ValueError(
+                    f"speed_mps range must satisfy 0 <= low <= high (m/s), got {speed_mps!r}"
+                )
+            return (low, high)
+        if (
+            isinstance(speed_mps, bool)
+            or not isinstance(speed_mps, Real)
+            or not math.isfinite(speed_mps)
+            or speed_mps < 0
+        ):
+            raise ValueError(f"speed_mps must be a finite number >= 0 m/s, got {speed_mps!r}")
+        return float(speed_mps)
+
+    def _draw_stream(
+        self, rng: np.random.Generator, speed: tuple[float, float] | float
+    ) -> tuple[FloatArray, NDArray[np.int64], NDArray[np.int64], FloatArray, np.random.Generator]:
+        """Speeds, start state and a child turn generator for one stream's vehicles."""
+        k = self._per_stream
+        if isinstance(speed, tuple):
+            speeds = rng.uniform(speed[0], speed[1], size=k)
+        else:
+            speeds = np.full(k, speed)
+        node, heading, along = self._initial_state(rng, k)
+        turn_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+        return speeds, node, heading, along, turn_rng
+
+    def _turn_uniforms(self, idx: NDArray[np.int64]) -> FloatArray:
+        """Next turn uniform of each vehicle in ``idx`` from its own tape (extended in chunks)."""
+        if np.any(self._used[idx] >= self._tape.shape[1]):
+            k = self._per_stream
+            chunk = np.concatenate([g.random((k, _TURN_CHUNK)) for g in self._turn_rngs])
+            self._tape = np.concatenate([self._tape, chunk.reshape(self._n, _TURN_CHUNK)], axis=1)
+        u = self._tape[idx, self._used[idx]]
+        self._used[idx] += 1
+        return u
+
     def _initial_state(
-        self, rng: np.random.Generator
+        self, rng: np.random.Generator, count: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray]:
         """Pick a random segment, direction and offset per vehicle (segments equally likely)."""
         nbx, nby = self.n_blocks_x, self.n_blocks_y
         n_horizontal = nbx * (nby + 1)
         n_vertical = (nbx + 1) * nby
-        seg = rng.integers(0, n_horizontal + n_vertical, size=self._n)
-        forward = rng.random(self._n) < 0.5
-        offset = rng.random(self._n) * self.block_m
+        seg = rng.integers(0, n_horizontal + n_vertical, size=count)
+        forward = rng.random(count) < 0.5
+        offset = rng.random(count) * self.block_m
 
-        node = np.zeros((self._n, 2), dtype=np.int64)
-        heading = np.zeros(self._n, dtype=np.int64)
+        node = np.zeros((count, 2), dtype=np.int64)
+        heading = np.zeros(count, dtype=np.int64)
         horiz = seg < n_horizontal
         # horizontal segment j joins (j % nbx, j // nbx) to the node one step east
         jh = seg[horiz]
@@ -292,7 +342,7 @@ class ManhattanGridMobility:
         total = weights.sum(axis=1)
 
         cum = np.cumsum(weights, axis=1)
-        u = self._turn_rng.random(idx.size) * total
+        u = self._turn_uniforms(idx) * total
         hit = cum > u[:, None]
         pick = np.argmax(hit, axis=1)
         # rounding can leave u == total; take the last move with positive weight then

@@ -8,6 +8,7 @@ changing, say, the vehicle count does not move the RSU layout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,17 +291,7 @@ def _build_vehicles(
     mcfg = vcfg.mobility
     mobility: Mobility
     if mcfg.kind == "grid":
-        geo = config.geography
-        mobility = ManhattanGridMobility(
-            vcfg.count,
-            block_m=mcfg.block_m,
-            n_blocks_x=max(1, int(geo.width_m // mcfg.block_m)),
-            n_blocks_y=max(1, int(geo.height_m // mcfg.block_m)),
-            speed_mps=mcfg.speed_mps,
-            slot_s=config.slot_s,
-            rng=rng,
-            turn_probs=mcfg.turn_probs,
-        )
+        mobility = grid_mobility(config, vcfg.count, rng)
     else:
         from vtwin.data.traces import read_trace_csv
 
@@ -317,6 +308,29 @@ def _build_vehicles(
     return Vehicles(mobility=mobility, tx_power_w=float(dbm_to_w(vcfg.power_dbm)))
 
 
+def grid_mobility(
+    config: VTwinConfig,
+    n_vehicles: int,
+    rng: np.random.Generator | Sequence[np.random.Generator],
+) -> ManhattanGridMobility:
+    """Street-grid driving over the config's area (``vehicles.mobility`` settings).
+
+    ``rng`` may be one generator per group of vehicles (see :class:`ManhattanGridMobility`).
+    """
+    geo = config.geography
+    mcfg = config.vehicles.mobility
+    return ManhattanGridMobility(
+        n_vehicles,
+        block_m=mcfg.block_m,
+        n_blocks_x=max(1, int(geo.width_m // mcfg.block_m)),
+        n_blocks_y=max(1, int(geo.height_m // mcfg.block_m)),
+        speed_mps=mcfg.speed_mps,
+        slot_s=config.slot_s,
+        rng=rng,
+        turn_probs=mcfg.turn_probs,
+    )
+
+
 def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
     scfg = config.sensors
     xy = rng.uniform(
@@ -328,6 +342,16 @@ def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
     )
 
 
+def hotspot_gain(config: VTwinConfig, xy_m: ArrayLike) -> FloatArray:
+    """Background-load multiplier of servers at ``xy_m``: the strongest hotspot's bump (≥ 1)."""
+    xy = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
+    gain = np.ones(xy.shape[0])
+    for spot in config.servers.hotspots:
+        bump = hotspot_multipliers(xy, [(spot.x_m, spot.y_m)], spot.radius_m, spot.gain)
+        gain = np.maximum(gain, bump)
+    return gain
+
+
 def _background_load(
     config: VTwinConfig, servers: EdgeServers, rng: np.random.Generator
 ) -> FloatArray:
@@ -337,14 +361,7 @@ def _background_load(
     idx = np.flatnonzero(np.isin(servers.kind, [int(k) for k in kinds]))
     if idx.size == 0:
         return load
-    gain = np.ones(idx.size)
-    for spot in config.servers.hotspots:
-        gain = np.maximum(
-            gain,
-            hotspot_multipliers(
-                servers.xy_m[idx], [(spot.x_m, spot.y_m)], spot.radius_m, spot.gain
-            ),
-        )
+    gain = hotspot_gain(config, servers.xy_m[idx])
     series = SyntheticWorkload(
         idx.size,
         slot_s=config.slot_s,
@@ -392,4 +409,12 @@ def build_scenario(config: VTwinConfig, seed: int | None = None) -> Scenario:
     return Scenario.from_config(config, seed)
 
 
-__all__ = ["MB_TO_BITS", "Scenario", "Sensors", "Vehicles", "build_scenario"]
+__all__ = [
+    "MB_TO_BITS",
+    "Scenario",
+    "Sensors",
+    "Vehicles",
+    "build_scenario",
+    "grid_mobility",
+    "hotspot_gain",
+]

@@ -185,6 +185,27 @@ def diurnal_profile(
     )
 
 
+def profile_at_hours(
+    hours: ArrayLike,
+    *,
+    peak_hours: Sequence[float] = (8.5, 18.0),
+    peak_width_h: float = 1.5,
+    peak_gain: float = 0.8,
+    night_floor: float = 0.3,
+    weekly_amplitude: float = 0.0,
+) -> FloatArray:
+    """The :func:`diurnal_profile` shape at arbitrary clock ``hours`` (any array shape)."""
+    peaks = _check_profile_args(peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude)
+    return _profile_at_hours(
+        np.asarray(hours, dtype=np.float64),
+        peak_hours=peaks,
+        peak_width_h=float(peak_width_h),
+        peak_gain=float(peak_gain),
+        night_floor=float(night_floor),
+        weekly_amplitude=float(weekly_amplitude),
+    )
+
+
 # --------------------------------------------------------------------------- synthetic workload
 
 

@@ -1,0 +1,647 @@
+"""Paper A: UAV-assisted vehicle-twin pre-migration (SPEC §A).
+
+Two classes share one implementation:
+
+* :class:`BatchedPreMigration` steps ``B`` independent copies at once on numpy arrays
+  (shape ``[B, V, …]`` for ``V`` vehicles); training and experiments use it.
+* :class:`PreMigrationEnv` is the Gymnasium view: a ``B = 1`` batched env, so the two can
+  never disagree.
+
+Copy ``b`` draws all its randomness (vehicle routes, background-load noise, UAV start RSUs,
+planner choices) from streams spawned from its own seed, so copy ``b`` of a batch reset with
+seeds ``[s0, s1, …]`` is identical to a single env reset with seed ``s_b``.
+
+Units inside are SI; loads are CPU cycles (queued bits × cycles per bit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import ArrayLike, NDArray
+
+from vtwin.config import VTwinConfig, load_config
+from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
+from vtwin.physics.energy import hover_power_w, rotary_wing_power_w
+from vtwin.physics.geo import slant_distance_m
+from vtwin.physics.latency import (
+    local_processing_latency_s,
+    parallel_processing_latency_s,
+    premigration_latency_s,
+    split_downlink_latency_s,
+    target_processing_latency_s,
+    total_latency_s,
+    transmission_latency_s,
+)
+from vtwin.planning import FlightGraph, PlannerState, UavPlanner, make_planner
+from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
+from vtwin.world.servers import ServerKind
+from vtwin.world.workload import profile_at_hours
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_NOISE_CHUNK = 128
+"""Background-noise slots drawn per copy at a time."""
+
+_STREAMS = ("mobility", "workload", "uav", "planner")
+
+
+class BatchedPreMigration:
+    """``B`` copies of the paper A pre-migration world, stepped together.
+
+    Per slot, each vehicle ``v`` has a VT task of ``task_mb``; its serving RSU ``e`` is the
+    nearest RSU. The action picks a pre-migration target ``e_m`` among RSUs ∪ UAVs and a
+    share ``α`` from ``alpha_levels``; action index ``a = m·K + k`` (``m`` server, ``k`` level).
+
+    Latency (paper A eqs. (1)–(4), SPEC §A): uplink ``T_u = D_up/R_{v,e}``; pre-migration
+    ``T_m = α D/R_{e,em}`` (RSU→RSU backhaul of ``premigration_mbps``; RSU→UAV air link by
+    Shannon); processing ``T_p = max((L_e + (1−α)Df)/c_e, (L_em + αDf)/c_em + T_m)``;
+    downlink ``T_d = (1−α)D_d/R_{e,v} + αD_d/R_{em,v}``; ``T = T_u + T_p + T_d``. Choosing
+    the serving RSU itself as target processes the whole task there (``α`` ignored).
+
+    Queues: each slot the agents' shares and the background arrivals join the queues; a UAV
+    within coverage of an RSU takes over the RSU's backlog beyond what the RSU clears this
+    slot, up to the UAV's spare capacity (SPEC §A, UAV assistance); load above ``L_max`` is
+    rejected (counted in ``info["dropped_cycles"]``); then every queue drains ``c·τ``.
+    UAVs fly straight to the waypoint their planner picks at speed ``V`` and spend
+    rotary-wing power ``P(V)`` flying and ``P(0)`` hovering (SPEC §0); a hover lasts one
+    planning period (mean RSU spacing / speed). A UAV with an empty battery is grounded.
+    """
+
+    def __init__(
+        self,
+        config: VTwinConfig,
+        batch_size: int = 1,
+        *,
+        planner: str | None = None,
+    ) -> None:
+        """Build the static layout from ``config`` (a paper A preset) for ``batch_size`` copies."""
+        if config.paper != "A" or config.premigration is None:
+            raise ValueError(
+                f"config '{config.name}' is for paper {config.paper}; the pre-migration env "
+                "needs a paper A preset (e.g. paper-a)"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size = {batch_size}: must be ≥ 1")
+        self.config = config
+        self.B = int(batch_size)
+        pm = config.premigration
+        scenario = Scenario.from_config(config, seed=config.seed)
+        servers = scenario.servers
+        rsu = servers.of_kind(ServerKind.RSU)
+        uav = servers.of_kind(ServerKind.UAV)
+        self.E, self.U = int(rsu.size), int(uav.size)
+        if self.E < 1:
+            raise ValueError("servers.rsu.count = 0: the pre-migration env needs ≥ 1 RSU")
+        if self.U > self.E:
+            raise ValueError(
+                f"servers.uav.count = {self.U} exceeds servers.rsu.count = {self.E}: "
+                "UAVs start above distinct RSUs"
+            )
+        if servers.count(ServerKind.SAT):
+            raise ValueError("servers.sat.count must be 0 for paper A (no satellite)")
+        self.V = config.vehicles.count
+        if self.V < 1:
+            raise ValueError("vehicles.count = 0: the pre-migration env needs ≥ 1 vehicle")
+        if config.vehicles.mobility.kind != "grid":
+            raise ValueError(
+                "vehicles.mobility.kind must be 'grid' for the batched pre-migration env "
+                f"(got '{config.vehicles.mobility.kind}')"
+            )
+        self.M = self.E + self.U
+        self.alpha_levels = np.asarray(pm.alpha_levels, dtype=np.float64)
+        self.K = int(self.alpha_levels.size)
+        self.n_actions = self.M * self.K
+        self.horizon = config.horizon_slots
+        self.slot_s = config.slot_s
+
+        # ---- static server description (SI; loads in cycles) -----------------------------
+        idx = np.concatenate([rsu, uav])
+        self.rsu_xy = servers.xy_m[rsu].copy()
+        self.altitude_m = servers.altitude_m[idx].copy()
+        self.compute_hz = servers.compute_hz[idx].copy()
+        self.cycles_per_bit = pm.cycles_per_bit
+        self.capacity_cycles = servers.capacity_bits[idx] * self.cycles_per_bit
+        self.coverage_m = servers.coverage_m[idx].copy()
+        self.bandwidth_hz = servers.bandwidth_hz[idx].copy()
+        self.tx_power_w = servers.tx_power_w[idx].copy()
+        self.vehicle_power_w = float(dbm_to_w(config.vehicles.power_dbm))
+        ch = config.channel
+        carrier_hz = ch.carrier_ghz * 1e9
+        self._gain_args = (carrier_hz, ch.antenna_gain, ch.path_loss_exponent)
+        if ch.noise_dbm is not None:
+            self.noise_w = np.full(self.M, float(dbm_to_w(ch.noise_dbm)))
+        else:
+            assert ch.noise_density_dbm_per_hz is not None
+            self.noise_w = noise_power_w(ch.noise_density_dbm_per_hz, self.bandwidth_hz)
+        self.task_bits = pm.task_mb * MB_TO_BITS
+        self.result_bits = pm.result_mb * MB_TO_BITS
+        self.upload_bits = pm.upload_mb * MB_TO_BITS
+        self.premigration_bps = pm.premigration_mbps * 1e6
+        self.latency_weight = pm.latency_weight_per_s
+        self.overload_penalty = pm.overload_penalty
+
+        # ---- background workload (paper A: downtown hotspots) ----------------------------
+        w = config.workload
+        carries = np.zeros(self.M, dtype=bool)
+        carries[: self.E] = "rsu" in w.servers
+        carries[self.E :] = "uav" in w.servers
+        gain = np.ones(self.M)
+        gain[: self.E] = hotspot_gain(config, self.rsu_xy)
+        self.bg_mean_cycles = np.where(carries, w.mean_fraction * self.capacity_cycles * gain, 0.0)
+        # the daily shape, tabulated per minute once; slots look it up by clock time
+        self._day_grid_h = np.linspace(0.0, 24.0, 24 * 60 + 1)
+        self._day_profile = profile_at_hours(self._day_grid_h)
+
+        # ---- UAVs and their planner ------------------------------------------------------
+        ucfg = config.servers.uav
+        self.uav_speed_mps = ucfg.speed_mps
+        self.uav_battery_j = ucfg.battery_kj * 1e3
+        self.fly_power_w = float(rotary_wing_power_w(ucfg.speed_mps))
+        self.hover_power_w = float(hover_power_w())
+        self.flight = FlightGraph.from_graph(scenario.backhaul, ucfg.speed_mps)
+        edges = [d for _, _, d in scenario.backhaul.edges(data="distance_m")]
+        mean_edge = float(np.mean(edges)) if edges else 0.0
+        self.planning_period_s = max(self.slot_s, mean_edge / ucfg.speed_mps)
+        self._rsu_capacity = self.capacity_cycles[: self.E].copy()
+        self._battery_full = np.full(self.U, self.uav_battery_j)
+        self.planner_name = planner or pm.uav_planner
+        a, b, g = pm.durp_weights
+        self._planner_params = (
+            {"alpha": a, "beta": b, "gamma": g} if self.planner_name == "durp" else {}
+        )
+        make_planner(self.planner_name, **self._planner_params)  # fail early on a bad name
+
+        # ---- observation layout ----------------------------------------------------------
+        geo = config.geography
+        self.area_m = np.array([geo.width_m, geo.height_m])
+        self.dist_scale_m = float(np.hypot(geo.width_m, geo.height_m) + self.altitude_m.max())
+        self.obs_dim = 2 + 2 * self.M + 1
+        self._started = False
+
+    # ------------------------------------------------------------------ reset / step
+    def reset(self, seed: int | Sequence[int] | None = None) -> tuple[FloatArray, dict[str, Any]]:
+        """Start new episodes; ``seed`` is one int (copy b gets seed + b) or one per copy."""
+        seeds = self._copy_seeds(seed)
+        streams = [
+            [np.random.default_rng(s) for s in np.random.SeedSequence(int(sd)).spawn(4)]
+            for sd in seeds
+        ]
+        rng = {name: [st[i] for st in streams] for i, name in enumerate(_STREAMS)}
+        self.seeds = seeds
+        self.t = 0
+        self._mobility = grid_mobility(self.config, self.B * self.V, rng["mobility"])
+        # background workload: per-server clock offsets, then noise drawn in chunks per copy
+        self._wl_rngs = rng["workload"]
+        self._phase_h = np.stack([g.uniform(-0.5, 0.5, self.M) for g in self._wl_rngs])
+        self._noise = np.zeros((self.B, 0, self.M))  # current chunk of slots [B, chunk, M]
+        self._noise_t0 = 0  # slot index of the chunk's first row
+        self._profile_minute = -1  # minute of day the cached [B, M] daily shape belongs to
+        # queues start at the mean background level scaled by a random factor in [0.5, 1]
+        init = np.stack([g.uniform(0.5, 1.0, self.M) for g in self._wl_rngs])
+        self.load = np.minimum(init * self.bg_mean_cycles, self.capacity_cycles)
+        # UAVs start above distinct random RSUs with full batteries
+        start = np.stack(
+            [g.choice(self.E, size=self.U, replace=False) for g in rng["uav"]]
+        ).reshape(self.B, self.U)
+        self.uav_node = start.astype(np.int64)
+        self.uav_wp = self.uav_node.copy()
+        self.uav_xy = self.rsu_xy[self.uav_node]
+        self.uav_ready = np.ones((self.B, self.U), dtype=bool)
+        self.uav_hover_left = np.zeros((self.B, self.U))
+        self.uav_energy_j = np.full((self.B, self.U), self.uav_battery_j)
+        self.uav_energy_used_j = np.zeros((self.B, self.U))
+        self.planners: list[UavPlanner] = []
+        for g in rng["planner"]:
+            p = make_planner(self.planner_name, **self._planner_params)
+            p.reset(self.flight, self.U, g)
+            self.planners.append(p)
+        self._started = True
+        self._vehicle_xy = self._mobility.positions(0).reshape(self.B, self.V, 2)
+        return self._observe(), {"seeds": np.asarray(seeds)}
+
+    def step(
+        self, actions: ArrayLike
+    ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
+        """Advance every copy one slot; ``actions`` has shape [B, V] (or [B] when V = 1)."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if self.t >= self.horizon:
+            raise RuntimeError(f"episode over after {self.horizon} slots: call reset()")
+        act = self._check_actions(actions)
+        self._plan_uavs()
+
+        target = act // self.K
+        alpha = self.alpha_levels[act % self.K]
+        terms = self.latency_terms(target, alpha)
+        serving = terms["serving"]
+        alpha_eff = terms["alpha"]
+
+        # constraint (5b)/(5c): no queue may exceed L_max after this slot's shares
+        share_bits = self.task_bits * self.cycles_per_bit
+        bidx = np.arange(self.B)[:, None]
+        load_e = self.load[bidx, serving] + (1.0 - alpha_eff) * share_bits
+        load_m = self.load[bidx, target] + alpha_eff * share_bits
+        violated = (load_e > self.capacity_cycles[serving]) | (
+            load_m > self.capacity_cycles[target]
+        )
+        r_latency = -self.latency_weight * terms["total_s"]
+        r_overload = -self.overload_penalty * violated.astype(np.float64)
+        reward = r_latency + r_overload
+
+        dropped = self._update_queues(serving, target, alpha_eff)
+        fly_s, spent = self._move_uavs()
+
+        self.t += 1
+        truncated = np.full(self.B, self.t >= self.horizon)
+        terminated = np.zeros(self.B, dtype=bool)
+        t_obs = min(self.t, self.horizon - 1)
+        self._vehicle_xy = self._mobility.positions(t_obs).reshape(self.B, self.V, 2)
+        info: dict[str, Any] = {
+            "reward_components": {"latency": r_latency, "overload": r_overload},
+            "latency_s": terms["total_s"],
+            "uplink_s": terms["uplink_s"],
+            "premigration_s": terms["premigration_s"],
+            "processing_local_s": terms["local_s"],
+            "processing_target_s": terms["target_s"],
+            "processing_s": terms["processing_s"],
+            "downlink_s": terms["downlink_s"],
+            "serving_rsu": serving,
+            "target": target,
+            "alpha": alpha_eff,
+            "violated": violated,
+            "rsu_load_frac": self.load[:, : self.E] / self.capacity_cycles[: self.E],
+            "uav_load_frac": self.load[:, self.E :] / self.capacity_cycles[self.E :],
+            "dropped_cycles": dropped,
+            "uav_xy": self.uav_xy.copy(),
+            "uav_energy_j": self.uav_energy_j.copy(),
+            "uav_energy_step_j": spent,
+            "uav_flight_s": fly_s,
+        }
+        return self._observe(), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------ physics
+    def _geometry(self, vehicle_xy: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Ground-to-server slant distances [B, V, M], serving RSU [B, V], server xy [B, M, 2]."""
+        server_xy = np.concatenate(
+            [np.broadcast_to(self.rsu_xy, (self.B, self.E, 2)), self.uav_xy], axis=1
+        )
+        d = vehicle_xy[:, :, None, :] - server_xy[:, None, :, :]
+        ground = np.hypot(d[..., 0], d[..., 1])
+        serving = np.argmin(ground[:, :, : self.E], axis=-1)  # nearest RSU
+        return slant_distance_m(ground, self.altitude_m), serving, server_xy
+
+    def latency_terms(
+        self, target: IntArray, alpha: FloatArray, vehicle_xy: FloatArray | None = None
+    ) -> dict[str, Any]:
+        """Latency terms (s) of eqs. (1)–(4) for the vehicles and actions broadcast to them.
+
+        ``target`` and ``alpha`` are [B, V] or carry trailing axes (e.g. [B, V, A] to score
+        every action at once). Uses the current queues and UAV positions; the vehicles are at
+        ``vehicle_xy`` [B, V, 2] when given, else where the env has them now.
+        """
+        if vehicle_xy is None:
+            link_m, serving, server_xy = self._geom
+        else:
+            link_m, serving, server_xy = self._geometry(vehicle_xy)
+        B = self.B
+        extra = target.ndim - serving.ndim
+        bidx = np.arange(B).reshape((B,) + (1,) * (target.ndim - 1))
+        vidx = np.arange(self.V).reshape((1, self.V) + (1,) * extra)
+        s_ex = serving.reshape(serving.shape + (1,) * extra)
+        same = target == s_ex
+        alpha_eff = np.where(same, 0.0, alpha)
+
+        # vehicle ↔ server links by Shannon over the path gain (paper A Sec. II-A)
+        d_serving = link_m[bidx, vidx, s_ex]
+        d_target = link_m[bidx, vidx, target]
+        g_serving = path_gain(d_serving, *self._gain_args)
+        g_target = path_gain(d_target, *self._gain_args)
+        up_bps = shannon_rate_bps(
+            self.bandwidth_hz[s_ex], self.vehicle_power_w, g_serving, self.noise_w[s_ex]
+        )
+        down_e = shannon_rate_bps(
+            self.bandwidth_hz[s_ex], self.tx_power_w[s_ex], g_serving, self.noise_w[s_ex]
+        )
+        down_m = shannon_rate_bps(
+            self.bandwidth_hz[target], self.tx_power_w[target], g_target, self.noise_w[target]
+        )
+
+        # RSU→target link: backhaul for RSUs, air link (serving RSU power, slant range) for UAVs
+        hop = server_xy[bidx, s_ex] - server_xy[bidx, target]
+        hop_m = slant_distance_m(
+            np.hypot(hop[..., 0], hop[..., 1]), self.altitude_m[target] - self.altitude_m[s_ex]
+        )
+        air_bps = shannon_rate_bps(
+            self.bandwidth_hz[target],
+            self.tx_power_w[s_ex],
+            path_gain(hop_m, *self._gain_args),
+            self.noise_w[target],
+        )
+        mig_bps = np.where(target < self.E, self.premigration_bps, air_bps)
+
+        uplink = transmission_latency_s(self.upload_bits, up_bps)
+        t_mig = premigration_latency_s(alpha_eff, self.task_bits, mig_bps)
+        local = local_processing_latency_s(
+            self.load[bidx, s_ex],
+            alpha_eff,
+            self.task_bits,
+            self.cycles_per_bit,
+            self.compute_hz[s_ex],
+        )
+        remote = target_processing_latency_s(
+            self.load[bidx, target],
+            alpha_eff,
+            self.task_bits,
+            self.cycles_per_bit,
+            self.compute_hz[target],
+        )
+        remote = np.where(same, 0.0, remote)
+        processing = parallel_processing_latency_s(local, remote, t_mig)
+        downlink = split_downlink_latency_s(alpha_eff, self.result_bits, down_e, down_m)
+        return {
+            "serving": serving,
+            "alpha": alpha_eff,
+            "uplink_s": uplink,
+            "premigration_s": t_mig,
+            "local_s": local,
+            "target_s": remote,
+            "processing_s": processing,
+            "downlink_s": downlink,
+            "total_s": total_latency_s(uplink, processing, downlink),
+        }
+
+    def greedy_actions(self) -> IntArray:
+        """Per vehicle, the action with the lowest one-slot latency plus penalty: [B, V]."""
+        target = np.repeat(np.arange(self.M), self.K)  # action a → server a // K
+        alpha = np.tile(self.alpha_levels, self.M)
+        shape = (self.B, self.V, self.n_actions)
+        terms = self.latency_terms(np.broadcast_to(target, shape), np.broadcast_to(alpha, shape))
+        share = self.task_bits * self.cycles_per_bit
+        bidx = np.arange(self.B)[:, None, None]
+        s = terms["serving"][..., None]
+        a_eff = terms["alpha"]
+        over = (self.load[bidx, s] + (1 - a_eff) * share > self.capacity_cycles[s]) | (
+            self.load[bidx, target] + a_eff * share > self.capacity_cycles[target]
+        )
+        score = self.latency_weight * terms["total_s"] + self.overload_penalty * over
+        return np.argmin(score, axis=-1).astype(np.int64)
+
+    # ------------------------------------------------------------------ internals
+    def _copy_seeds(self, seed: int | Sequence[int] | None) -> list[int]:
+        if seed is None:
+            fresh = np.random.SeedSequence().generate_state(self.B, dtype=np.uint32)
+            return [int(s) for s in fresh]
+        if isinstance(seed, int | np.integer):
+            if seed < 0:
+                raise ValueError(f"seed = {seed}: must be ≥ 0")
+            return [int(seed) + b for b in range(self.B)]
+        seeds = [int(s) for s in seed]
+        if len(seeds) != self.B or min(seeds) < 0:
+            raise ValueError(
+                f"seed list has {len(seeds)} entries (min {min(seeds, default=None)}); "
+                f"need {self.B} non-negative seeds, one per copy"
+            )
+        return seeds
+
+    def _check_actions(self, actions: ArrayLike) -> IntArray:
+        act = np.asarray(actions)
+        if act.shape == (self.B,) and self.V == 1:
+            act = act[:, None]
+        if act.shape != (self.B, self.V):
+            raise ValueError(
+                f"actions have shape {act.shape}; expected ({self.B}, {self.V}) (copies × vehicles)"
+            )
+        if not np.issubdtype(act.dtype, np.integer):
+            if not np.all(np.equal(np.mod(act, 1), 0)):
+                raise ValueError(f"actions must be integers, got dtype {act.dtype}")
+            act = act.astype(np.int64)
+        bad = (act < 0) | (act >= self.n_actions)
+        if bad.any():
+            b, v = np.argwhere(bad)[0]
+            raise ValueError(
+                f"action {int(act[b, v])} (copy {b}, vehicle {v}) is outside "
+                f"[0, {self.n_actions}): {self.M} servers × {self.K} alpha levels"
+            )
+        return act.astype(np.int64)
+
+    def _background_noise(self, t: int) -> FloatArray:
+        """Standard-normal background noise [B, M] of slot t from each copy's own stream."""
+        while t >= self._noise_t0 + self._noise.shape[1]:
+            self._noise_t0 += self._noise.shape[1]
+            self._noise = np.stack(
+                [g.standard_normal((_NOISE_CHUNK, self.M)) for g in self._wl_rngs]
+            )
+        return self._noise[:, t - self._noise_t0]
+
+    def _background_arrivals(self) -> FloatArray:
+        """Background cycles arriving at each server this slot, [B, M] (SPEC §0 workload)."""
+        w = self.config.workload
+        clock_h = w.start_hour + self.t * self.slot_s / 3600.0
+        minute = int(clock_h * 60.0)
+        if minute != self._profile_minute:  # the shape is tabulated per minute: reuse it
+            hours = np.mod(minute / 60.0 + self._phase_h, 24.0)
+            profile = np.interp(hours, self._day_grid_h, self._day_profile)
+            self._daily_shape = 1.0 + w.diurnal_amplitude * (profile - 1.0)
+            self._profile_minute = minute
+        shape = self._daily_shape
+        z = self._background_noise(self.t)
+        noise = np.exp(w.noise_std * z - 0.5 * w.noise_std**2)  # mean-one log-normal
+        return self.bg_mean_cycles * shape * noise
+
+    def _update_queues(self, serving: IntArray, target: IntArray, alpha: FloatArray) -> FloatArray:
+        """Add shares and arrivals, let UAVs take backlog, reject overflow, drain. Returns drops."""
+        share = self.task_bits * self.cycles_per_bit
+        base = (np.arange(self.B) * self.M)[:, None]
+        flat = np.concatenate([(base + serving).ravel(), (base + target).ravel()])
+        shares = np.concatenate([((1.0 - alpha) * share).ravel(), (alpha * share).ravel()])
+        agents = np.bincount(flat, weights=shares, minlength=self.B * self.M)
+        load = self.load + self._background_arrivals() + agents.reshape(self.B, self.M)
+        drain = self.compute_hz * self.slot_s
+        if self.U:
+            alive = self.uav_energy_j > 0
+            diff = self.uav_xy[:, :, None, :] - self.rsu_xy[None, None]
+            d = np.hypot(diff[..., 0], diff[..., 1])
+            near = np.argmin(d, axis=-1)  # [B, U]
+            in_cov = (
+                d[np.arange(self.B)[:, None], np.arange(self.U)[None], near]
+                <= (self.coverage_m[self.E :])
+            )
+            b_all = np.arange(self.B)
+            for u in range(self.U):  # few UAVs; sequential so two UAVs share one backlog
+                e = near[:, u]
+                backlog = np.maximum(load[b_all, e] - drain[e], 0.0)
+                spare = np.maximum(self.capacity_cycles[self.E + u] - load[:, self.E + u], 0.0)
+                moved = np.where(alive[:, u] & in_cov[:, u], np.minimum(backlog, spare), 0.0)
+                load[b_all, e] -= moved
+                load[:, self.E + u] += moved
+        dropped = np.maximum(load - self.capacity_cycles, 0.0).sum(axis=1)
+        load = np.minimum(load, self.capacity_cycles)
+        self.load = np.maximum(load - drain, 0.0)  # queue drains c·τ per slot (SPEC §A)
+        return dropped
+
+    def _plan_uavs(self) -> None:
+        """Ask each copy's planner for waypoints of UAVs that reached theirs."""
+        if not self.U:
+            return
+        alive = self.uav_energy_j > 0
+        need = self.uav_ready & alive
+        for b in np.flatnonzero(need.any(axis=1)):
+            state = PlannerState.trusted(
+                loads=self.load[b, : self.E].copy(),
+                load_max=self._rsu_capacity,
+                energy_j=self.uav_energy_j[b].copy(),
+                energy_max_j=self._battery_full,
+                uav_node=self.uav_node[b].copy(),
+            )
+            wp = self.planners[b].next_waypoints(state, need[b])
+            new = need[b]
+            self.uav_wp[b, new] = wp[new]
+            hover = new & (wp == self.uav_node[b])
+            self.uav_hover_left[b, hover] = self.planning_period_s
+            self.uav_ready[b, new] = False
+
+    def _move_uavs(self) -> tuple[FloatArray, FloatArray]:
+        """Fly/hover every UAV for one slot; returns flight seconds and energy spent [B, U]."""
+        if not self.U:
+            return np.zeros((self.B, 0)), np.zeros((self.B, 0))
+        alive = self.uav_energy_j > 0
+        goal = self.rsu_xy[self.uav_wp]
+        delta = goal - self.uav_xy
+        dist = np.hypot(delta[..., 0], delta[..., 1])
+        flying = alive & (dist > 1e-9)
+        reach = self.uav_speed_mps * self.slot_s
+        arrive = flying & (dist <= reach)
+        fly_s = np.where(flying, np.minimum(dist, reach) / self.uav_speed_mps, 0.0)
+        unit = np.divide(
+            delta, dist[..., None], out=np.zeros_like(delta), where=dist[..., None] > 0
+        )
+        self.uav_xy = np.where(
+            (flying & ~arrive)[..., None], self.uav_xy + unit * reach, self.uav_xy
+        )
+        self.uav_xy[arrive] = goal[arrive]
+        self.uav_node[arrive] = self.uav_wp[arrive]
+        self.uav_ready |= arrive
+        hovering = alive & ~flying
+        self.uav_hover_left = np.where(hovering, self.uav_hover_left - self.slot_s, 0.0)
+        self.uav_ready |= hovering & (self.uav_hover_left <= 1e-9)
+        spent = np.where(
+            alive, self.fly_power_w * fly_s + self.hover_power_w * (self.slot_s - fly_s), 0.0
+        )
+        spent = np.minimum(spent, self.uav_energy_j)
+        self.uav_energy_j = self.uav_energy_j - spent
+        self.uav_energy_used_j += spent
+        return fly_s, spent
+
+    def _observe(self) -> FloatArray:
+        """Observation [B, V, obs_dim] in [0, 1]: position, server loads, server distances, time.
+
+        Also caches this slot's geometry for :meth:`latency_terms` (positions do not change
+        between an observation and the next step).
+        """
+        B, V = self.B, self.V
+        self._geom = self._geometry(self._vehicle_xy)
+        dist = self._geom[0] / self.dist_scale_m
+        loads = np.broadcast_to((self.load / self.capacity_cycles)[:, None, :], (B, V, self.M))
+        pos = self._vehicle_xy / self.area_m
+        time = np.full((B, V, 1), self.t / self.horizon)
+        obs = np.concatenate([pos, loads, dist, time], axis=-1)
+        return np.clip(obs, 0.0, 1.0)
+
+
+class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
+    """vtwin/PreMigration-v0 — paper A's UAV-assisted VT pre-migration as a Gymnasium env.
+
+    A ``B = 1`` view of :class:`BatchedPreMigration` (see it for the dynamics).
+
+    ## Action space
+    ``Discrete(M·K)`` for one vehicle (``MultiDiscrete([M·K]·V)`` for V vehicles): action
+    ``a`` pre-migrates share ``alpha_levels[a % K]`` of the VT task to server ``a // K``
+    (RSUs ``0..E−1``, then UAVs). With ``servers.uav.count = 0`` only RSUs are targets.
+
+    ## Observation space
+    ``Box(0, 1, (V·(2 + 2M + 1),), float32)``: per vehicle its position / area size, every
+    server's queue / L_max, every server's link distance / (area diagonal + max altitude),
+    and the elapsed fraction of the episode.
+
+    ## Rewards
+    Mean over vehicles of ``−latency_weight_per_s · T_total − overload_penalty·[5b or 5c
+    broken]``; the named parts are in ``info["reward_components"]`` (``latency``,
+    ``overload``) so an ablation is a config change.
+
+    ## Episode end
+    No terminal state; truncated after ``horizon_slots`` slots.
+
+    ## Arguments
+    ``preset`` (default ``"paper-a"``) or ``config`` (a validated :class:`VTwinConfig`),
+    ``overrides`` (dotted ``key=value`` strings), ``planner`` (UAV planner name; default the
+    preset's ``premigration.uav_planner``).
+
+    ## Version history
+    * v0: first version (SPEC §A).
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
+
+    def __init__(
+        self,
+        preset: str = "paper-a",
+        *,
+        config: VTwinConfig | None = None,
+        overrides: Sequence[str] = (),
+        planner: str | None = None,
+    ) -> None:
+        """Build the env from a preset name (or a config) plus dotted overrides."""
+        cfg = config if config is not None else load_config(preset, list(overrides))
+        self.batched = BatchedPreMigration(cfg, 1, planner=planner)
+        b = self.batched
+        self.observation_space = spaces.Box(0.0, 1.0, (b.V * b.obs_dim,), dtype=np.float32)
+        self.action_space: spaces.Space[Any] = (
+            spaces.Discrete(b.n_actions)
+            if b.V == 1
+            else spaces.MultiDiscrete(np.full(b.V, b.n_actions))
+        )
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        """Start an episode; a given seed makes it reproducible, None draws one from np_random."""
+        super().reset(seed=seed)
+        copy_seed = seed if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
+        obs, _ = self.batched.reset([copy_seed])
+        return self._flat(obs), {"seed": copy_seed, "action_mask": self._mask()}
+
+    def step(
+        self, action: Any
+    ) -> tuple[NDArray[np.float32], SupportsFloat, bool, bool, dict[str, Any]]:
+        """One slot for the vehicle(s); returns obs, mean reward, terminated, truncated, info."""
+        act = np.asarray(action).reshape(1, self.batched.V)
+        obs, reward, term, trunc, binfo = self.batched.step(act)
+        info = _squeeze(binfo)
+        info["action_mask"] = self._mask()
+        return self._flat(obs), float(reward.mean()), bool(term[0]), bool(trunc[0]), info
+
+    def _flat(self, obs: FloatArray) -> NDArray[np.float32]:
+        return obs[0].reshape(-1).astype(np.float32)
+
+    def _mask(self) -> NDArray[np.int8]:
+        b = self.batched
+        return np.ones((b.V, b.n_actions) if b.V > 1 else (b.n_actions,), dtype=np.int8)
+
+
+def _squeeze(info: dict[str, Any]) -> dict[str, Any]:
+    """Drop the batch axis (B = 1) from every array in a (nested) info dict."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            out[key] = _squeeze(value)
+        elif isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == 1:
+            out[key] = value[0]
+        else:
+            out[key] = value
+    return out
