@@ -230,6 +230,9 @@ class WorkloadConfig(StrictModel):
     )
     diurnal_amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     noise_std: NonNegativeFloat = 0.1
+    noise_corr: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="Slot-to-slot correlation of the log-normal noise (AR(1)); 0 = white."
+    )
     start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 8.0
     servers: tuple[ServerKindName, ...] = Field(
         ("rsu",), description="Server kinds that carry background load."
@@ -258,6 +261,11 @@ class PremigrationConfig(StrictModel):
     cycles_per_bit: PositiveFloat = 1000.0
     alpha_levels: list[Probability] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     premigration_mbps: PositiveFloat = 200.0
+    background_utilisation: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.7,
+        description="Mean background work arriving per slot as a fraction of a server's "
+        "compute per slot (c·τ), before the hotspot gain and the daily shape.",
+    )
     overload_penalty: NonNegativeFloat = 1.0
     latency_weight_per_s: PositiveFloat = Field(
         1.0, description="Reward per second of total latency (reward = −weight·T_total − …)."

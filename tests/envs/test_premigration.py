@@ -177,7 +177,7 @@ def test_latency_terms_match_hand_computation() -> None:
     d_e = math.hypot(30.0, 10.0)  # slant to RSU 0 (antenna height 10 m)
     d_m = math.hypot(470.0, 10.0)
     up = Du / _rate(10e6, 0.19952623149688797, d_e, noise)  # 23 dBm vehicle
-    mig = 0.5 * D / 200e6
+    mig = 0.5 * D / 100e6
     local = (2.0e10 + 0.5 * D * f) / 60e9
     remote = (1.0e10 + 0.5 * D * f) / 60e9
     down = 0.5 * Dd / _rate(10e6, 1.0, d_e, noise) + 0.5 * Dd / _rate(10e6, 1.0, d_m, noise)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vtwin.config import load_config
-from vtwin.world.scenario import MB_TO_BITS, Scenario
+from vtwin.world.scenario import MB_TO_BITS, Scenario, hotspot_gain
 from vtwin.world.servers import ServerKind
 
 PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-c", "paper-d"]
@@ -132,8 +132,10 @@ def test_background_load_non_negative_and_heavier_at_hotspots() -> None:
     xy = sc.servers.xy_m[rsu]
     near = np.linalg.norm(xy - [750.0, 1250.0], axis=1) < 100
     far = np.linalg.norm(xy - [750.0, 1250.0], axis=1) > 1000
-    assert load[:, rsu[near]].mean() > 1.5 * load[:, rsu[far]].mean()
-    mean_frac = load[:, rsu].mean() / (15 * MB_TO_BITS)
+    assert load[:, rsu[near]].mean() > 1.15 * load[:, rsu[far]].mean()
+    gain = hotspot_gain(sc.config, xy)
+    assert gain[near] == pytest.approx(1.6) and (gain >= 1.0).all() and (gain[far] < 1.3).all()
+    mean_frac = load[:, rsu].mean() / (60 * MB_TO_BITS)
     assert 0.2 < mean_frac < 1.0
 
 

@@ -65,8 +65,9 @@ class BatchedPreMigration:
     the serving RSU itself as target processes the whole task there (``α`` ignored).
 
     Queues: each slot the agents' shares and the background arrivals join the queues; a UAV
-    within coverage of an RSU takes over the RSU's backlog beyond what the RSU clears this
-    slot, up to the UAV's spare capacity (SPEC §A, UAV assistance); load above ``L_max`` is
+    within coverage of its nearest RSU takes over part of that RSU's queue (SPEC §A, UAV
+    assistance): as much as makes both queues finish together, ``(L_e − x)/c_e =
+    (L_u + x)/c_u``, never more than the UAV's spare capacity; load above ``L_max`` is
     rejected (counted in ``info["dropped_cycles"]``); then every queue drains ``c·τ``.
     UAVs fly straight to the waypoint their planner picks at speed ``V`` and spend
     rotary-wing power ``P(V)`` flying and ``P(0)`` hovering (SPEC §0); a hover lasts one
@@ -153,7 +154,9 @@ class BatchedPreMigration:
         carries[self.E :] = "uav" in w.servers
         gain = np.ones(self.M)
         gain[: self.E] = hotspot_gain(config, self.rsu_xy)
-        self.bg_mean_cycles = np.where(carries, w.mean_fraction * self.capacity_cycles * gain, 0.0)
+        self.bg_mean_cycles = np.where(
+            carries, pm.background_utilisation * self.compute_hz * self.slot_s * gain, 0.0
+        )
         # the daily shape, tabulated per minute once; slots look it up by clock time
         self._day_grid_h = np.linspace(0.0, 24.0, 24 * 60 + 1)
         self._day_profile = profile_at_hours(self._day_grid_h)
@@ -202,6 +205,7 @@ class BatchedPreMigration:
         self._noise = np.zeros((self.B, 0, self.M))  # current chunk of slots [B, chunk, M]
         self._noise_t0 = 0  # slot index of the chunk's first row
         self._profile_minute = -1  # minute of day the cached [B, M] daily shape belongs to
+        self._z = np.stack([g.standard_normal(self.M) for g in self._wl_rngs])  # AR(1) state
         # queues start at the mean background level scaled by a random factor in [0.5, 1]
         init = np.stack([g.uniform(0.5, 1.0, self.M) for g in self._wl_rngs])
         self.load = np.minimum(init * self.bg_mean_cycles, self.capacity_cycles)
@@ -450,8 +454,9 @@ class BatchedPreMigration:
             self._daily_shape = 1.0 + w.diurnal_amplitude * (profile - 1.0)
             self._profile_minute = minute
         shape = self._daily_shape
-        z = self._background_noise(self.t)
-        noise = np.exp(w.noise_std * z - 0.5 * w.noise_std**2)  # mean-one log-normal
+        rho = w.noise_corr
+        self._z = rho * self._z + np.sqrt(1.0 - rho * rho) * self._background_noise(self.t)
+        noise = np.exp(w.noise_std * self._z - 0.5 * w.noise_std**2)  # mean-one log-normal
         return self.bg_mean_cycles * shape * noise
 
     def _update_queues(self, serving: IntArray, target: IntArray, alpha: FloatArray) -> FloatArray:
@@ -462,7 +467,6 @@ class BatchedPreMigration:
         shares = np.concatenate([((1.0 - alpha) * share).ravel(), (alpha * share).ravel()])
         agents = np.bincount(flat, weights=shares, minlength=self.B * self.M)
         load = self.load + self._background_arrivals() + agents.reshape(self.B, self.M)
-        drain = self.compute_hz * self.slot_s
         if self.U:
             alive = self.uav_energy_j > 0
             diff = self.uav_xy[:, :, None, :] - self.rsu_xy[None, None]
@@ -473,16 +477,20 @@ class BatchedPreMigration:
                 <= (self.coverage_m[self.E :])
             )
             b_all = np.arange(self.B)
-            for u in range(self.U):  # few UAVs; sequential so two UAVs share one backlog
+            for u in range(self.U):  # few UAVs; sequential so two UAVs share one RSU fairly
                 e = near[:, u]
-                backlog = np.maximum(load[b_all, e] - drain[e], 0.0)
-                spare = np.maximum(self.capacity_cycles[self.E + u] - load[:, self.E + u], 0.0)
-                moved = np.where(alive[:, u] & in_cov[:, u], np.minimum(backlog, spare), 0.0)
+                c_e, c_u = self.compute_hz[e], self.compute_hz[self.E + u]
+                l_e, l_u = load[b_all, e], load[:, self.E + u]
+                # balance the pair so both queues finish together: (L_e − x)/c_e = (L_u + x)/c_u
+                x = (c_u * l_e - c_e * l_u) / (c_e + c_u)
+                spare = np.maximum(self.capacity_cycles[self.E + u] - l_u, 0.0)
+                moved = np.where(alive[:, u] & in_cov[:, u], np.clip(x, 0.0, spare), 0.0)
                 load[b_all, e] -= moved
                 load[:, self.E + u] += moved
         dropped = np.maximum(load - self.capacity_cycles, 0.0).sum(axis=1)
         load = np.minimum(load, self.capacity_cycles)
-        self.load = np.maximum(load - drain, 0.0)  # queue drains c·τ per slot (SPEC §A)
+        # each queue drains c·τ per slot (SPEC §A)
+        self.load = np.maximum(load - self.compute_hz * self.slot_s, 0.0)
         return dropped
 
     def _plan_uavs(self) -> None:

@@ -370,6 +370,7 @@ def _background_load(
         hotspot_multiplier=gain,
         diurnal_amplitude=wcfg.diurnal_amplitude,
         noise_std=wcfg.noise_std,
+        noise_corr=wcfg.noise_corr,
         start_hour=wcfg.start_hour,
     ).series(config.horizon_slots)
     load[:, idx] = series * wcfg.mean_fraction * servers.capacity_bits[idx][None, :]
