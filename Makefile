@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vtwin scenario show paper-b-city --png $(OUT)/paper-b-city.png
+	$(BIN)/vtwin reproduce paper-a-uav --quick --out $(OUT)/runs --workers 2
+	@echo "Report: $(OUT)/runs/paper-a-uav/REPORT.md"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

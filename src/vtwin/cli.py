@@ -15,6 +15,7 @@ from rich.table import Table
 
 from vtwin import __version__
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
+from vtwin.experiments.cli import register_cli as register_experiment_commands
 
 app = typer.Typer(
     name="vtwin",
@@ -27,6 +28,7 @@ config_app = typer.Typer(help="Inspect configuration presets.", no_args_is_help=
 scenario_app = typer.Typer(help="Build and inspect scenarios.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(scenario_app, name="scenario")
+register_experiment_commands(app)  # `vtwin experiments list`, `vtwin reproduce NAME`
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,129 @@
+"""CLI commands of the experiments: ``vtwin experiments list`` and ``vtwin reproduce NAME``.
+
+:func:`register_cli` adds both to a typer app (the main ``vtwin`` app mounts them). Errors
+the user can fix (unknown experiment, method or backend) print one ``error:`` line and exit
+with status 2; failed runs make ``reproduce`` exit with status 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["experiments_list", "register_cli", "reproduce_command"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def experiments_list() -> None:
+    """List the registered paper experiments."""
+    from vtwin.experiments.registry import list_experiments
+
+    table = Table("name", "paper", "title", "methods", "sweep")
+    for exp in list_experiments():
+        sweep = "—"
+        if exp.sweep is not None:
+            values = ", ".join(str(v) for v in exp.sweep.values)
+            sweep = f"{exp.sweep.label} ({exp.sweep.key}): {values}"
+        table.add_row(exp.name, exp.paper, exp.title, ", ".join(exp.methods), sweep)
+    console.print(table)
+
+
+def reproduce_command(
+    name: Annotated[str, typer.Argument(help="Experiment name (see `vtwin experiments list`).")],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Use the quick budget (minutes; a smoke test).")
+    ] = False,
+    seeds: Annotated[
+        int | None, typer.Option(help="Seeds per setting (default: the experiment's).", min=1)
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (runs, figures, REPORT.md).")] = Path(
+        "runs"
+    ),
+    workers: Annotated[int, typer.Option(help="Runs in parallel (processes).", min=1)] = 1,
+    methods: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of methods, e.g. durp,greedy.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="Executor backend: local (ray later).")] = "local",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run (or resume) a paper experiment; write figures and REPORT.md under OUT/NAME."""
+    from vtwin.experiments.executor import BackendUnavailableError, make_executor
+    from vtwin.experiments.registry import (
+        UnknownExperimentError,
+        UnknownMethodError,
+        get_experiment,
+        resolve_methods,
+    )
+    from vtwin.experiments.runner import reproduce
+
+    requested = [m for m in (methods or "").split(",") if m.strip()] or None
+    try:
+        experiment = get_experiment(name)
+        resolve_methods(experiment, requested)
+        executor = make_executor(backend, workers)
+    except (UnknownExperimentError, UnknownMethodError, BackendUnavailableError) as exc:
+        _fail(str(exc))
+        return
+    try:
+        report = reproduce(
+            name,
+            quick=quick,
+            seeds=seeds,
+            out=out,
+            workers=workers,
+            methods=requested,
+            progress=progress,
+            executor=executor,
+            console=err_console,
+        )
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted: finished runs are saved; run the same command again to resume."
+        )
+        raise typer.Exit(code=130) from None
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+
+    if report.claims:
+        table = Table("claim", "paper", "ours", "agrees", title="claims")
+        for claim in report.claims:
+            ours = f"error: {claim.error}" if claim.error is not None else claim.ours
+            agrees = "?" if claim.error else {True: "yes", False: "no", None: "n/a"}[claim.agrees]
+            table.add_row(claim.text, claim.paper_value, ours, agrees)
+        console.print(table)
+    for fig, error in report.figure_errors.items():
+        err_console.print(f"[yellow]figure {fig} not drawn:[/] {error}", highlight=False)
+    console.print(
+        f"{report.total} runs: {report.new} run now, {len(report.reused)} reused, "
+        f"{len(report.failed)} failed. Report: [bold]{report.report_path}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report.failed:
+        err_console.print(
+            f"[bold red]{len(report.failed)} run(s) failed[/] "
+            f"(tracebacks in {report.out_dir / 'failed'}); rerun to retry them.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
+
+
+def register_cli(app: typer.Typer) -> None:
+    """Add ``experiments list`` and ``reproduce`` to ``app``."""
+    experiments_app = typer.Typer(help="Paper experiments (figures and tables).")
+    experiments_app.command("list")(experiments_list)
+    app.add_typer(experiments_app, name="experiments")
+    app.command("reproduce")(reproduce_command)

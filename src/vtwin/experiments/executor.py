@@ -1,0 +1,170 @@
+"""Executors: where runs execute. Local (inline or a process pool) now; Ray later.
+
+An executor gets the run function's import path (``'module:function'``), the specs and a
+callback; it calls ``on_done(spec, result_or_error)`` in the calling process as each run
+finishes, so the caller can save results immediately. Experiments never see the executor:
+a new backend (Ray) only has to implement :class:`Executor` and be named in
+:func:`make_executor`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
+
+from vtwin.experiments.spec import RunResult, RunSpec, import_callable
+
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailableError",
+    "DoneCallback",
+    "Executor",
+    "LocalExecutor",
+    "StartCallback",
+    "execute_run",
+    "make_executor",
+]
+
+BACKENDS: tuple[str, ...] = ("local", "ray")
+
+DoneCallback = Callable[[RunSpec, RunResult | BaseException], None]
+StartCallback = Callable[[RunSpec], None]
+
+
+class BackendUnavailableError(ValueError):
+    """The requested executor backend is unknown or not installed."""
+
+
+class Executor(Protocol):
+    """Runs ``fn_path`` on every spec, reporting each outcome through ``on_done``."""
+
+    def run(
+        self,
+        fn_path: str,
+        specs: Sequence[RunSpec],
+        on_done: DoneCallback,
+        on_start: StartCallback | None = None,
+    ) -> None:
+        """Run all specs; ``on_done`` gets a RunResult or the exception the run raised."""
+        ...
+
+
+def execute_run(fn_path: str, spec: RunSpec) -> RunResult:
+    """Import the run function from ``fn_path`` and run one spec (what a worker does)."""
+    fn = import_callable(fn_path)
+    result = fn(spec)
+    if not isinstance(result, RunResult):
+        raise TypeError(
+            f"run function {fn_path} returned {type(result).__name__} for {spec.run_id}; "
+            "it must return a vtwin.experiments.RunResult"
+        )
+    return result
+
+
+class LocalExecutor:
+    """Runs on this machine: inline when ``workers == 1``, else a pool of fresh processes.
+
+    Pool workers are started with ``mp_context`` ("spawn" by default, safe with torch and
+    threads); at most ``workers`` runs are in flight, so ``on_start`` marks real starts and
+    an interrupt loses only the runs in flight.
+    """
+
+    def __init__(self, workers: int = 1, mp_context: str = "spawn") -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers = {workers!r} must be an int ≥ 1")
+        if mp_context not in multiprocessing.get_all_start_methods():
+            raise ValueError(
+                f"mp_context = {mp_context!r}; allowed here: "
+                f"{', '.join(multiprocessing.get_all_start_methods())}"
+            )
+        self.workers = workers
+        self.mp_context = mp_context
+
+    def run(
+        self,
+        fn_path: str,
+        specs: Sequence[RunSpec],
+        on_done: DoneCallback,
+        on_start: StartCallback | None = None,
+    ) -> None:
+        """Run every spec, calling ``on_done`` in this process as each finishes."""
+        if self.workers == 1 or len(specs) <= 1:
+            self._run_inline(fn_path, specs, on_done, on_start)
+        else:
+            self._run_pool(fn_path, specs, on_done, on_start)
+
+    @staticmethod
+    def _run_inline(
+        fn_path: str,
+        specs: Sequence[RunSpec],
+        on_done: DoneCallback,
+        on_start: StartCallback | None,
+    ) -> None:
+        for spec in specs:
+            if on_start is not None:
+                on_start(spec)
+            try:
+                result = execute_run(fn_path, spec)
+            except Exception as exc:
+                on_done(spec, exc)
+            else:
+                on_done(spec, result)
+
+    def _run_pool(
+        self,
+        fn_path: str,
+        specs: Sequence[RunSpec],
+        on_done: DoneCallback,
+        on_start: StartCallback | None,
+    ) -> None:
+        context = multiprocessing.get_context(self.mp_context)
+        max_workers = min(self.workers, len(specs))
+        pending = list(reversed(specs))
+        in_flight: dict[cf.Future[RunResult], RunSpec] = {}
+        pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < self.workers:
+                    spec = pending.pop()
+                    if on_start is not None:
+                        on_start(spec)
+                    in_flight[pool.submit(execute_run, fn_path, spec)] = spec
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    spec = in_flight.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        on_done(spec, future.result())
+                    else:
+                        broken = broken or isinstance(error, BrokenProcessPool)
+                        on_done(spec, error)
+                if broken:
+                    # A worker died (killed, out of memory): every run in flight is lost with
+                    # it; report them and go on with a fresh pool for the rest.
+                    for future, spec in list(in_flight.items()):
+                        on_done(spec, future.exception() or BrokenProcessPool("worker died"))
+                    in_flight.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def make_executor(backend: str = "local", workers: int = 1) -> Executor:
+    """The executor for a backend name: ``local`` (default) or ``ray`` (not installed yet)."""
+    if backend == "local":
+        return LocalExecutor(workers)
+    if backend == "ray":
+        raise BackendUnavailableError(
+            "the ray backend is not installed yet (pip install vtwin[ray]); "
+            "use --backend local, with --workers N for parallel runs"
+        )
+    raise BackendUnavailableError(
+        f"unknown backend '{backend}'. Valid backends: {', '.join(BACKENDS)}"
+    )

@@ -1,0 +1,152 @@
+"""Reproduce an experiment: expand it into runs, resume, execute, save, plot and report.
+
+Every finished run is saved by this (parent) process the moment it finishes, so killing a
+reproduction loses only the runs in flight; running the same command again skips the runs
+already stored and redoes the rest. Figures and ``REPORT.md`` are rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from vtwin.experiments.executor import Executor, make_executor
+from vtwin.experiments.plots import write_figure
+from vtwin.experiments.registry import get_experiment, resolve_methods
+from vtwin.experiments.report import (
+    FailedRun,
+    ReproductionReport,
+    evaluate_claims,
+    render_markdown,
+    write_text_atomic,
+)
+from vtwin.experiments.spec import RunResult, RunSpec, expand
+from vtwin.experiments.store import RunStore, StoreError
+
+__all__ = ["FAILED_DIR", "FIGURES_DIR", "REPORT_FILE", "reproduce"]
+
+FIGURES_DIR = "figures"
+FAILED_DIR = "failed"
+REPORT_FILE = "REPORT.md"
+
+
+def reproduce(
+    name: str,
+    *,
+    quick: bool,
+    seeds: int | None = None,
+    out: Path | str = Path("runs"),
+    workers: int = 1,
+    methods: Sequence[str] | None = None,
+    progress: bool = True,
+    backend: str = "local",
+    executor: Executor | None = None,
+    console: Console | None = None,
+) -> ReproductionReport:
+    """Run (or resume) an experiment and write its figures and ``REPORT.md``.
+
+    Runs already complete under ``out`` are reused; a failing run is reported and the others
+    go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
+    """
+    experiment = get_experiment(name)
+    chosen = resolve_methods(experiment, methods)
+    specs = expand(experiment, quick=quick, seeds=seeds, methods=chosen)
+    n_seeds = experiment.seeds if seeds is None else seeds
+    runner = executor if executor is not None else make_executor(backend, workers)
+    console = console if console is not None else Console(stderr=True)
+
+    store = RunStore(out)
+    exp_dir = store.experiment_dir(experiment.name)
+    store.clean_partial(experiment.name)
+    failed_dir = exp_dir / FAILED_DIR
+    shutil.rmtree(failed_dir, ignore_errors=True)
+
+    reused = tuple(s.run_id for s in specs if store.is_complete(s))
+    reused_set = set(reused)
+    todo = [s for s in specs if s.run_id not in reused_set]
+    failed: list[FailedRun] = []
+
+    def record_failure(spec: RunSpec, exc: BaseException) -> None:
+        item = FailedRun.from_exception(spec, exc)
+        failed.append(item)
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(failed_dir / f"{spec.run_id}.log", item.details)
+        console.print(
+            f"[bold red]failed:[/] {spec.run_id}: {item.error}", highlight=False, soft_wrap=True
+        )
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=console,
+        disable=not progress,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(experiment.name, total=len(specs), completed=len(reused), current="")
+        running: list[str] = []
+
+        def on_start(spec: RunSpec) -> None:
+            running.append(spec.run_id)
+            bar.update(task, current=", ".join(running))
+
+        def on_done(spec: RunSpec, outcome: RunResult | BaseException) -> None:
+            if spec.run_id in running:
+                running.remove(spec.run_id)
+            if isinstance(outcome, BaseException):
+                record_failure(spec, outcome)
+            else:
+                try:
+                    store.save(spec, outcome)
+                except Exception as exc:
+                    record_failure(spec, exc)
+            bar.update(task, advance=1, current=", ".join(running))
+
+        if todo:
+            runner.run(experiment.run, todo, on_done, on_start)
+
+    failed_ids = {f.spec.run_id for f in failed}
+    runs: list[tuple[RunSpec, RunResult]] = []
+    for spec in specs:
+        if spec.run_id in failed_ids:
+            continue
+        try:
+            runs.append((spec, store.load(spec)))
+        except StoreError as exc:
+            record_failure(spec, exc)
+
+    report = ReproductionReport(
+        experiment=experiment,
+        quick=quick,
+        seeds=n_seeds,
+        methods=chosen,
+        out_dir=exp_dir,
+        report_path=exp_dir / REPORT_FILE,
+        total=len(specs),
+        runs=runs,
+        reused=reused,
+        failed=failed,
+    )
+    figures_dir = exp_dir / FIGURES_DIR
+    for figure in experiment.figures:
+        try:
+            report.figures[figure.name] = write_figure(figure, experiment, runs, figures_dir)
+        except Exception as exc:
+            report.figure_errors[figure.name] = f"{type(exc).__name__}: {exc}"
+    report.claims = evaluate_claims(experiment, report.summary_table())
+    write_text_atomic(report.report_path, render_markdown(report))
+    return report
