@@ -157,6 +157,7 @@ class BatchedPreMigration:
         self.bg_mean_cycles = np.where(
             carries, pm.background_utilisation * self.compute_hz * self.slot_s * gain, 0.0
         )
+        self._bg_servers = np.flatnonzero(self.bg_mean_cycles > 0)
         # the daily shape, tabulated per minute once; slots look it up by clock time
         self._day_grid_h = np.linspace(0.0, 24.0, 24 * 60 + 1)
         self._day_profile = profile_at_hours(self._day_grid_h)
@@ -202,10 +203,13 @@ class BatchedPreMigration:
         # background workload: per-server clock offsets, then noise drawn in chunks per copy
         self._wl_rngs = rng["workload"]
         self._phase_h = np.stack([g.uniform(-0.5, 0.5, self.M) for g in self._wl_rngs])
-        self._noise = np.zeros((self.B, 0, self.M))  # current chunk of slots [B, chunk, M]
+        # current chunk of noise slots [B, chunk, servers with background load]
+        self._noise = np.zeros((self.B, 0, self._bg_servers.size), dtype=np.float32)
         self._noise_t0 = 0  # slot index of the chunk's first row
         self._profile_minute = -1  # minute of day the cached [B, M] daily shape belongs to
-        self._z = np.stack([g.standard_normal(self.M) for g in self._wl_rngs])  # AR(1) state
+        self._z = np.stack(  # AR(1) state of the log-normal noise
+            [g.standard_normal(self._bg_servers.size) for g in self._wl_rngs]
+        ).reshape(self.B, self._bg_servers.size)
         # queues start at the mean background level scaled by a random factor in [0.5, 1]
         init = np.stack([g.uniform(0.5, 1.0, self.M) for g in self._wl_rngs])
         self.load = np.minimum(init * self.bg_mean_cycles, self.capacity_cycles)
@@ -295,8 +299,9 @@ class BatchedPreMigration:
         server_xy = np.concatenate(
             [np.broadcast_to(self.rsu_xy, (self.B, self.E, 2)), self.uav_xy], axis=1
         )
-        d = vehicle_xy[:, :, None, :] - server_xy[:, None, :, :]
-        ground = np.hypot(d[..., 0], d[..., 1])
+        dx = vehicle_xy[:, :, None, 0] - server_xy[:, None, :, 0]
+        dy = vehicle_xy[:, :, None, 1] - server_xy[:, None, :, 1]
+        ground = np.sqrt(dx * dx + dy * dy)
         serving = np.argmin(ground[:, :, : self.E], axis=-1)  # nearest RSU
         return slant_distance_m(ground, self.altitude_m), serving, server_xy
 
@@ -435,11 +440,12 @@ class BatchedPreMigration:
         return act.astype(np.int64)
 
     def _background_noise(self, t: int) -> FloatArray:
-        """Standard-normal background noise [B, M] of slot t from each copy's own stream."""
+        """Standard-normal noise [B, loaded servers] of slot t from each copy's own stream."""
         while t >= self._noise_t0 + self._noise.shape[1]:
             self._noise_t0 += self._noise.shape[1]
+            shape = (_NOISE_CHUNK, self._bg_servers.size)
             self._noise = np.stack(
-                [g.standard_normal((_NOISE_CHUNK, self.M)) for g in self._wl_rngs]
+                [g.standard_normal(shape, dtype=np.float32) for g in self._wl_rngs]
             )
         return self._noise[:, t - self._noise_t0]
 
@@ -456,8 +462,11 @@ class BatchedPreMigration:
         shape = self._daily_shape
         rho = w.noise_corr
         self._z = rho * self._z + np.sqrt(1.0 - rho * rho) * self._background_noise(self.t)
+        arrivals = np.zeros((self.B, self.M))
+        cols = self._bg_servers
         noise = np.exp(w.noise_std * self._z - 0.5 * w.noise_std**2)  # mean-one log-normal
-        return self.bg_mean_cycles * shape * noise
+        arrivals[:, cols] = self.bg_mean_cycles[cols] * shape[:, cols] * noise
+        return arrivals
 
     def _update_queues(self, serving: IntArray, target: IntArray, alpha: FloatArray) -> FloatArray:
         """Add shares and arrivals, let UAVs take backlog, reject overflow, drain. Returns drops."""
