@@ -439,7 +439,7 @@ class BatchedPreMigration:
             )
         return act.astype(np.int64)
 
-    def _background_noise(self, t: int) -> FloatArray:
+    def _background_noise(self, t: int) -> NDArray[np.float32]:
         """Standard-normal noise [B, loaded servers] of slot t from each copy's own stream."""
         while t >= self._noise_t0 + self._noise.shape[1]:
             self._noise_t0 += self._noise.shape[1]

@@ -48,6 +48,7 @@ def _worker(conn: Connection, env_fn: Callable[[int], BatchedEnv], size: int) ->
             break
         if cmd == "close":
             break
+        out: Any
         try:
             if cmd == "reset":
                 out = env.reset(payload)
@@ -105,7 +106,7 @@ class SubprocBatchedEnv:
         self.B = int(batch_size)
         blocks = np.array_split(np.arange(self.B), workers)
         self._bounds = [(int(b[0]), int(b[-1]) + 1) for b in blocks]
-        ctx = mp.get_context(start_method)
+        ctx: Any = mp.get_context(start_method)
         self._procs = []
         for lo, hi in self._bounds:
             parent, child = ctx.Pipe()
