@@ -267,9 +267,9 @@ class PlannerState:
         """Number of UAVs U."""
         return int(self.uav_node.shape[0])
 
-    @property
+    @cached_property
     def load_ratio(self) -> FloatArray:
-        """[E] load over capacity L/L_max (dimensionless)."""
+        """[E] load over capacity L/L_max (dimensionless; computed once per state)."""
         return np.asarray(self.loads / self.load_max, dtype=np.float64)
 
 
@@ -389,10 +389,11 @@ class UavPlanner(ABC):
         ready_arr = np.asarray(ready)
         if ready_arr.shape != (self.n_uavs,) or ready_arr.dtype != np.bool_:
             raise ValueError(f"ready must be a bool array of shape ({self.n_uavs},)")
-        for u in np.flatnonzero(~ready_arr & (self._waypoints < 0)):
-            node = int(state.uav_node[u])
-            self._waypoints[u] = node
-            self._paths[u] = [node, node]
+        if self._waypoints.min(initial=0) < 0:  # UAVs never planned: hover where they are
+            for u in np.flatnonzero(~ready_arr & (self._waypoints < 0)):
+                node = int(state.uav_node[u])
+                self._waypoints[u] = node
+                self._paths[u] = [node, node]
         ready_idx = np.flatnonzero(ready_arr).astype(np.int64)
         if ready_idx.size:
             paths = self._plan(state, ready_idx)
@@ -407,9 +408,10 @@ class UavPlanner(ABC):
         plan = [int(n) for n in path]
         if len(plan) < 2 or plan[0] != node:
             raise RuntimeError(f"plan {plan} of UAV {uav} must start [node {node}, waypoint ...]")
-        for n in plan:
-            self.flight._check_node(n)
-        if self.graph_following and plan[1] != node and plan[1] not in self.flight.neighbours(node):
+        flight = self.flight
+        if min(plan) < 0 or max(plan) >= flight.n_nodes:
+            raise RuntimeError(f"plan {plan} of UAV {uav} leaves nodes 0..{flight.n_nodes - 1}")
+        if self.graph_following and plan[1] != node and plan[1] not in flight._adjacency[node]:
             raise RuntimeError(f"waypoint {plan[1]} is not a neighbour of node {node}")
         self._waypoints[uav] = plan[1]
         self._goals[uav] = plan[-1]

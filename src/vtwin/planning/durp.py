@@ -94,8 +94,10 @@ class DurpPlanner(UavPlanner):
     def _search(self, start: int, goal: int, h: FloatArray) -> list[int]:
         """A* path start→goal with hop-energy weights and the precomputed heuristic ``h``."""
 
+        h_list = h.tolist()  # plain floats: A* calls the heuristic for every node it reaches
+
         def heuristic(n: int, _target: int) -> float:
-            return float(h[n])
+            return h_list[n]  # type: ignore[no-any-return]
 
         path = nx.astar_path(
             self.flight.graph,
