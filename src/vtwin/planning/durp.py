@@ -97,7 +97,7 @@ class DurpPlanner(UavPlanner):
         h_list = h.tolist()  # plain floats: A* calls the heuristic for every node it reaches
 
         def heuristic(n: int, _target: int) -> float:
-            return h_list[n]  # type: ignore[no-any-return]
+            return h_list[n]
 
         path = nx.astar_path(
             self.flight.graph,
