@@ -173,15 +173,14 @@ def diurnal_profile(
     if slot_s <= 0:
         raise ValueError(f"slot_s must be > 0 seconds, got {slot_s!r}")
     start_hour = _finite(start_hour, "start_hour")
-    peaks = _check_profile_args(peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude)
     hours = start_hour + np.arange(n_slots, dtype=np.float64) * (slot_s / SECONDS_PER_HOUR)
-    return _profile_at_hours(
+    return profile_at_hours(
         hours,
-        peak_hours=peaks,
-        peak_width_h=float(peak_width_h),
-        peak_gain=float(peak_gain),
-        night_floor=float(night_floor),
-        weekly_amplitude=float(weekly_amplitude),
+        peak_hours=peak_hours,
+        peak_width_h=peak_width_h,
+        peak_gain=peak_gain,
+        night_floor=night_floor,
+        weekly_amplitude=weekly_amplitude,
     )
 
 
