@@ -156,6 +156,8 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path: Path) -> N
 def test_two_workers_give_the_same_results_as_one(tmp_path: Path) -> None:
     one = reproduce("toy-flat", quick=True, out=tmp_path / "a", workers=1, progress=False)
     two = reproduce("toy-flat", quick=True, out=tmp_path / "b", workers=2, progress=False)
+    text = (tmp_path / "a" / "toy-flat" / "REPORT.md").read_text()
+    assert "## Notes\n\nToy note: costs are made up." in text
     pd.testing.assert_frame_equal(
         one.summary_table().sort_values(["method", "seed"]).reset_index(drop=True),
         two.summary_table().sort_values(["method", "seed"]).reset_index(drop=True),

@@ -137,6 +137,7 @@ TOY_FLAT = Experiment(
     budgets={"quick": {"steps": 3}, "full": {"steps": 6}},
     figures=(Figure("cost_bar", "bar", "cost", "Cost per method", "cost"),),
     claims=(Claim("good is cheaper than bad", "yes", f"{M}:claim_good_is_cheaper"),),
+    notes="Toy note: costs are made up.",
 )
 
 TOY_SLOW = Experiment(

@@ -225,6 +225,8 @@ def render_markdown(report: ReproductionReport) -> str:
             cells = [claim.text, claim.paper_value, ours, _agrees(claim)]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
+    if report.experiment.notes:
+        lines += ["## Notes", "", report.experiment.notes.strip(), ""]
     lines += _summary_section(report)
     if report.failed:
         lines += ["## Failed runs", "", "| run | error |", "|---|---|"]

@@ -215,6 +215,8 @@ class Experiment:
     figures: tuple[Figure, ...] = ()
     claims: tuple[Claim, ...] = ()
     overrides: tuple[str, ...] = ()
+    notes: str = ""
+    """Markdown shown under the claims in REPORT.md: set-up choices, known disagreements."""
 
     def __post_init__(self) -> None:
         _check_name("experiment name", self.name)
