@@ -37,7 +37,7 @@ from vtwin.physics.latency import (
     total_latency_s,
     transmission_latency_s,
 )
-from vtwin.planning import FlightGraph, PlannerState, UavPlanner, make_planner
+from vtwin.planning import FlightGraph, UavPlanner, make_planner
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
 from vtwin.world.workload import profile_at_hours
@@ -478,13 +478,12 @@ class BatchedPreMigration:
         load = self.load + self._background_arrivals() + agents.reshape(self.B, self.M)
         if self.U:
             alive = self.uav_energy_j > 0
-            diff = self.uav_xy[:, :, None, :] - self.rsu_xy[None, None]
-            d = np.hypot(diff[..., 0], diff[..., 1])
-            near = np.argmin(d, axis=-1)  # [B, U]
-            in_cov = (
-                d[np.arange(self.B)[:, None], np.arange(self.U)[None], near]
-                <= (self.coverage_m[self.E :])
-            )
+            dx = self.uav_xy[:, :, None, 0] - self.rsu_xy[None, None, :, 0]
+            dy = self.uav_xy[:, :, None, 1] - self.rsu_xy[None, None, :, 1]
+            d2 = dx * dx + dy * dy  # squared ground distance UAV → RSU [B, U, E]
+            near = np.argmin(d2, axis=-1)  # [B, U]
+            nearest_d2 = np.take_along_axis(d2, near[..., None], axis=-1)[..., 0]
+            in_cov = nearest_d2 <= self.coverage_m[self.E :] ** 2
             b_all = np.arange(self.B)
             for u in range(self.U):  # few UAVs; sequential so two UAVs share one RSU fairly
                 e = near[:, u]
@@ -508,20 +507,26 @@ class BatchedPreMigration:
             return
         alive = self.uav_energy_j > 0
         need = self.uav_ready & alive
-        for b in np.flatnonzero(need.any(axis=1)):
-            state = PlannerState.trusted(
-                loads=self.load[b, : self.E].copy(),
-                load_max=self._rsu_capacity,
-                energy_j=self.uav_energy_j[b].copy(),
-                energy_max_j=self._battery_full,
-                uav_node=self.uav_node[b].copy(),
-            )
-            wp = self.planners[b].next_waypoints(state, need[b])
-            new = need[b]
-            self.uav_wp[b, new] = wp[new]
-            hover = new & (wp == self.uav_node[b])
-            self.uav_hover_left[b, hover] = self.planning_period_s
-            self.uav_ready[b, new] = False
+        rows = np.flatnonzero(need.any(axis=1))
+        if rows.size == 0:
+            return
+        planners = [self.planners[b] for b in rows]
+        wp = type(planners[0]).next_waypoints_many(
+            planners,
+            self.load[rows, : self.E],
+            self._rsu_capacity,
+            self.uav_energy_j[rows],
+            self._battery_full,
+            self.uav_node[rows],
+            need[rows],
+        )
+        new = need[rows]
+        self.uav_wp[rows] = np.where(new, wp, self.uav_wp[rows])
+        hover = new & (wp == self.uav_node[rows])
+        self.uav_hover_left[rows] = np.where(
+            hover, self.planning_period_s, self.uav_hover_left[rows]
+        )
+        self.uav_ready[rows] = self.uav_ready[rows] & ~new
 
     def _move_uavs(self) -> tuple[FloatArray, FloatArray]:
         """Fly/hover every UAV for one slot; returns flight seconds and energy spent [B, U]."""

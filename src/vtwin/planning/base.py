@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral
@@ -402,6 +402,73 @@ class UavPlanner(ABC):
             for u, path in zip(ready_idx, paths, strict=True):
                 self._store(int(u), int(state.uav_node[u]), path)
         return self._waypoints.copy()
+
+    @classmethod
+    def next_waypoints_many(
+        cls,
+        planners: Sequence[UavPlanner],
+        loads: FloatArray,
+        load_max: FloatArray,
+        energy_j: FloatArray,
+        energy_max_j: FloatArray,
+        uav_node: IntArray,
+        ready: NDArray[np.bool_],
+    ) -> IntArray:
+        """:meth:`next_waypoints` for several env copies at once: row i is planner i's copy.
+
+        ``loads`` [R, E], ``energy_j``/``uav_node``/``ready`` [R, U]; ``load_max`` [E] and
+        ``energy_max_j`` [U] are shared. Returns [R, U] waypoints, exactly what R separate
+        calls return (subclasses may vectorise; this default calls each planner in turn).
+        """
+        out = np.empty_like(uav_node)
+        for i, planner in enumerate(planners):
+            state = PlannerState.trusted(loads[i], load_max, energy_j[i], energy_max_j, uav_node[i])
+            out[i] = planner.next_waypoints(state, ready[i])
+        return out
+
+    @staticmethod
+    def _claim_many(
+        planners: Sequence[UavPlanner],
+        loads: FloatArray,
+        load_max: FloatArray,
+        uav_node: IntArray,
+        ready: NDArray[np.bool_],
+    ) -> tuple[IntArray, FloatArray]:
+        """:func:`claim_highest_load_goals` for R copies at once: goals [R, U] (−1 where not
+        ready) and the load ratios [R, E]. Also lets never-planned, not-ready UAVs hover, as
+        :meth:`next_waypoints` does."""
+        flight = planners[0].flight
+        n_rows, n_uavs = uav_node.shape
+        rows = np.arange(n_rows)
+        wps = np.stack([p._waypoints for p in planners]).reshape(n_rows, n_uavs)
+        goals = np.stack([p._goals for p in planners]).reshape(n_rows, n_uavs)
+        for r, u in zip(*np.nonzero((wps < 0) & ~ready), strict=True):
+            node = int(uav_node[r, u])
+            planners[r]._waypoints[u] = node
+            planners[r]._paths[u] = [node, node]
+        ratio = loads / load_max[None, :]
+        taken = np.zeros_like(ratio, dtype=bool)
+        held = (~ready) & (goals >= 0)  # goals of UAVs still flying are reserved
+        taken[np.nonzero(held)[0], goals[held]] = True
+        waiting: NDArray[np.bool_] = np.array(ready, dtype=bool)
+        goal_of = np.full((n_rows, n_uavs), -1, dtype=np.int64)
+        for _ in range(n_uavs):
+            active = np.asarray(waiting.any(axis=1), dtype=bool)
+            if not active.any():
+                break
+            free = np.asarray(~taken.all(axis=1), dtype=bool)
+            best = np.argmax(np.where(taken, -np.inf, ratio), axis=1)  # first max: lowest index
+            dist = flight.distance_matrix_m[uav_node, best[:, None]]
+            u_near = np.argmin(np.where(waiting, dist, np.inf), axis=1)  # ties: lowest index
+            sel = active & free
+            goal_of[rows[sel], u_near[sel]] = best[sel]
+            taken[rows[sel], best[sel]] = True
+            waiting[rows[sel], u_near[sel]] = False
+            none_left = active & ~free  # more UAVs than free RSUs: the rest hover
+            stay = waiting & none_left[:, None]
+            goal_of[stay] = uav_node[stay]
+            waiting[none_left] = False
+        return goal_of, ratio
 
     def _store(self, uav: int, node: int, path: list[int]) -> None:
         """Record ``path`` (``[node, waypoint, ..., goal]``) as the latest plan of ``uav``."""

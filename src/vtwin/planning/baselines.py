@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import networkx as nx
 import numpy as np
+from numpy.typing import NDArray
 
 from vtwin.planning.base import (
     FlightGraph,
@@ -53,6 +55,29 @@ class GreedyPlanner(UavPlanner):
             state, ready_idx, self._reserved_goals(ready_idx), self.flight
         )
         return [[int(state.uav_node[u]), g] for u, g in zip(ready_idx, goals, strict=True)]
+
+    @classmethod
+    def next_waypoints_many(
+        cls,
+        planners: Sequence[UavPlanner],
+        loads: FloatArray,
+        load_max: FloatArray,
+        energy_j: FloatArray,
+        energy_max_j: FloatArray,
+        uav_node: IntArray,
+        ready: NDArray[np.bool_],
+    ) -> IntArray:
+        """Vectorised greedy round over R env copies (same result as R single calls)."""
+        if not planners or not all(isinstance(p, GreedyPlanner) for p in planners):
+            return super().next_waypoints_many(
+                planners, loads, load_max, energy_j, energy_max_j, uav_node, ready
+            )
+        goal_of, _ = UavPlanner._claim_many(planners, loads, load_max, uav_node, ready)
+        for r, u in zip(*np.nonzero(ready), strict=True):
+            planners[r]._store(
+                int(u), int(uav_node[r, u]), [int(uav_node[r, u]), int(goal_of[r, u])]
+            )
+        return np.stack([p._waypoints for p in planners]).reshape(uav_node.shape).copy()
 
 
 class RandomWalkPlanner(UavPlanner):

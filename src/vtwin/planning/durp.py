@@ -28,11 +28,13 @@ cheaper, which steers the path through them (γ < 0 gives the opposite reading).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
 from typing import ClassVar
 
 import networkx as nx
 import numpy as np
+from numpy.typing import NDArray
 
 from vtwin.planning.base import (
     FloatArray,
@@ -121,3 +123,47 @@ class DurpPlanner(UavPlanner):
             else:
                 plans.append(self._search(node, goal, self.heuristic_j(state, int(u), goal)))
         return plans
+
+    @classmethod
+    def next_waypoints_many(
+        cls,
+        planners: Sequence[UavPlanner],
+        loads: FloatArray,
+        load_max: FloatArray,
+        energy_j: FloatArray,
+        energy_max_j: FloatArray,
+        uav_node: IntArray,
+        ready: NDArray[np.bool_],
+    ) -> IntArray:
+        """Vectorised DURP round over R env copies (same result as R single calls).
+
+        The goal claiming and the heuristics are computed for all copies at once; A* still
+        runs once per ready UAV that is not at its goal.
+        """
+        durps = [p for p in planners if isinstance(p, DurpPlanner)]
+        if len(durps) != len(planners) or not durps:
+            return super().next_waypoints_many(
+                planners, loads, load_max, energy_j, energy_max_j, uav_node, ready
+            )
+        flight = durps[0].flight
+        goal_of, ratio = UavPlanner._claim_many(durps, loads, load_max, uav_node, ready)
+        # heuristics for every ready UAV, then one A* each
+        r_idx, u_idx = np.nonzero(ready)
+        if r_idx.size:
+            p0 = durps[0]
+            d_ref, e_ref = p0.reference_length_m, p0.reference_energy_j
+            node = uav_node[r_idx, u_idx]
+            goal = goal_of[r_idx, u_idx]
+            e_rem = energy_j[r_idx, u_idx][:, None] - flight.energy_matrix_j[node]
+            weights = np.array([[p.alpha, p.beta, p.gamma] for p in durps])[r_idx]
+            h = (
+                weights[:, :1] * e_ref * (flight.distance_matrix_m[goal] / d_ref)
+                + weights[:, 1:2] * e_ref * (1.0 - e_rem / energy_max_j[u_idx][:, None])
+                - weights[:, 2:3] * e_ref * ratio[r_idx]
+            )
+            for k in range(r_idx.size):
+                r, u, n, g = int(r_idx[k]), int(u_idx[k]), int(node[k]), int(goal[k])
+                planner = durps[r]
+                path = [n, n] if n == g else planner._search(n, g, h[k])
+                planner._store(u, n, path)
+        return np.stack([p._waypoints for p in durps]).reshape(uav_node.shape).copy()
