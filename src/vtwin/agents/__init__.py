@@ -1,0 +1,1 @@
+"""Learning agents and their shared parts (networks, diffusion chain, buffers, GAE)."""

@@ -1,0 +1,213 @@
+"""Experience storage shared by the agents: GAE, an on-policy rollout buffer, a replay buffer.
+
+Arrays are numpy while collecting (the envs are numpy) and become torch tensors on the
+agent's device when a batch is handed to an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+__all__ = ["ReplayBuffer", "RolloutBuffer", "compute_gae"]
+
+FloatArray = NDArray[np.float64]
+
+
+def compute_gae(
+    rewards: FloatArray,
+    values: FloatArray,
+    terminated: NDArray[np.bool_],
+    truncated: NDArray[np.bool_],
+    last_value: FloatArray,
+    final_values: FloatArray | None = None,
+    *,
+    gamma: float = 0.99,
+    lam: float = 0.95,
+) -> tuple[FloatArray, FloatArray]:
+    """Generalised advantage estimates and returns for [T, N] rollouts (Schulman et al. 2016).
+
+    ``values[t]`` is V(s_t); ``last_value`` is V of the observation after the last step.
+    A terminated step bootstraps nothing. A truncated step (time limit) bootstraps from
+    ``final_values[t]`` = V(true final observation) and does not carry the estimate into
+    the next row, which belongs to a new episode. Returns (advantages, returns = adv + V).
+    """
+    if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
+        raise ValueError(f"gamma = {gamma}, lam = {lam}: both must be in [0, 1]")
+    T = rewards.shape[0]
+    if final_values is None:
+        final_values = np.zeros_like(values)
+    adv = np.zeros_like(values, dtype=np.float64)
+    gae = np.zeros(values.shape[1:], dtype=np.float64)
+    for t in reversed(range(T)):
+        next_value = last_value if t == T - 1 else values[t + 1]
+        next_value = np.where(truncated[t], final_values[t], next_value)
+        alive = 1.0 - terminated[t].astype(np.float64)
+        delta = rewards[t] + gamma * next_value * alive - values[t]
+        carry = alive * (1.0 - truncated[t].astype(np.float64))
+        gae = delta + gamma * lam * carry * gae
+        adv[t] = gae
+    return adv, adv + values
+
+
+class RolloutBuffer:
+    """Fixed-length on-policy storage for ``n_steps`` × ``n_envs`` transitions (PPO)."""
+
+    def __init__(
+        self, n_steps: int, n_envs: int, obs_dim: int, n_actions: int | None = None
+    ) -> None:
+        """``n_actions`` given ⇒ action masks [n_actions] are stored as well."""
+        self.n_steps, self.n_envs = n_steps, n_envs
+        shape = (n_steps, n_envs)
+        self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        self.actions = np.zeros(shape, dtype=np.int64)
+        self.logp = np.zeros(shape)
+        self.rewards = np.zeros(shape)
+        self.values = np.zeros(shape)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.truncated = np.zeros(shape, dtype=bool)
+        self.final_values = np.zeros(shape)
+        self.masks: NDArray[np.bool_] | None = (
+            None if n_actions is None else np.ones((*shape, n_actions), dtype=bool)
+        )
+        self.advantages = np.zeros(shape)
+        self.returns = np.zeros(shape)
+        self.pos = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether all ``n_steps`` rows are filled."""
+        return self.pos == self.n_steps
+
+    def add(
+        self,
+        obs: NDArray[np.floating],
+        actions: NDArray[np.integer],
+        logp: FloatArray,
+        rewards: FloatArray,
+        values: FloatArray,
+        terminated: NDArray[np.bool_],
+        truncated: NDArray[np.bool_],
+        final_values: FloatArray | None = None,
+        masks: NDArray[np.bool_] | None = None,
+    ) -> None:
+        """Store one step of every env copy ([n_envs, …] arrays)."""
+        if self.full:
+            raise RuntimeError("rollout buffer is full: compute returns, use it, then reset()")
+        i = self.pos
+        self.obs[i], self.actions[i], self.logp[i] = obs, actions, logp
+        self.rewards[i], self.values[i] = rewards, values
+        self.terminated[i], self.truncated[i] = terminated, truncated
+        if final_values is not None:
+            self.final_values[i] = final_values
+        if self.masks is not None and masks is not None:
+            self.masks[i] = masks
+        self.pos += 1
+
+    def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
+        """Fill :attr:`advantages` and :attr:`returns` with GAE (see :func:`compute_gae`)."""
+        self.advantages, self.returns = compute_gae(
+            self.rewards,
+            self.values,
+            self.terminated,
+            self.truncated,
+            last_value,
+            self.final_values,
+            gamma=gamma,
+            lam=lam,
+        )
+
+    def reset(self) -> None:
+        """Start filling from the first row again."""
+        self.pos = 0
+
+    def minibatches(
+        self, batch_size: int, rng: np.random.Generator, device: torch.device
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled minibatches of flattened transitions as tensors on ``device``."""
+        n = self.n_steps * self.n_envs
+        order = rng.permutation(n)
+        flat: dict[str, np.ndarray] = {
+            "obs": self.obs.reshape(n, -1),
+            "actions": self.actions.reshape(n),
+            "logp": self.logp.reshape(n),
+            "values": self.values.reshape(n),
+            "advantages": self.advantages.reshape(n),
+            "returns": self.returns.reshape(n),
+        }
+        if self.masks is not None:
+            flat["masks"] = self.masks.reshape(n, -1)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions for off-policy agents (DSAC, MASAC, TD3 family)."""
+
+    def __init__(
+        self, capacity: int, obs_dim: int, n_actions: int | None = None, action_dim: int = 0
+    ) -> None:
+        """Discrete actions (``action_dim = 0``) are stored as int64, continuous as float32
+        vectors of ``action_dim``; ``n_actions`` given ⇒ next-state action masks are kept."""
+        if capacity < 1:
+            raise ValueError(f"capacity = {capacity}: must be ≥ 1")
+        self.capacity = int(capacity)
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.actions = (
+            np.zeros(capacity, dtype=np.int64)
+            if action_dim == 0
+            else np.zeros((capacity, action_dim), dtype=np.float32)
+        )
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.next_masks: NDArray[np.bool_] | None = (
+            None if n_actions is None else np.ones((capacity, n_actions), dtype=bool)
+        )
+        self.pos = 0
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        obs: NDArray[np.floating],
+        actions: NDArray[np.generic],
+        rewards: NDArray[np.floating],
+        next_obs: NDArray[np.floating],
+        terminated: NDArray[np.bool_],
+        next_masks: NDArray[np.bool_] | None = None,
+    ) -> None:
+        """Append a batch of transitions ([N, …] arrays), overwriting the oldest when full."""
+        n = obs.shape[0]
+        idx = (self.pos + np.arange(n)) % self.capacity
+        self.obs[idx], self.next_obs[idx] = obs, next_obs
+        self.actions[idx], self.rewards[idx] = actions, rewards
+        self.terminated[idx] = terminated
+        if self.next_masks is not None and next_masks is not None:
+            self.next_masks[idx] = next_masks
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = int(min(self.size + n, self.capacity))
+
+    def sample(
+        self, batch_size: int, rng: np.random.Generator, device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """A uniform random batch (with replacement) as tensors on ``device``."""
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        idx = rng.integers(0, self.size, size=batch_size)
+        out: dict[str, np.ndarray] = {
+            "obs": self.obs[idx],
+            "actions": self.actions[idx],
+            "rewards": self.rewards[idx],
+            "next_obs": self.next_obs[idx],
+            "terminated": self.terminated[idx],
+        }
+        if self.next_masks is not None:
+            out["next_masks"] = self.next_masks[idx]
+        return {k: torch.as_tensor(v, device=device) for k, v in out.items()}

@@ -1,0 +1,136 @@
+"""A state-conditioned DDPM used as a policy (paper A Sec. III; reused by papers C's LHDPPO).
+
+Forward process ``q(x_t | x_{t−1}) = N(√(1−β_t) x_{t−1}, β_t I)`` (paper A eq. (6)) with the
+closed form ``x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε``. The reverse step (eq. (7)) has mean
+
+    μ_θ(x_t, t, s) = (x_t − β_t tanh(ε_θ(x_t, t, s)) / √(1−ᾱ_t)) / √α_t      (paper A eq. (8))
+
+and variance β̃_t = β_t (1−ᾱ_{t−1})/(1−ᾱ_t); ``x_T ~ N(0, I)`` and the chain runs to x_0
+(eq. (9)). ``deterministic=True`` starts from x_T = 0 and uses the means only, so the same
+state always gives the same x_0. Everything is batched and differentiable end to end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+from vtwin.agents.nets import SinusoidalEmbedding, mlp
+
+__all__ = ["Diffusion", "beta_schedule"]
+
+Schedule = Literal["linear", "cosine", "vp"]
+
+
+def beta_schedule(kind: Schedule, n_steps: int) -> torch.Tensor:
+    """Noise variances β_1..β_N (float64) for the ``linear``, ``cosine`` or ``vp`` schedule."""
+    if n_steps < 1:
+        raise ValueError(f"n_steps = {n_steps}: must be ≥ 1")
+    if kind == "linear":  # Ho et al. (2020), scaled to the number of steps
+        scale = 1000.0 / n_steps
+        return torch.linspace(scale * 1e-4, min(scale * 0.02, 0.999), n_steps, dtype=torch.float64)
+    if kind == "cosine":  # Nichol & Dhariwal (2021)
+        s = 0.008
+        x = torch.linspace(0, n_steps, n_steps + 1, dtype=torch.float64)
+        abar = torch.cos(((x / n_steps) + s) / (1 + s) * math.pi / 2) ** 2
+        abar = abar / abar[0]
+        return torch.clip(1 - abar[1:] / abar[:-1], 1e-6, 0.999)
+    if kind == "vp":  # variance-preserving SDE discretisation (Song et al. 2021)
+        t = torch.arange(1, n_steps + 1, dtype=torch.float64)
+        b_min, b_max = 0.1, 10.0
+        alpha = torch.exp(-b_min / n_steps - 0.5 * (b_max - b_min) * (2 * t - 1) / n_steps**2)
+        return 1 - alpha
+    raise ValueError(f"beta schedule = {kind!r}; allowed: linear, cosine, vp")
+
+
+class Diffusion(nn.Module):
+    """ε-network + noise schedule: sample x_0 given a state, or noise a given x_0."""
+
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    sqrt_abar: torch.Tensor
+    sqrt_one_minus_abar: torch.Tensor
+    posterior_std: torch.Tensor
+
+    def __init__(
+        self,
+        state_dim: int,
+        x_dim: int,
+        *,
+        n_steps: int = 100,
+        schedule: Schedule = "vp",
+        hidden: tuple[int, ...] = (256, 256),
+        t_dim: int = 16,
+    ) -> None:
+        """``x_dim`` is the size of x_0 (e.g. the number of discrete actions)."""
+        super().__init__()
+        self.state_dim, self.x_dim, self.n_steps = state_dim, x_dim, n_steps
+        betas = beta_schedule(schedule, n_steps)
+        alphas = 1.0 - betas
+        abar = torch.cumprod(alphas, dim=0)
+        abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
+        post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
+        for name, value in {
+            "betas": betas,
+            "alphas": alphas,
+            "alphas_cumprod": abar,
+            "sqrt_abar": abar.sqrt(),
+            "sqrt_one_minus_abar": (1.0 - abar).sqrt(),
+            "posterior_std": post_var.clamp(min=1e-20).sqrt(),
+        }.items():
+            self.register_buffer(name, value.float(), persistent=False)
+        self.t_embed = nn.Sequential(
+            SinusoidalEmbedding(t_dim),
+            nn.Linear(t_dim, t_dim * 2),
+            nn.Mish(),
+            nn.Linear(t_dim * 2, t_dim),
+        )
+        self.eps = mlp(x_dim + t_dim + state_dim, x_dim, hidden)
+
+    def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """ε_θ(x_t, t, s) for a batch: x_t [N, x_dim], t [N] (0-based step), state [N, S]."""
+        return self.eps(torch.cat([x_t, self.t_embed(t), state], dim=-1))
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Closed-form forward noising x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (t 0-based, paper A eq. (6))."""
+        return self.sqrt_abar[t, None] * x0 + self.sqrt_one_minus_abar[t, None] * noise
+
+    def p_mean(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε)."""
+        eps = torch.tanh(self.predict_eps(x_t, t, state))
+        beta = self.betas[t, None]
+        return (x_t - beta * eps / self.sqrt_one_minus_abar[t, None]) / self.alphas[t, None].sqrt()
+
+    def sample(
+        self,
+        state: torch.Tensor,
+        *,
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Run the reverse chain x_N → x_0 (eq. (9)) for a batch of states; differentiable."""
+        n = state.shape[0]
+        if deterministic:
+            x = torch.zeros(n, self.x_dim, device=state.device)
+        else:
+            x = torch.randn(n, self.x_dim, device=state.device, generator=generator)
+        for step in reversed(range(self.n_steps)):
+            t = torch.full((n,), step, device=state.device, dtype=torch.long)
+            x = self.p_mean(x, t, state)
+            if step > 0 and not deterministic:
+                z = torch.randn(n, self.x_dim, device=state.device, generator=generator)
+                x = x + self.posterior_std[step] * z
+        return x
+
+    def loss(
+        self, x0: torch.Tensor, state: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Denoising loss E‖ε − ε_θ(x_t, t, s)‖² at random steps (behaviour-cloning term)."""
+        n = x0.shape[0]
+        t = torch.randint(0, self.n_steps, (n,), device=x0.device, generator=generator)
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        return ((self.predict_eps(self.q_sample(x0, t, noise), t, state) - noise) ** 2).mean()

@@ -1,0 +1,61 @@
+"""Network building blocks shared by every agent: MLPs and a sinusoidal step embedding."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["SinusoidalEmbedding", "mlp", "pick_device"]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA when present, else CPU; otherwise the named device."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def mlp(
+    in_dim: int,
+    out_dim: int,
+    hidden: Sequence[int] = (256, 256),
+    activation: type[nn.Module] = nn.Mish,
+    out_activation: type[nn.Module] | None = None,
+) -> nn.Sequential:
+    """A fully connected network ``in_dim → hidden… → out_dim`` with one activation type."""
+    if in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
+        raise ValueError(
+            f"mlp sizes must be ≥ 1, got in_dim={in_dim}, hidden={list(hidden)}, out_dim={out_dim}"
+        )
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers += [nn.Linear(width, h), activation()]
+        width = h
+    layers.append(nn.Linear(width, out_dim))
+    if out_activation is not None:
+        layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+class SinusoidalEmbedding(nn.Module):
+    """Transformer-style embedding of a diffusion step index t into ``dim`` features."""
+
+    freqs: torch.Tensor
+
+    def __init__(self, dim: int) -> None:
+        """``dim`` must be even: half sines, half cosines over geometric frequencies."""
+        super().__init__()
+        if dim < 2 or dim % 2:
+            raise ValueError(f"embedding dim = {dim}: must be an even number ≥ 2")
+        half = dim // 2
+        freqs = torch.exp(-math.log(10_000.0) * torch.arange(half) / max(half - 1, 1))
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """[N] step indices (any numeric dtype) → [N, dim] features."""
+        args = t.float()[:, None] * self.freqs[None, :]
+        return torch.cat([args.sin(), args.cos()], dim=-1)

@@ -1,0 +1,189 @@
+"""Shared agent parts: GAE by hand, diffusion chain properties, buffers, running statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer, compute_gae
+from vtwin.agents.diffusion import Diffusion, beta_schedule
+from vtwin.agents.nets import SinusoidalEmbedding, mlp, pick_device
+from vtwin.agents.normalize import RunningMeanStd
+
+
+def test_gae_matches_hand_computation_without_truncation() -> None:
+    # one env, three steps, episode terminates at the last step
+    r = np.array([[1.0], [0.0], [2.0]])
+    v = np.array([[0.5], [0.4], [0.3]])
+    term = np.array([[False], [False], [True]])
+    trunc = np.zeros_like(term)
+    g, lam = 0.9, 0.8
+    adv, ret = compute_gae(r, v, term, trunc, np.array([9.9]), gamma=g, lam=lam)
+    d2 = 2.0 - 0.3  # terminal: no bootstrap (the 9.9 must be ignored)
+    d1 = 0.0 + g * 0.3 - 0.4
+    d0 = 1.0 + g * 0.4 - 0.5
+    a2 = d2
+    a1 = d1 + g * lam * a2
+    a0 = d0 + g * lam * a1
+    np.testing.assert_allclose(adv[:, 0], [a0, a1, a2])
+    np.testing.assert_allclose(ret[:, 0], [a0 + 0.5, a1 + 0.4, a2 + 0.3])
+
+
+def test_gae_bootstraps_truncation_and_cuts_the_chain() -> None:
+    # step 1 hits the time limit (true final obs has value 0.7); step 2 starts a new episode
+    r = np.array([[1.0], [1.0], [1.0]])
+    v = np.array([[0.2], [0.3], [0.6]])
+    term = np.zeros((3, 1), dtype=bool)
+    trunc = np.array([[False], [True], [False]])
+    final = np.array([[0.0], [0.7], [0.0]])
+    g, lam = 0.5, 0.5
+    adv, _ = compute_gae(r, v, term, trunc, np.array([0.1]), final, gamma=g, lam=lam)
+    a2 = 1.0 + g * 0.1 - 0.6  # bootstraps from last_value
+    a1 = 1.0 + g * 0.7 - 0.3  # bootstraps from the true final obs, nothing carried from a2
+    a0 = (1.0 + g * 0.3 - 0.2) + g * lam * a1
+    np.testing.assert_allclose(adv[:, 0], [a0, a1, a2])
+
+
+def test_gae_rejects_bad_discounts() -> None:
+    z = np.zeros((1, 1))
+    with pytest.raises(ValueError, match=r"gamma = 1\.5"):
+        compute_gae(z, z, z.astype(bool), z.astype(bool), np.zeros(1), gamma=1.5)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "vp"])
+def test_beta_schedules_are_valid_variances(kind: str) -> None:
+    b = beta_schedule(kind, 50)
+    assert b.shape == (50,) and (b > 0).all() and (b < 1).all()
+    assert torch.cumprod(1 - b, 0)[-1] < 0.5  # the chain ends mostly in noise
+
+
+def test_forward_closed_form_matches_iterating_single_steps() -> None:
+    torch.manual_seed(0)
+    model = Diffusion(3, 4, n_steps=20, schedule="linear", hidden=(16,))
+    x0 = torch.randn(20000, 4, dtype=torch.float64)
+    # iterate q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I) for t = 1..10
+    x = x0.clone()
+    for t in range(10):
+        beta = model.betas[t].double()
+        x = (1 - beta).sqrt() * x + beta.sqrt() * torch.randn_like(x)
+    t9 = torch.full((x0.shape[0],), 9)
+    closed = model.q_sample(x0.float(), t9, torch.randn(x0.shape)).double()
+    # same conditional mean (coefficient √ᾱ) and same spread
+    coef = (x * x0).sum() / (x0 * x0).sum()
+    assert coef.item() == pytest.approx(model.sqrt_abar[9].item(), rel=0.01)
+    assert (x - coef * x0).std().item() == pytest.approx(
+        (closed - model.sqrt_abar[9] * x0).std().item(), rel=0.02
+    )
+    assert model.sqrt_abar[9].item() ** 2 == pytest.approx(
+        float(torch.prod(1 - model.betas[:10].double())), rel=1e-5
+    )
+
+
+def test_mean_only_chain_is_deterministic_and_sampling_reproducible() -> None:
+    torch.manual_seed(1)
+    model = Diffusion(5, 3, n_steps=8, hidden=(32, 32))
+    s = torch.randn(6, 5)
+    a = model.sample(s, deterministic=True)
+    b = model.sample(s, deterministic=True)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    g1 = torch.Generator().manual_seed(42)
+    g2 = torch.Generator().manual_seed(42)
+    torch.testing.assert_close(model.sample(s, generator=g1), model.sample(s, generator=g2))
+    g3 = torch.Generator().manual_seed(43)
+    assert not torch.equal(model.sample(s, generator=g3), a)
+
+
+def test_gradients_reach_the_first_layer_of_the_denoiser() -> None:
+    torch.manual_seed(2)
+    model = Diffusion(4, 6, n_steps=5, hidden=(16, 16))
+    x0 = model.sample(torch.randn(8, 4))
+    torch.softmax(x0, dim=-1)[:, 0].sum().backward()  # eq. (10) softmax over actions
+    first = model.eps[0].weight.grad
+    assert first is not None and first.abs().sum() > 0
+    model.zero_grad()
+    model.loss(torch.randn(8, 6), torch.randn(8, 4)).backward()
+    assert model.eps[0].weight.grad.abs().sum() > 0
+
+
+def test_nets_shapes_and_errors() -> None:
+    net = mlp(4, 3, (8,))
+    assert net(torch.zeros(2, 4)).shape == (2, 3)
+    emb = SinusoidalEmbedding(6)
+    out = emb(torch.tensor([0, 5, 99]))
+    assert out.shape == (3, 6) and not torch.equal(out[0], out[1])
+    with pytest.raises(ValueError, match="even"):
+        SinusoidalEmbedding(5)
+    with pytest.raises(ValueError, match="mlp sizes"):
+        mlp(0, 3)
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device().type in {"cpu", "cuda"}
+
+
+def test_replay_buffer_wraps_and_samples_reproducibly() -> None:
+    buf = ReplayBuffer(5, obs_dim=2, n_actions=3)
+    for k in range(3):  # 3 batches of 2 → 6 transitions into capacity 5
+        obs = np.full((2, 2), k, dtype=np.float32)
+        buf.add(
+            obs,
+            np.array([k, k]),
+            np.array([k, k], dtype=np.float32),
+            obs + 1,
+            np.array([False, True]),
+            np.ones((2, 3), dtype=bool),
+        )
+    assert len(buf) == 5 and buf.pos == 1
+    assert buf.obs[0, 0] == 2  # the oldest transition was overwritten
+    a = buf.sample(4, np.random.default_rng(0), torch.device("cpu"))
+    b = buf.sample(4, np.random.default_rng(0), torch.device("cpu"))
+    torch.testing.assert_close(a["obs"], b["obs"])
+    assert a["next_masks"].shape == (4, 3)
+    with pytest.raises(RuntimeError, match="empty"):
+        ReplayBuffer(2, 1).sample(1, np.random.default_rng(0), torch.device("cpu"))
+
+
+def test_rollout_buffer_minibatches_cover_every_transition_once() -> None:
+    buf = RolloutBuffer(4, 3, obs_dim=2, n_actions=5)
+    for t in range(4):
+        buf.add(
+            np.full((3, 2), t),
+            np.arange(3),
+            np.zeros(3),
+            np.ones(3),
+            np.zeros(3),
+            np.zeros(3, dtype=bool),
+            np.zeros(3, dtype=bool),
+        )
+    assert buf.full
+    with pytest.raises(RuntimeError, match="full"):
+        buf.add(
+            np.zeros((3, 2)),
+            np.zeros(3),
+            np.zeros(3),
+            np.zeros(3),
+            np.zeros(3),
+            np.zeros(3, dtype=bool),
+            np.zeros(3, dtype=bool),
+        )
+    buf.compute_returns(np.zeros(3), gamma=0.9, lam=1.0)
+    np.testing.assert_allclose(buf.returns[-1], 1.0)
+    seen = []
+    for batch in buf.minibatches(5, np.random.default_rng(0), torch.device("cpu")):
+        assert batch["masks"].shape[1] == 5
+        seen += batch["obs"][:, 0].tolist()
+    assert sorted(seen) == sorted([float(t) for t in range(4) for _ in range(3)])
+
+
+def test_running_mean_std_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, size=(1000, 2))
+    rms = RunningMeanStd((2,), epsilon=1e-12)
+    for chunk in np.array_split(data, 7):
+        rms.update(chunk)
+    np.testing.assert_allclose(rms.mean, data.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(rms.var, data.var(axis=0), rtol=1e-9)
+    z = rms.normalize(data)
+    assert abs(z.mean()) < 1e-6 and abs(z.std() - 1) < 1e-3
+    copy = RunningMeanStd((2,))
+    copy.load_state_dict(rms.state_dict())
+    np.testing.assert_array_equal(copy.mean, rms.mean)
