@@ -1,0 +1,182 @@
+"""PPO for discrete actions, with optional action masks (CleanRL-style, one readable module).
+
+Clipped surrogate objective, GAE (``vtwin.agents.buffers``), clipped value loss, entropy
+bonus and gradient-norm clipping (Schulman et al. 2017). When action masks are given,
+masked logits are set to a large negative number both when sampling and when the update
+recomputes log-probabilities, so the probability ratio compares the same masked policy
+(the "dynamic mask" of paper B's DM-MAPPO relies on this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from vtwin.agents.buffers import RolloutBuffer
+from vtwin.agents.nets import mlp, pick_device
+
+__all__ = ["PPOAgent", "PPOConfig"]
+
+_MASKED_LOGIT = -1e9
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyper-parameters (defaults: common CleanRL values)."""
+
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    value_clip: float | None = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    epochs: int = 4
+    minibatch_size: int = 256
+    max_grad_norm: float = 0.5
+    hidden: tuple[int, ...] = (64, 64)
+    normalize_advantages: bool = True
+
+
+class PPOAgent(nn.Module):
+    """Actor (logits over ``n_actions``) and critic (V(s)) trained with PPO."""
+
+    kind = "on_policy"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        config: PPOConfig | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
+        super().__init__()
+        self.config = config or PPOConfig()
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.device = pick_device(device)
+        torch.manual_seed(seed)
+        self.actor = mlp(obs_dim, n_actions, self.config.hidden, nn.Tanh)
+        self.critic = mlp(obs_dim, 1, self.config.hidden, nn.Tanh)
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
+        self._gen = torch.Generator(device=self.device).manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------------ acting
+    def _logits(self, obs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        logits = self.actor(obs)
+        if mask is not None:
+            logits = torch.where(mask, logits, torch.full_like(logits, _MASKED_LOGIT))
+        return logits
+
+    def _tensor(self, x: NDArray[Any] | None, dtype: torch.dtype) -> torch.Tensor | None:
+        return (
+            None if x is None else torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+        )
+
+    @torch.no_grad()
+    def act_with_info(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Actions [N], their log-probabilities and V(s) for observations [N, obs_dim]."""
+        o = self._tensor(obs, torch.float32)
+        assert o is not None
+        m = self._tensor(mask, torch.bool)
+        logits = self._logits(o, m)
+        if deterministic:
+            action = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(logits, dim=-1)
+            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+        value = self.critic(o).squeeze(-1)
+        return (
+            action.cpu().numpy().astype(np.int64),
+            logp.double().cpu().numpy(),
+            value.double().cpu().numpy(),
+        )
+
+    def act(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
+        """Actions [N] for observations [N, obs_dim] (argmax when ``deterministic``)."""
+        return self.act_with_info(obs, mask, deterministic)[0]
+
+    @torch.no_grad()
+    def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
+        """V(s) [N]."""
+        o = self._tensor(obs, torch.float32)
+        assert o is not None
+        return self.critic(o).squeeze(-1).double().cpu().numpy()
+
+    # ------------------------------------------------------------------ learning
+    def update(self, rollout: RolloutBuffer) -> dict[str, float]:
+        """PPO epochs over a filled rollout whose returns were computed; returns mean metrics."""
+        cfg = self.config
+        stats: dict[str, list[float]] = {
+            "policy_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "approx_kl": [],
+            "clip_frac": [],
+        }
+        for _ in range(cfg.epochs):
+            for batch in rollout.minibatches(cfg.minibatch_size, self._rng, self.device):
+                obs = batch["obs"].float()
+                logits = self._logits(obs, batch.get("masks"))
+                logp_all = torch.log_softmax(logits, dim=-1)
+                logp = logp_all.gather(-1, batch["actions"][:, None]).squeeze(-1)
+                ratio = torch.exp(logp - batch["logp"].float())
+                adv = batch["advantages"].float()
+                if cfg.normalize_advantages and adv.numel() > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg = -torch.min(ratio * adv, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv).mean()
+                value = self.critic(obs).squeeze(-1)
+                ret = batch["returns"].float()
+                if cfg.value_clip is None:
+                    v_loss = 0.5 * ((value - ret) ** 2).mean()
+                else:
+                    old_v = batch["values"].float()
+                    clipped = old_v + (value - old_v).clamp(-cfg.value_clip, cfg.value_clip)
+                    v_loss = 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
+                probs = logp_all.exp()
+                entropy = -(probs * torch.where(probs > 0, logp_all, torch.zeros_like(logp_all)))
+                entropy = entropy.sum(-1).mean()
+                loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    stats["policy_loss"].append(float(pg))
+                    stats["value_loss"].append(float(v_loss))
+                    stats["entropy"].append(float(entropy))
+                    stats["approx_kl"].append(float(((ratio - 1) - (ratio.log())).mean()))
+                    stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip).float().mean()))
+        return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> dict[str, Any]:
+        """Networks, optimiser, random states and config (for save → load → same actions)."""
+        return {
+            "model": self.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self._gen.get_state(),
+            "rng": self._rng.bit_generator.state,
+            "config": asdict(self.config),
+        }
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Inverse of :meth:`checkpoint`."""
+        self.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self._gen.set_state(ckpt["generator"])
+        self._rng.bit_generator.state = ckpt["rng"]
