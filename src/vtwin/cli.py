@@ -129,6 +129,75 @@ def scenario_show(
         console.print(f"map written to [bold]{out}[/]")
 
 
+@app.command("train")
+def train_command(
+    env: Annotated[str, typer.Option("--env", help="Preset (e.g. paper-a) or YAML file.")],
+    algo: Annotated[str, typer.Option(help="ppo, dsac or random.")],
+    steps: Annotated[int, typer.Option(help="Agent transitions to train for.", min=1)],
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/train/…).")] = None,
+    batch_envs: Annotated[int, typer.Option(help="Env copies stepped together.", min=1)] = 8,
+    device: Annotated[str, typer.Option(help="auto (CUDA if present), cpu or cuda.")] = "auto",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Algorithm parameter, e.g. -p lr=3e-4.", metavar="K=V"),
+    ] = None,
+) -> None:
+    """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
+    import yaml
+    from rich.progress import Progress
+
+    from vtwin.train import TrainSettings, train
+
+    try:
+        cfg = load_config(env, set_ or [])
+        params = {}
+        for item in param or []:
+            if "=" not in item:
+                raise ConfigError(f"--param '{item}' must look like name=value")
+            key, value = item.split("=", 1)
+            params[key.strip()] = yaml.safe_load(value)
+        settings = TrainSettings(
+            algo=algo,
+            steps=steps,
+            seed=seed,
+            batch_envs=batch_envs,
+            device=device,
+            algo_params=params,
+        )
+        run_dir = out or Path("runs") / "train" / f"{cfg.name}__{algo}__seed={seed}"
+        with Progress(console=err_console) as bar:
+            task = bar.add_task(f"train {algo} on {cfg.name}", total=steps)
+            summary = train(
+                cfg, settings, run_dir, progress=lambda done, _: bar.update(task, completed=done)
+            )
+    except (ConfigError, ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    console.print(f"run folder: [bold]{run_dir}[/]")
+    for name, number in summary.items():
+        console.print(f"{name}: {number:.4g}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `vtwin train`.")],
+    episodes: Annotated[int, typer.Option(min=1)] = 3,
+    seed: Annotated[int, typer.Option(min=0)] = 123_456,
+) -> None:
+    """Evaluate a trained agent (greedy actions) on fresh seeds."""
+    from vtwin.train import evaluate
+
+    try:
+        result = evaluate(run_dir, episodes=episodes, seed=seed)
+    except (ConfigError, ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    for key, value in result.items():
+        console.print(f"{key}: {value:.4g}")
+
+
 def main() -> None:
     """Entry point of the ``vtwin`` console script."""
     app()

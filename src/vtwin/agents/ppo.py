@@ -9,6 +9,7 @@ recomputes log-probabilities, so the probability ratio compares the same masked 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -166,13 +167,15 @@ class PPOAgent(nn.Module):
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> dict[str, Any]:
         """Networks, optimiser, random states and config (for save → load → same actions)."""
-        return {
-            "model": self.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self._gen.get_state(),
-            "rng": self._rng.bit_generator.state,
-            "config": asdict(self.config),
-        }
+        return copy.deepcopy(
+            {
+                "model": self.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self._gen.get_state(),
+                "rng": self._rng.bit_generator.state,
+                "config": asdict(self.config),
+            }
+        )  # a copy: later training must not change a checkpoint already taken
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         """Inverse of :meth:`checkpoint`."""

@@ -1,0 +1,342 @@
+"""Diffusion soft actor-critic for discrete actions (paper A Sec. III), in one readable module.
+
+The actor is a state-conditioned DDPM (:class:`vtwin.agents.diffusion.Diffusion`): the reverse
+chain of paper A eqs. (7)–(9) turns Gaussian noise into a vector x_0 with one entry per action,
+and the softmax of x_0 is the policy π_θ(·|s) (paper A eq. (10)). Two critics Q_φ1, Q_φ2 output
+Q(s, ·) for every discrete action at once and are regressed on a shared target (paper A
+eqs. (11)–(12)); slowly moving copies of the actor and both critics provide that target.
+The actor maximises the expected min-critic value plus an entropy bonus β̄ H(π) (paper A
+eq. (13)); its gradient runs back through every denoising step of the chain.
+
+Action masks: masked entries of x_0 are replaced by a large negative number before the softmax,
+so they get probability exactly 0 — both when acting (``mask``) and in the target at s'
+(``next_masks`` of a replay batch).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.diffusion import Diffusion, Schedule
+from vtwin.agents.nets import mlp, pick_device
+
+__all__ = ["DSACAgent", "DSACConfig"]
+
+_MASKED_LOGIT = -1e9
+
+
+@dataclass(frozen=True)
+class DSACConfig:
+    """Diffusion-SAC hyper-parameters (defaults: paper A where it gives them, else SAC lore).
+
+    ``alpha`` is the entropy temperature β̄ of paper A eq. (13). With ``auto_alpha`` it is
+    learned instead (log α, target entropy ``target_entropy_scale · log(n_actions)``), and
+    ``alpha`` is only its starting value; the target ignores action masks (always all
+    ``n_actions``). Note that a fresh diffusion actor's x_0 is large (|x_0| ~ 10), so the
+    per-chain softmax entropy starts well below that target and α first grows.
+    ``learning_starts`` and ``updates_per_step`` are
+    read by :meth:`DSACAgent.learn` (and by training loops) — :meth:`DSACAgent.update` is
+    always exactly one gradient step.
+    """
+
+    lr_actor: float = 1e-4
+    lr_critic: float = 1e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 512
+    buffer_size: int = 1_000_000
+    denoising_steps: int = 100
+    schedule: Schedule = "vp"
+    hidden: tuple[int, ...] = (256, 256)
+    alpha: float = 0.05
+    auto_alpha: bool = False
+    target_entropy_scale: float = 0.6
+    lr_alpha: float = 3e-4
+    learning_starts: int = 1000
+    updates_per_step: int = 1
+    max_grad_norm: float | None = 1.0
+
+
+def _masked_logits(x0: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """x_0 as logits, with masked actions pushed to a large negative number."""
+    if mask is None:
+        return x0
+    return torch.where(mask, x0, torch.full_like(x0, _MASKED_LOGIT))
+
+
+def _entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """H(π) per row, counting masked (probability-0) actions as contributing nothing."""
+    return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
+
+
+class DSACAgent(nn.Module):
+    """Diffusion actor (paper A eqs. (6)–(10)), twin critics Q(s, ·) and their target copies."""
+
+    kind = "off_policy"
+    log_alpha: torch.Tensor
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        config: DSACConfig | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        """Networks are initialised from ``seed``; sampling uses its own seeded generators."""
+        super().__init__()
+        self.config = cfg = config or DSACConfig()
+        if n_actions < 2:
+            raise ValueError(f"n_actions = {n_actions}: a discrete policy needs ≥ 2 actions")
+        if not 0.0 < cfg.tau <= 1.0:
+            raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.device = pick_device(device)
+        torch.manual_seed(seed)
+        self.actor = Diffusion(
+            obs_dim,
+            n_actions,
+            n_steps=cfg.denoising_steps,
+            schedule=cfg.schedule,
+            hidden=tuple(cfg.hidden),
+        )
+        self.q1 = mlp(obs_dim, n_actions, cfg.hidden)
+        self.q2 = mlp(obs_dim, n_actions, cfg.hidden)
+        self.actor_target = copy.deepcopy(self.actor)
+        self.q1_target = copy.deepcopy(self.q1)
+        self.q2_target = copy.deepcopy(self.q2)
+        for net in (self.actor_target, self.q1_target, self.q2_target):
+            net.requires_grad_(False)
+        # log α is a parameter (so it travels with state_dict) that only α's optimiser steps.
+        self.log_alpha = nn.Parameter(
+            torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
+        )
+        self.target_entropy = cfg.target_entropy_scale * math.log(n_actions)
+        self.to(self.device)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr_actor)
+        self.critic_optimizer = torch.optim.Adam(
+            [*self.q1.parameters(), *self.q2.parameters()], lr=cfg.lr_critic
+        )
+        self.alpha_optimizer = (
+            torch.optim.Adam([self.log_alpha], lr=cfg.lr_alpha) if cfg.auto_alpha else None
+        )
+        self._gen = torch.Generator(device=self.device).manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------------ policy
+    @property
+    def alpha(self) -> float:
+        """Current entropy temperature β̄ (paper A eq. (13))."""
+        return float(self.log_alpha.detach().exp())
+
+    def _policy(
+        self,
+        actor: Diffusion,
+        obs: torch.Tensor,
+        mask: torch.Tensor | None,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """π(·|s) and log π(·|s) [N, n_actions]: reverse chain → x_0 → masked softmax (eq. (10))."""
+        x0 = actor.sample(obs, deterministic=deterministic, generator=self._gen)
+        logits = _masked_logits(x0, mask)
+        return torch.softmax(logits, dim=-1), torch.log_softmax(logits, dim=-1)
+
+    def _tensor(self, x: NDArray[Any] | None, dtype: torch.dtype) -> torch.Tensor | None:
+        return (
+            None if x is None else torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+        )
+
+    def _inputs(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        o = self._tensor(obs, torch.float32)
+        assert o is not None
+        m = self._tensor(mask, torch.bool)
+        if m is not None and not bool(m.any(dim=-1).all()):
+            raise ValueError("every row of the action mask must allow at least one action")
+        return o, m
+
+    @torch.no_grad()
+    def probs(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.float64]:
+        """π(·|s) [N, n_actions] from one run of the chain (mean-only when ``deterministic``)."""
+        o, m = self._inputs(obs, mask)
+        return self._policy(self.actor, o, m, deterministic)[0].double().cpu().numpy()
+
+    @torch.no_grad()
+    def act_with_info(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Actions [N], their log π and the soft-free value Σ_a π(a|s) min_i Q_i(s, a) [N].
+
+        Stochastic: one noisy reverse chain, then a categorical draw from π, both with the
+        agent's seeded generator. ``deterministic``: mean-only chain from x_N = 0, then argmax.
+        """
+        o, m = self._inputs(obs, mask)
+        probs, logp = self._policy(self.actor, o, m, deterministic)
+        if deterministic:
+            action = probs.argmax(dim=-1)
+        else:
+            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
+        q = torch.min(self.q1(o), self.q2(o))
+        value = (probs * q).sum(-1)
+        return (
+            action.cpu().numpy().astype(np.int64),
+            logp.gather(-1, action[:, None]).squeeze(-1).double().cpu().numpy(),
+            value.double().cpu().numpy(),
+        )
+
+    def act(
+        self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
+        """Actions [N] for observations [N, obs_dim] (mean chain + argmax if ``deterministic``)."""
+        return self.act_with_info(obs, mask, deterministic)[0]
+
+    # ------------------------------------------------------------------ learning
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step on both critics, the actor and (optionally) α; then Polyak targets.
+
+        ``batch`` holds obs, actions, rewards, next_obs, terminated and optionally next_masks
+        (masks at s') and masks (masks at s, used by the actor loss), as from
+        :meth:`ReplayBuffer.sample`.
+
+        Critic target. Paper A eq. (12) bootstraps with min_i Q'_i(s', π_θ'(s')). For a
+        discrete policy we take the expectation over the target actor's whole distribution
+        instead of one sampled action, and add the soft (entropy) term of soft actor-critic:
+
+            y = r + γ (1 − terminated) Σ_a π'(a|s') [min_i Q'_i(s', a) − α log π'(a|s')].
+
+        With α = 0 and a one-hot π' this is exactly eq. (12). Both critics minimise
+        (Q_i(s, a) − y)² (eq. (11)).
+
+        Actor loss (eq. (13) as a minimisation): −E_s[Σ_a π(a|s) min_i Q_i(s, a) + α H(π(·|s))],
+        differentiated through the full noisy reverse chain; the critics are held fixed.
+
+        α (``auto_alpha``): minimise log α · (H(π) − H_target) — α shrinks when the policy is
+        more random than the target entropy and grows when it is less.
+        """
+        cfg = self.config
+        obs = batch["obs"].float()
+        next_obs = batch["next_obs"].float()
+        actions = batch["actions"].long()
+        rewards = batch["rewards"].float()
+        alive = 1.0 - batch["terminated"].float()
+        next_masks = batch.get("next_masks")
+        masks = batch.get("masks")
+        alpha = self.log_alpha.detach().exp()
+
+        # ---- critics (eqs. (11)–(12), soft expectation over the target actor)
+        with torch.no_grad():
+            next_probs, next_logp = self._policy(
+                self.actor_target, next_obs, None if next_masks is None else next_masks.bool()
+            )
+            next_q = torch.min(self.q1_target(next_obs), self.q2_target(next_obs))
+            soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
+            y = rewards + cfg.gamma * alive * (next_probs * soft).sum(-1)
+        q1 = self.q1(obs).gather(-1, actions[:, None]).squeeze(-1)
+        q2 = self.q2(obs).gather(-1, actions[:, None]).squeeze(-1)
+        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(
+                [*self.q1.parameters(), *self.q2.parameters()], cfg.max_grad_norm
+            )
+        self.critic_optimizer.step()
+
+        # ---- actor (eq. (13)), gradients through every denoising step
+        probs, logp = self._policy(self.actor, obs, None if masks is None else masks.bool())
+        with torch.no_grad():
+            q_min = torch.min(self.q1(obs), self.q2(obs))
+        entropy = _entropy(probs, logp)
+        actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
+        self.actor_optimizer.step()
+
+        # ---- temperature
+        if self.alpha_optimizer is not None:
+            alpha_loss = self.log_alpha * (entropy.detach() - self.target_entropy).mean()
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+
+        self.soft_update()
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "alpha": self.alpha,
+            "entropy": entropy.mean().item(),
+            "q_mean": (0.5 * (q1 + q2)).mean().item(),
+        }
+
+    @torch.no_grad()
+    def soft_update(self) -> None:
+        """Polyak step θ' ← (1 − τ) θ' + τ θ for the target actor and both target critics."""
+        tau = self.config.tau
+        for online, target in (
+            (self.actor, self.actor_target),
+            (self.q1, self.q1_target),
+            (self.q2, self.q2_target),
+        ):
+            for p, tp in zip(online.parameters(), target.parameters(), strict=True):
+                tp.lerp_(p, tau)
+
+    def learn(self, buffer: ReplayBuffer) -> dict[str, float]:
+        """``updates_per_step`` updates on batches from ``buffer`` (drawn with the agent's rng).
+
+        Returns the mean metrics, or ``{}`` while the buffer holds fewer than
+        ``learning_starts`` transitions.
+        """
+        cfg = self.config
+        if len(buffer) < max(cfg.learning_starts, 1):
+            return {}
+        stats: dict[str, list[float]] = {}
+        for _ in range(cfg.updates_per_step):
+            info = self.update(buffer.sample(cfg.batch_size, self._rng, self.device))
+            for k, v in info.items():
+                stats.setdefault(k, []).append(v)
+        return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> dict[str, Any]:
+        """Nets, targets, log α, optimisers, random states and config (a deep copy).
+
+        Copied so that later training does not alter a checkpoint already taken.
+        """
+        return copy.deepcopy(
+            {
+                "model": self.state_dict(),
+                "actor_optimizer": self.actor_optimizer.state_dict(),
+                "critic_optimizer": self.critic_optimizer.state_dict(),
+                "alpha_optimizer": (
+                    None if self.alpha_optimizer is None else self.alpha_optimizer.state_dict()
+                ),
+                "generator": self._gen.get_state(),
+                "rng": self._rng.bit_generator.state,
+                "config": asdict(self.config),
+            }
+        )
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Inverse of :meth:`checkpoint` (the agent must have been built with the same sizes)."""
+        self.load_state_dict(ckpt["model"])
+        self.actor_optimizer.load_state_dict(ckpt["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(ckpt["critic_optimizer"])
+        if self.alpha_optimizer is not None and ckpt["alpha_optimizer"] is not None:
+            self.alpha_optimizer.load_state_dict(ckpt["alpha_optimizer"])
+        self._gen.set_state(ckpt["generator"])
+        self._rng.bit_generator.state = copy.deepcopy(ckpt["rng"])

@@ -1,0 +1,241 @@
+"""Diffusion SAC: learns a contextual bandit, respects masks, Polyak targets, determinism, I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.dsac import DSACAgent, DSACConfig
+
+N_CTX, N_ENVS = 4, 16
+EYE = np.eye(N_CTX, dtype=np.float32)
+
+
+def _linear(net: nn.Module, index: int) -> nn.Linear:
+    """The ``index``-th layer of a Sequential, typed as the Linear it is."""
+    assert isinstance(net, nn.Sequential)
+    layer = net[index]
+    assert isinstance(layer, nn.Linear)
+    return layer
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny nets: one intra-op thread is faster and immune to CPU contention."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _config(**kw: object) -> DSACConfig:
+    base: dict[str, object] = {
+        "lr_actor": 3e-3,
+        "lr_critic": 3e-3,
+        "batch_size": 64,
+        "denoising_steps": 4,
+        "hidden": (64, 64),
+        "learning_starts": 64,
+        "tau": 0.05,
+    }
+    base.update(kw)
+    return DSACConfig(**base)  # type: ignore[arg-type]
+
+
+def _train(
+    seed: int, steps: int, config: DSACConfig | None = None
+) -> tuple[DSACAgent, list[float]]:
+    """Contextual bandit: obs = one-hot context c, reward 1 iff action == c, 1-step episodes.
+
+    Every env step the agent acts on N_ENVS contexts with its own stochastic policy, the
+    transitions go into a replay buffer, and ``learn`` does ``updates_per_step`` updates.
+    """
+    rng = np.random.default_rng(seed)
+    agent = DSACAgent(N_CTX, N_CTX, config or _config(), device="cpu", seed=seed)
+    buf = ReplayBuffer(10_000, N_CTX)
+    rewards = []
+    for _ in range(steps):
+        ctx = rng.integers(0, N_CTX, N_ENVS)
+        obs = EYE[ctx]
+        act = agent.act(obs)
+        rew = (act == ctx).astype(np.float32)
+        rewards.append(float(rew.mean()))
+        buf.add(obs, act, rew, obs, np.ones(N_ENVS, dtype=bool))
+        agent.learn(buf)
+    return agent, rewards
+
+
+def _greedy_accuracy(agent: DSACAgent) -> float:
+    return float(np.mean(agent.act(EYE, deterministic=True) == np.arange(N_CTX)))
+
+
+def test_dsac_learns_a_contextual_bandit() -> None:
+    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=0)
+    # Random (untrained) stochastic policy: about 1/4 correct.
+    ctx = np.random.default_rng(1).integers(0, N_CTX, 4000)
+    assert abs(np.mean(agent.act(EYE[ctx]) == ctx) - 0.25) < 0.05
+
+    agent, rewards = _train(0, 1000)
+    assert np.mean(rewards[:5]) < 0.45
+    assert _greedy_accuracy(agent) > 0.9
+    # Stochastic acting has concentrated too; it plateaus near 0.9 because the chain's own
+    # noise (x_N and the per-step z) still randomises x_0, on top of α's entropy bonus.
+    assert np.mean(agent.act(EYE[ctx]) == ctx) > 0.8
+    # The soft value Σ π min Q approaches the reward of the right action (1).
+    _, _, value = agent.act_with_info(EYE, deterministic=True)
+    assert np.all(value > 0.7)
+
+
+def test_masked_actions_get_zero_probability_and_are_never_sampled() -> None:
+    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=3)
+    rng = np.random.default_rng(3)
+    n = 4000
+    obs = rng.normal(size=(n, N_CTX)).astype(np.float32)
+    mask = rng.random((n, N_CTX)) < 0.5
+    mask[np.arange(n), rng.integers(0, N_CTX, n)] = True  # at least one legal action per row
+    probs = agent.probs(obs, mask)
+    assert np.all(probs[~mask] == 0.0)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    for _ in range(5):
+        act, logp, _ = agent.act_with_info(obs, mask)
+        assert mask[np.arange(n), act].all()
+        assert np.all(np.isfinite(logp)) and np.all(logp <= 0)
+    # Rows with a single legal action always take it, with log-probability 0.
+    only = np.zeros((n, N_CTX), dtype=bool)
+    only[:, 2] = True
+    act, logp, _ = agent.act_with_info(obs, only)
+    assert (act == 2).all()
+    np.testing.assert_allclose(logp, 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="at least one action"):
+        agent.act(obs[:1], np.zeros((1, N_CTX), dtype=bool))
+
+
+def test_next_masks_enter_the_target() -> None:
+    """A masked next action's (huge) Q' must not leak into y; unmasked, it must."""
+    cfg = _config(gamma=1.0, alpha=1e-8, lr_critic=0.0, lr_actor=0.0, max_grad_norm=None)
+    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=0)
+    with torch.no_grad():
+        for q in (agent.q1_target, agent.q2_target):
+            _linear(q, -1).weight.zero_()
+            _linear(q, -1).bias.copy_(torch.tensor([100.0, 0.0, 0.0, 0.0]))
+        for q in (agent.q1, agent.q2):
+            _linear(q, -1).weight.zero_()
+            _linear(q, -1).bias.zero_()
+    batch = {
+        "obs": torch.as_tensor(EYE),
+        "actions": torch.zeros(N_CTX, dtype=torch.long),
+        "rewards": torch.zeros(N_CTX),
+        "next_obs": torch.as_tensor(EYE),
+        "terminated": torch.zeros(N_CTX),
+    }
+    masks = torch.ones(N_CTX, N_CTX, dtype=torch.bool)
+    masks[:, 0] = False
+    # critic_loss = 2 · mean(y²) since online Q = 0: y = 0 with action 0 masked out.
+    masked = agent.update({**batch, "next_masks": masks})
+    assert masked["critic_loss"] == pytest.approx(0.0, abs=1e-6)
+    unmasked = agent.update({**batch, "next_masks": torch.ones_like(masks)})
+    assert unmasked["critic_loss"] > 1.0
+
+
+def test_deterministic_act_is_repeatable() -> None:
+    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=4)
+    obs = np.random.default_rng(4).normal(size=(64, N_CTX)).astype(np.float32)
+    first = agent.act_with_info(obs, deterministic=True)
+    for _ in range(3):
+        again = agent.act_with_info(obs, deterministic=True)
+        for a, b in zip(first, again, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # …while the stochastic policy draws differ across calls.
+    assert not np.array_equal(agent.act(obs), agent.act(obs))
+
+
+def test_soft_update_moves_targets_by_tau() -> None:
+    cfg = _config(tau=0.1)
+    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=5)
+    with torch.no_grad():  # make online and target differ so the step is visible
+        for param in [*agent.actor.parameters(), *agent.q1.parameters(), *agent.q2.parameters()]:
+            param.add_(1.0)
+    pairs = [
+        (_linear(agent.actor.eps, 0).weight, _linear(agent.actor_target.eps, 0).weight),
+        (_linear(agent.q1, 0).bias, _linear(agent.q1_target, 0).bias),
+        (_linear(agent.q2, -1).weight, _linear(agent.q2_target, -1).weight),
+    ]
+    before = [(p.detach().clone(), tp.detach().clone()) for p, tp in pairs]
+    agent.soft_update()
+    for (p, tp), (p0, tp0) in zip(pairs, before, strict=True):
+        torch.testing.assert_close(p, p0)  # online untouched
+        torch.testing.assert_close(tp, 0.9 * tp0 + 0.1 * p0)
+    # update() ends with the same Polyak step, using the freshly updated online weights.
+    buf = ReplayBuffer(8, N_CTX)
+    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    tp0 = _linear(agent.q1_target, 0).weight.detach().clone()
+    agent.update(buf.sample(16, np.random.default_rng(0), agent.device))
+    expected = 0.9 * tp0 + 0.1 * _linear(agent.q1, 0).weight.detach()
+    torch.testing.assert_close(_linear(agent.q1_target, 0).weight, expected)
+
+
+def test_training_is_deterministic_per_seed() -> None:
+    a, ra = _train(7, 40)
+    b, rb = _train(7, 40)
+    c, _ = _train(8, 40)
+    assert ra == rb
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert not torch.equal(_linear(a.q1, 0).weight, _linear(c.q1, 0).weight)
+
+
+def test_checkpoint_round_trip_gives_identical_actions() -> None:
+    agent, _ = _train(9, 20)
+    ckpt = agent.checkpoint()
+    obs = EYE[np.random.default_rng(9).integers(0, N_CTX, 256)]
+    expected = [agent.act_with_info(obs) for _ in range(3)]
+    expected.append(agent.act_with_info(obs, deterministic=True))
+    fresh = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=123)
+    fresh.restore(ckpt)
+    agent.restore(ckpt)  # rewinds the generator of the agent that already acted
+    for model in (fresh, agent):
+        for i, exp in enumerate(expected):
+            got = model.act_with_info(obs, deterministic=i == len(expected) - 1)
+            for a, b in zip(exp, got, strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert fresh.alpha == agent.alpha
+
+
+def test_checkpoint_is_a_snapshot() -> None:
+    agent, _ = _train(10, 20)
+    ckpt = agent.checkpoint()
+    w = ckpt["model"]["q1.0.weight"].clone()
+    buf = ReplayBuffer(8, N_CTX)
+    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    agent.update(buf.sample(16, np.random.default_rng(0), agent.device))
+    assert not torch.equal(_linear(agent.q1, 0).weight, w)
+    assert torch.equal(ckpt["model"]["q1.0.weight"], w)
+
+
+def test_auto_alpha_changes_alpha() -> None:
+    fixed, _ = _train(11, 30)
+    assert fixed.alpha == pytest.approx(0.05)
+    assert not fixed.log_alpha.requires_grad
+
+    cfg = _config(auto_alpha=True, lr_alpha=1e-2)
+    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=11)
+    assert agent.target_entropy == pytest.approx(0.6 * np.log(N_CTX))
+    buf = ReplayBuffer(64, N_CTX)
+    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    info = agent.update(buf.sample(64, np.random.default_rng(0), agent.device))
+    # Adam's first step moves log α by lr against sign(H − H_target).
+    step = np.log(agent.alpha) - np.log(0.05)
+    expected = -1e-2 * np.sign(info["entropy"] - agent.target_entropy)
+    assert step == pytest.approx(expected, rel=1e-3)
+    assert info["alpha"] == agent.alpha
+
+    trained, _ = _train(11, 30, cfg)
+    assert trained.alpha != pytest.approx(0.05, rel=1e-2)
+    restored = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=0)
+    restored.restore(trained.checkpoint())
+    assert restored.alpha == trained.alpha
