@@ -17,100 +17,50 @@ from typer import Typer
 from typer.testing import CliRunner
 
 from vtwin.experiments import (
-    RunStore,
-    UnknownExperimentError,
-    UnknownMethodError,
-    expand,
-    get_experiment,
     make_executor,
     reproduce,
-    resolve_methods,
 )
 from vtwin.experiments.cli import register_cli
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_expand_is_methods_by_sweep_by_seeds_with_unique_stable_ids() -> None:
-    specs = expand(toy.TOY, quick=True)
-    assert len(specs) == 2 * 2 * 2
-    ids = [s.run_id for s in specs]
-    assert len(set(ids)) == len(ids)
-    assert ids == [s.run_id for s in expand(toy.TOY, quick=True)]
-    assert "quick__method=good__count=1__seed=0" in ids
-    assert all(s.budget == {"steps": 4} for s in specs)
-    assert any("vehicles.count=2" in s.overrides for s in specs)
-    full = expand(toy.TOY, quick=False, seeds=1, methods=["bad"])
-    assert [s.method for s in full] == ["bad", "bad"] and all(s.seed == 0 for s in full)
-    assert all(s.run_id.startswith("full__") for s in full)
-
-
-def test_unknown_names_list_the_valid_ones() -> None:
-    with pytest.raises(UnknownExperimentError, match=r"'toyy'.*Did you mean 'toy'\?"):
-        get_experiment("toyy")
-    with pytest.raises(UnknownMethodError, match=r"'ugly'.*Valid methods: good, bad"):
-        resolve_methods(toy.TOY, ["good", "ugly"])
-
-
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     app = Typer()
     register_cli(app)
     runner = CliRunner()
-    result = runner.invoke(app, ["reproduce", "nope", "--quick", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["reproduce", "toyy", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "unknown experiment 'nope'" in result.output and "toy" in result.output
+    assert result.stderr.startswith("error: unknown experiment 'toyy'")
+    assert "Did you mean 'toy'?" in result.stderr and "toy-flat" in result.stderr
+    assert "Traceback" not in result.output
     result = runner.invoke(
         app, ["reproduce", "toy", "--quick", "--methods", "good,ugly", "--out", str(tmp_path)]
     )
-    assert result.exit_code == 2 and "Valid methods: good, bad" in result.output
+    assert result.exit_code == 2 and "Valid methods: good, bad" in result.stderr
+    result = runner.invoke(app, ["reproduce", "toy", "--backend", "ray", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "pip install vtwin[ray]" in result.stderr
+    assert not (tmp_path / "toy").exists()  # nothing ran
+
+
+def test_cli_list_and_reproduce(tmp_path: Path) -> None:
+    app = Typer()
+    register_cli(app)
+    runner = CliRunner()
     result = runner.invoke(app, ["experiments", "list"])
-    assert result.exit_code == 0 and "toy-flat" in result.output
-
-
-def test_store_save_is_atomic_and_loads_back(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    spec = expand(toy.TOY_FLAT, quick=True)[0]
-    result = toy.run_toy(spec)
-    folder = store.save(spec, result)
-    assert store.is_complete(spec)
-    assert {p.name for p in folder.iterdir()} >= {
-        "config.yaml",
-        "metrics.csv",
-        "summary.json",
-        "artifacts.json",
-    }
-    again = store.load(spec)
-    assert again.summary == result.summary
-    pd.testing.assert_frame_equal(again.metrics, result.metrics, check_dtype=False)
-
-    bad = toy.run_toy(expand(toy.TOY_FLAT, quick=True)[1])
-    bad.artifacts = {"x": object()}  # not JSON-serialisable: the save must fail cleanly
-    spec2 = expand(toy.TOY_FLAT, quick=True)[1]
-    with pytest.raises(Exception):  # noqa: B017
-        store.save(spec2, bad)
-    assert not store.is_complete(spec2)
-    assert not store.run_dir(spec2).exists()
-    leftovers = [p for p in store.experiment_dir("toy-flat").iterdir() if p.name.startswith(".")]
-    assert leftovers == []
-
-
-def test_changed_budget_is_not_mistaken_for_done(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    spec = expand(toy.TOY_FLAT, quick=True)[0]
-    store.save(spec, toy.run_toy(spec))
-    changed = type(spec)(**{**spec.__dict__, "budget": {"steps": 99}})
-    assert not store.is_complete(changed)
-
-
-def test_clean_partial_removes_dead_tmp_folders(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    exp_dir = store.experiment_dir("toy-flat")
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    dead = exp_dir / ".tmp-quick__method=good__seed=0-999999999"
-    dead.mkdir()
-    (dead / "metrics.csv").write_text("half")
-    store.clean_partial("toy-flat")
-    assert not dead.exists()
+    assert result.exit_code == 0
+    assert "toy-flat" in result.output and "Vehicles" in result.output
+    args = ["reproduce", "toy-flat", "--quick", "--seeds", "2", "--no-progress"]
+    result = runner.invoke(app, [*args, "--methods", "bad", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 runs: 2 run now, 0 reused, 0 failed" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "toy-flat").glob("quick__*")) == [
+        "quick__method=bad__seed=0",
+        "quick__method=bad__seed=1",
+    ]
+    result = runner.invoke(app, ["reproduce", "toy-fail", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "1 run(s) failed" in result.stderr
 
 
 def _run_cli(out: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -156,6 +106,8 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path: Path) -> N
 def test_two_workers_give_the_same_results_as_one(tmp_path: Path) -> None:
     one = reproduce("toy-flat", quick=True, out=tmp_path / "a", workers=1, progress=False)
     two = reproduce("toy-flat", quick=True, out=tmp_path / "b", workers=2, progress=False)
+    assert "sweep_value" not in one.summary_table().columns  # toy-flat has no sweep
+    assert len(one.runs) == 6 and len(two.runs) == 6
     text = (tmp_path / "a" / "toy-flat" / "REPORT.md").read_text()
     assert "## Notes\n\nToy note: costs are made up." in text
     pd.testing.assert_frame_equal(
@@ -190,8 +142,17 @@ def test_figures_csv_and_report(tmp_path: Path) -> None:
 
 
 def test_failed_runs_are_reported_and_others_continue(tmp_path: Path) -> None:
-    rep = reproduce("toy-fail", quick=True, out=tmp_path, workers=1, progress=False)
+    rep = reproduce("toy-fail", quick=True, out=tmp_path, workers=2, progress=False)
     assert not rep.ok
     assert [f.spec.run_id for f in rep.failed] == ["quick__method=broken__seed=1"]
+    assert "RuntimeError: toy failure" in rep.failed[0].error
     assert len(rep.runs) == 3
-    assert "quick__method=broken__seed=1" in (tmp_path / "toy-fail" / "REPORT.md").read_text()
+    exp_dir = tmp_path / "toy-fail"
+    report = (exp_dir / "REPORT.md").read_text()
+    assert "## Failed runs" in report and "`quick__method=broken__seed=1`" in report
+    assert "toy failure" in (exp_dir / "failed" / "quick__method=broken__seed=1.log").read_text()
+    assert (exp_dir / "figures" / "cost_bar.png").exists()  # drawn from the runs that worked
+
+    again = reproduce("toy-fail", quick=True, out=tmp_path, workers=1, progress=False)
+    assert len(again.reused) == 3 and again.new == 0  # only the failed run was retried
+    assert [f.spec.run_id for f in again.failed] == ["quick__method=broken__seed=1"]

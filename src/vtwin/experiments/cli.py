@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["experiments_list", "register_cli", "reproduce_command"]
@@ -21,7 +22,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -35,7 +36,9 @@ def experiments_list() -> None:
         if exp.sweep is not None:
             values = ", ".join(str(v) for v in exp.sweep.values)
             sweep = f"{exp.sweep.label} ({exp.sweep.key}): {values}"
-        table.add_row(exp.name, exp.paper, exp.title, ", ".join(exp.methods), sweep)
+        table.add_row(
+            *(escape(c) for c in (exp.name, exp.paper, exp.title, ", ".join(exp.methods), sweep))
+        )
     console.print(table)
 
 
@@ -101,20 +104,20 @@ def reproduce_command(
         for claim in report.claims:
             ours = f"error: {claim.error}" if claim.error is not None else claim.ours
             agrees = "?" if claim.error else {True: "yes", False: "no", None: "n/a"}[claim.agrees]
-            table.add_row(claim.text, claim.paper_value, ours, agrees)
+            table.add_row(*(escape(c) for c in (claim.text, claim.paper_value, ours, agrees)))
         console.print(table)
     for fig, error in report.figure_errors.items():
-        err_console.print(f"[yellow]figure {fig} not drawn:[/] {error}", highlight=False)
+        err_console.print(f"[yellow]figure {fig} not drawn:[/] {escape(error)}", highlight=False)
     console.print(
         f"{report.total} runs: {report.new} run now, {len(report.reused)} reused, "
-        f"{len(report.failed)} failed. Report: [bold]{report.report_path}[/]",
+        f"{len(report.failed)} failed. Report: [bold]{escape(str(report.report_path))}[/]",
         highlight=False,
         soft_wrap=True,
     )
     if report.failed:
         err_console.print(
             f"[bold red]{len(report.failed)} run(s) failed[/] "
-            f"(tracebacks in {report.out_dir / 'failed'}); rerun to retry them.",
+            f"(tracebacks in {escape(str(report.out_dir / 'failed'))}); rerun to retry them.",
             highlight=False,
             soft_wrap=True,
         )

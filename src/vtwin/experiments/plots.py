@@ -248,7 +248,7 @@ def _draw_line(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) -> 
         colour = _colour(experiment, method)
         ax.plot(xs, mean, marker="o", label=method, color=colour)
         ax.fill_between(xs, mean - std, mean + std, alpha=0.2, color=colour, linewidth=0)
-    if not numeric:
+    if not numeric or len(values) <= 12:
         ax.set_xticks(positions, [str(v) for v in values])
     ax.set_xlabel(_sweep_label(experiment, figure))
     ax.legend(fontsize=8)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -83,7 +84,9 @@ def reproduce(
         failed_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(failed_dir / f"{spec.run_id}.log", item.details)
         console.print(
-            f"[bold red]failed:[/] {spec.run_id}: {item.error}", highlight=False, soft_wrap=True
+            f"[bold red]failed:[/] {spec.run_id}: {escape(item.error)}",
+            highlight=False,
+            soft_wrap=True,
         )
 
     with Progress(

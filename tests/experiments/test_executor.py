@@ -1,0 +1,77 @@
+"""Executors: inline and process pool report every run once; failures do not stop the rest."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+import toy_experiments as toys
+
+from vtwin.experiments import (
+    BackendUnavailableError,
+    LocalExecutor,
+    RunResult,
+    RunSpec,
+    make_executor,
+)
+from vtwin.experiments.spec import expand
+
+
+def _collect(executor: LocalExecutor, fn: str, specs: list[RunSpec]) -> dict[str, object]:
+    outcomes: dict[str, object] = {}
+
+    def on_done(spec: RunSpec, outcome: RunResult | BaseException) -> None:
+        assert spec.run_id not in outcomes, "on_done called twice for one run"
+        outcomes[spec.run_id] = outcome
+
+    executor.run(fn, specs, on_done)
+    return outcomes
+
+
+def test_inline_runs_in_order_and_reports_exceptions() -> None:
+    specs = expand(toys.TOY_FAIL, quick=True)
+    started: list[str] = []
+    done: list[str] = []
+    outcomes: dict[str, object] = {}
+
+    def on_done(spec: RunSpec, outcome: RunResult | BaseException) -> None:
+        done.append(spec.run_id)
+        outcomes[spec.run_id] = outcome
+
+    LocalExecutor(1).run(
+        "toy_experiments:run_fail", specs, on_done, lambda s: started.append(s.run_id)
+    )
+    assert started == done == [s.run_id for s in specs]
+    failed = {k for k, v in outcomes.items() if isinstance(v, BaseException)}
+    assert failed == {"quick__method=broken__seed=1"}
+    assert isinstance(outcomes["quick__method=broken__seed=1"], RuntimeError)
+
+
+def test_wrong_return_type_is_a_clear_error() -> None:
+    spec = expand(toys.TOY_FLAT, quick=True)[0]
+    out = _collect(LocalExecutor(1), "toy_experiments:run_not_a_result", [spec])
+    error = out[spec.run_id]
+    assert isinstance(error, TypeError) and "must return a vtwin.experiments.RunResult" in str(
+        error
+    )
+
+
+def test_a_dead_worker_fails_its_runs_and_the_rest_go_on() -> None:
+    crash = expand(toys.TOY_FAIL, quick=True, seeds=1, methods=("broken",))[0]
+    slow = expand(toys.TOY_SLOW, quick=True)[:4]  # 0.3 s each
+    order = [crash, *slow]
+    out = _collect(LocalExecutor(2), "toy_experiments:run_die", order)
+    assert set(out) == {s.run_id for s in order}
+    assert isinstance(out[crash.run_id], BrokenProcessPool)
+    # slow[0] was in flight with the crash; the runs after it went to a fresh pool.
+    assert all(isinstance(out[s.run_id], RunResult) for s in slow[1:])
+
+
+def test_make_executor() -> None:
+    assert isinstance(make_executor("local", 3), LocalExecutor)
+    with pytest.raises(BackendUnavailableError, match=r"pip install vtwin\[ray\]"):
+        make_executor("ray")
+    with pytest.raises(BackendUnavailableError, match="Valid backends: local, ray"):
+        make_executor("dask")
+    with pytest.raises(ValueError, match="workers = 0"):
+        LocalExecutor(0)

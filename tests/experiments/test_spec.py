@@ -1,0 +1,135 @@
+"""Experiment specs: validation, expansion into runs, stable filesystem-safe run ids."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import toy_experiments as toys
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vtwin.experiments import Experiment, Figure, RunSpec, Sweep, expand, make_run_id
+
+SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
+
+
+def test_expand_is_methods_by_sweep_by_seeds() -> None:
+    specs = expand(toys.TOY, quick=True)
+    assert len(specs) == 2 * 2 * 2
+    assert [(s.method, s.sweep_value, s.seed) for s in specs[:4]] == [
+        ("good", 1, 0),
+        ("good", 1, 1),
+        ("good", 2, 0),
+        ("good", 2, 1),
+    ]
+    assert {s.method for s in specs} == {"good", "bad"}
+    assert all(s.budget == {"steps": 4} and s.mode == "quick" for s in specs)
+    assert specs[2].overrides == ("vehicles.count=2",)
+    assert len({s.run_id for s in specs}) == len(specs)
+
+
+def test_run_ids_are_stable_and_readable() -> None:
+    first = [s.run_id for s in expand(toys.TOY, quick=False, seeds=3)]
+    again = [s.run_id for s in expand(toys.TOY, quick=False, seeds=3)]
+    assert first == again
+    assert first[0] == "full__method=good__count=1__seed=0"
+    assert make_run_id("durp", 0, "vehicles.count", 60, "quick") == (
+        "quick__method=durp__count=60__seed=0"
+    )
+    assert make_run_id("greedy", 2) == "full__method=greedy__seed=2"
+
+
+def test_quick_and_full_runs_never_share_a_folder() -> None:
+    quick = {s.run_id for s in expand(toys.TOY, quick=True)}
+    full = {s.run_id for s in expand(toys.TOY, quick=False)}
+    assert not quick & full
+
+
+def test_seeds_and_method_subset() -> None:
+    specs = expand(toys.TOY_FLAT, quick=True, seeds=5, methods=("bad",))
+    assert [s.seed for s in specs] == [0, 1, 2, 3, 4]
+    assert {s.method for s in specs} == {"bad"}
+    assert all(s.sweep_value is None and s.overrides == () for s in specs)
+    with pytest.raises(ValueError, match="seeds = 0"):
+        expand(toys.TOY_FLAT, quick=True, seeds=0)
+
+
+def test_budget_sweep_sets_budget_not_config() -> None:
+    specs = expand(toys.TOY_SLOW, quick=True)
+    assert [s.budget["steps"] for s in specs] == [2, 3, 4, 5, 2, 3, 4, 5]
+    assert all(s.budget["sleep"] == 0.3 and s.overrides == () for s in specs)
+
+
+def test_runspec_round_trips_through_a_dict_and_fingerprint_tracks_budget() -> None:
+    spec = expand(toys.TOY, quick=True)[3]
+    assert RunSpec.from_dict(spec.to_dict()) == spec
+    assert RunSpec.from_dict(spec.to_dict()).fingerprint() == spec.fingerprint()
+    changed = RunSpec.from_dict({**spec.to_dict(), "budget": {"steps": 5}})
+    assert changed.run_id == spec.run_id and changed.fingerprint() != spec.fingerprint()
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6, unique=True))
+def test_any_sweep_values_give_safe_unique_ids_or_a_clear_error(values: list[str]) -> None:
+    exp = Experiment(
+        name="prop",
+        paper="T",
+        title="t",
+        preset="paper-a",
+        methods=("a",),
+        run="m:f",
+        seeds=1,
+        sweep=Sweep("x.y", tuple(values), "y"),
+        budgets={"quick": {}, "full": {}},
+    )
+    try:
+        specs = expand(exp, quick=True)
+    except ValueError as exc:
+        assert "same run id" in str(exc)
+        return
+    ids = [s.run_id for s in specs]
+    assert len(set(ids)) == len(ids)
+    assert all(SAFE.match(i) and "/" not in i for i in ids)
+
+
+def _exp(**changes: object) -> Experiment:
+    base: dict[str, object] = {
+        "name": "e",
+        "paper": "T",
+        "title": "t",
+        "preset": "paper-a",
+        "methods": ("a", "b"),
+        "run": "m:f",
+        "budgets": {"quick": {"episodes": 1}, "full": {"episodes": 10}},
+    }
+    base.update(changes)
+    return Experiment(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"budgets": {"quick": {}}}, "must be exactly"),
+        ({"methods": ("a", "a")}, "repeat a name"),
+        ({"methods": ()}, "methods must not be empty"),
+        ({"run": "no_colon"}, "import path"),
+        ({"seeds": 0}, "seeds = 0"),
+        ({"name": "bad/name"}, "experiment name"),
+        ({"figures": (Figure("f", "line", "cost", "t", "y"),)}, "has no sweep"),
+        ({"budgets": {"quick": {"episodes": "x"}, "full": {}}}, "must be a number"),
+    ],
+)
+def test_bad_declarations_are_clear_errors(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _exp(**changes)
+
+
+def test_figure_and_sweep_validation() -> None:
+    with pytest.raises(ValueError, match="needs draw"):
+        Figure("f", "custom", "", "t", "y")
+    with pytest.raises(ValueError, match="kind = 'pie'"):
+        Figure("f", "pie", "cost", "t", "y")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="duplicates"):
+        Sweep("a.b", (1, 1), "b")
+    with pytest.raises(ValueError, match="must be a str, int, float or bool"):
+        Sweep("a.b", ([1],), "b")
