@@ -18,17 +18,19 @@ Measured per run (``B`` env copies, one seed):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.colors import PowerNorm
 
-from vtwin.config import load_config
-from vtwin.envs.premigration import BatchedPreMigration
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# Heavy imports (the env, matplotlib) live inside the functions: the registry imports this
+# module for every `vtwin experiments …` / `vtwin reproduce …` call.
 
 PLANNERS = ("durp", "greedy", "random_walk", "patrol", "hover")
 BASELINES = PLANNERS[1:]
@@ -38,6 +40,9 @@ _METRIC_EVERY = 10  # keep one metrics row per this many slots
 
 def run_planner(spec: RunSpec) -> RunResult:
     """One planner, one seed: ``budget['batch']`` env copies for ``budget['slots']`` slots."""
+    from vtwin.config import load_config
+    from vtwin.envs.premigration import BatchedPreMigration
+
     slots = int(spec.budget["slots"])
     batch = int(spec.budget["batch"])
     cfg = load_config(spec.preset, [*spec.overrides, f"horizon_slots={slots}"])
@@ -95,6 +100,8 @@ def run_planner(spec: RunSpec) -> RunResult:
 
 def draw_route(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
     """Fig. 5: DURP's planned route of UAV 0 at four consecutive planning steps (seed 0)."""
+    from matplotlib.colors import PowerNorm
+
     durp = sorted(
         ((s, r) for s, r in runs if s.method == "durp" and r.artifacts.get("route_events")),
         key=lambda sr: sr[0].seed,
