@@ -13,7 +13,7 @@ from vtwin.config import load_config
 from vtwin.train import TrainSettings, evaluate, make_agent, train
 
 TINY = ["horizon_slots=10"]
-PPO = {"minibatch_size": 10, "epochs": 2, "hidden": [16, 16]}
+PPO = {"minibatch_size": 10, "epochs": 2, "hidden": [16, 16], "rollout_slots": 4}
 
 
 def _metrics(run: Path) -> pd.DataFrame:

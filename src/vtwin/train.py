@@ -4,8 +4,8 @@ The loop knows envs and agents; neither knows the other. Episodes of all ``B`` e
 start together (copy seeds ``seed·10⁶ + episode·B + b``), so a run can stop after any
 episode and resume from its checkpoint to exactly the result of an uninterrupted run: the
 checkpoint holds the agent (networks, optimisers, random states), the replay buffer of an
-off-policy agent and the episode counter. On-policy agents update once per episode, on the
-whole episode of every copy.
+off-policy agent and the episode counter. On-policy agents update after every ``rollout_slots``
+slots of all copies (bootstrapping from V of the next observation) and at each episode end.
 
 A run folder holds ``config.yaml`` (resolved config + training settings), ``metrics.csv``
 (one row per episode), ``checkpoint.pt`` and, at the end, ``summary.json``.
@@ -32,7 +32,16 @@ from vtwin.agents.ppo import PPOAgent, PPOConfig
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
 from vtwin.envs.premigration import BatchedPreMigration
 
-__all__ = ["ALGOS", "TrainSettings", "evaluate", "make_agent", "make_env", "train"]
+__all__ = [
+    "ALGOS",
+    "TrainSettings",
+    "evaluate",
+    "load_agent",
+    "make_agent",
+    "make_env",
+    "run_policy",
+    "train",
+]
 
 CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE = (
     "config.yaml",
@@ -188,7 +197,11 @@ def train(
     horizon = env.horizon
     on_policy = agent.kind == "on_policy"
     off_policy = agent.kind == "off_policy"
-    rollout = RolloutBuffer(horizon, n_agents, env.obs_dim) if on_policy else None
+    rollout = (
+        RolloutBuffer(min(agent.config.rollout_slots, horizon), n_agents, env.obs_dim)
+        if on_policy
+        else None
+    )
     replay = None
     if off_policy:
         # the capacity must not depend on the budget, or a resumed run would wrap differently;
@@ -236,6 +249,12 @@ def train(
             if rollout is not None:
                 final_v = agent.value(next_flat) if trunc.any() else None
                 rollout.add(flat, act, logp, rew, value, term, trunc, final_v)
+                if rollout.full and not (term.all() or trunc.all()):
+                    rollout.compute_returns(
+                        agent.value(next_flat), agent.config.gamma, agent.config.gae_lambda
+                    )
+                    updates.append(agent.update(rollout))
+                    rollout.reset()
             if replay is not None:
                 replay.add(flat, act, rew.astype(np.float32), next_flat, term)
                 if len(replay) >= agent.config.learning_starts:
@@ -246,7 +265,9 @@ def train(
             if term.all() or trunc.all():
                 break
         done_steps += slots * n_agents
-        if rollout is not None:
+        if rollout is not None and rollout.pos > 0:
+            # the episode's last steps are truncated (bootstrapped from final values) or
+            # terminated, so the last value passed here is never used
             rollout.compute_returns(np.zeros(n_agents), agent.config.gamma, agent.config.gae_lambda)
             updates.append(agent.update(rollout))
             rollout.reset()
@@ -291,12 +312,47 @@ def load_run(run_dir: Path | str) -> tuple[VTwinConfig, TrainSettings]:
     return config, TrainSettings(**record["train"])
 
 
-def evaluate(
-    run_dir: Path | str, *, episodes: int = 3, seed: int = 123_456, deterministic: bool = True
+def run_policy(
+    agent: Any,
+    env: BatchedPreMigration,
+    seed: int,
+    *,
+    episodes: int = 1,
+    deterministic: bool = True,
 ) -> dict[str, float]:
-    """Run the trained agent of ``run_dir`` on fresh seeds; mean return and latency."""
-    config, settings = load_run(run_dir)
-    env = make_env(config, settings.batch_envs)
+    """Run ``agent`` (no learning) for whole episodes of every copy of ``env``.
+
+    Episode ``k`` resets the copies with seeds ``seed + k·B + b``. Returns the mean and std
+    over episodes of the per-copy return, and the mean reward and latency per slot.
+    """
+    n_agents = env.B * env.V
+    returns, latency, rewards = [], [], []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed + ep * env.B)
+        total = np.zeros(n_agents)
+        for _ in range(env.horizon):
+            act = agent.act(obs.reshape(n_agents, -1), deterministic=deterministic)
+            obs, reward, _, truncated, info = env.step(act.reshape(env.B, env.V))
+            total += reward.reshape(n_agents)
+            rewards.append(float(reward.mean()))
+            latency.append(float(info["latency_s"].mean()))
+            if truncated.all():
+                break
+        returns.append(float(total.mean()))
+    return {
+        "episodes": float(episodes),
+        "return_mean": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "reward_per_slot": float(np.mean(rewards)),
+        "latency_s": float(np.mean(latency)),
+    }
+
+
+def load_agent(run_dir: Path | str, config: VTwinConfig | None = None) -> tuple[Any, Any]:
+    """The trained agent of ``run_dir`` and an env for it (``config`` replaces the run's own,
+    e.g. to evaluate over a longer horizon; its observation and action sizes must match)."""
+    run_config, settings = load_run(run_dir)
+    env = make_env(config or run_config, settings.batch_envs)
     agent = make_agent(
         settings.algo,
         env.obs_dim,
@@ -309,22 +365,12 @@ def evaluate(
     if not ckpt_path.exists():
         raise FileNotFoundError(f"{ckpt_path}: no checkpoint; train first")
     agent.restore(torch.load(ckpt_path, weights_only=False)["agent"])
-    n_agents = env.B * env.V
-    returns, latency = [], []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed + ep * env.B)
-        total = np.zeros(n_agents)
-        for _ in range(env.horizon):
-            act = agent.act(obs.reshape(n_agents, -1), deterministic=deterministic)
-            obs, reward, _, truncated, info = env.step(act.reshape(env.B, env.V))
-            total += reward.reshape(n_agents)
-            latency.append(float(info["latency_s"].mean()))
-            if truncated.all():
-                break
-        returns.append(float(total.mean()))
-    return {
-        "episodes": float(episodes),
-        "return_mean": float(np.mean(returns)),
-        "return_std": float(np.std(returns)),
-        "latency_s": float(np.mean(latency)),
-    }
+    return agent, env
+
+
+def evaluate(
+    run_dir: Path | str, *, episodes: int = 3, seed: int = 123_456, deterministic: bool = True
+) -> dict[str, float]:
+    """Run the trained agent of ``run_dir`` on fresh seeds; mean return and latency."""
+    agent, env = load_agent(run_dir)
+    return run_policy(agent, env, seed, episodes=episodes, deterministic=deterministic)

@@ -187,3 +187,26 @@ def test_running_mean_std_matches_numpy() -> None:
     copy = RunningMeanStd((2,))
     copy.load_state_dict(rms.state_dict())
     np.testing.assert_array_equal(copy.mean, rms.mean)
+
+
+def test_a_rollout_cut_short_uses_only_its_filled_rows() -> None:
+    buf = RolloutBuffer(5, 2, obs_dim=1)
+    for t in range(3):  # an episode ended after 3 of 5 rows
+        buf.add(
+            np.full((2, 1), t),
+            np.zeros(2),
+            np.zeros(2),
+            np.ones(2),
+            np.zeros(2),
+            np.zeros(2, dtype=bool),
+            np.full(2, t == 2),
+            np.full(2, 10.0) if t == 2 else None,
+        )
+    buf.compute_returns(np.zeros(2), gamma=0.5, lam=1.0)
+    # returns backwards from the truncated row: 1 + 0.5·10 = 6, 1 + 0.5·6 = 4, 1 + 0.5·4 = 3
+    np.testing.assert_allclose(buf.returns[:3, 0], [3.0, 4.0, 6.0])
+    np.testing.assert_allclose(buf.returns[3:], 0.0)
+    seen = []
+    for batch in buf.minibatches(4, np.random.default_rng(0), torch.device("cpu")):
+        seen += batch["obs"][:, 0].tolist()
+    assert sorted(seen) == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]

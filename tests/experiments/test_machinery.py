@@ -156,3 +156,29 @@ def test_failed_runs_are_reported_and_others_continue(tmp_path: Path) -> None:
     again = reproduce("toy-fail", quick=True, out=tmp_path, workers=1, progress=False)
     assert len(again.reused) == 3 and again.new == 0  # only the failed run was retried
     assert [f.spec.run_id for f in again.failed] == ["quick__method=broken__seed=1"]
+
+
+def test_a_group_name_reproduces_each_member(tmp_path: Path) -> None:
+    from vtwin.experiments import expand_name, list_groups, register_group, registry
+
+    register_group("toy-pair", ("toy-flat", "toy"))
+    try:
+        assert expand_name("toy-pair") == ("toy-flat", "toy")
+        assert expand_name("toy") == ("toy",)
+        assert list_groups()["toy-pair"] == ("toy-flat", "toy")
+        app = Typer()
+        register_cli(app)
+        runner = CliRunner()
+        listing = runner.invoke(app, ["experiments", "list"])
+        assert "toy-pair" in listing.output
+        args = ["reproduce", "toy-pair", "--quick", "--seeds", "1", "--no-progress"]
+        result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "toy-flat" / "REPORT.md").exists()
+        assert (tmp_path / "toy" / "REPORT.md").exists()
+        result = runner.invoke(app, [*args, "--methods", "good", "--out", str(tmp_path)])
+        assert result.exit_code == 2 and "--methods applies to one experiment" in result.stderr
+        result = runner.invoke(app, ["reproduce", "toy-pai", "--out", str(tmp_path)])
+        assert result.exit_code == 2 and "Did you mean 'toy-pair'?" in result.stderr
+    finally:
+        registry._GROUPS.pop("toy-pair", None)

@@ -133,3 +133,23 @@ def test_figure_and_sweep_validation() -> None:
         Sweep("a.b", (1, 1), "b")
     with pytest.raises(ValueError, match="must be a str, int, float or bool"):
         Sweep("a.b", ([1],), "b")
+
+
+def test_budget_may_set_seeds_and_thin_the_sweep() -> None:
+    exp = Experiment(
+        **{
+            **toys.TOY.__dict__,
+            "name": "toy-thin",
+            "sweep": Sweep("vehicles.count", (1, 2, 3, 4, 5), "Vehicles"),
+            "budgets": {"quick": {"seeds": 1, "sweep_stride": 2}, "full": {}},
+        }
+    )
+    quick = expand(exp, quick=True)
+    assert sorted({s.sweep_value for s in quick}) == [1, 3, 5]
+    assert {s.seed for s in quick} == {0}
+    assert len(expand(exp, quick=True, seeds=2)) == 2 * 3 * 2  # --seeds wins over the budget
+    full = expand(exp, quick=False)
+    assert len(full) == 2 * 5 * exp.seeds
+    bad = Experiment(**{**exp.__dict__, "budgets": {"quick": {"sweep_stride": 0}, "full": {}}})
+    with pytest.raises(ValueError, match="sweep_stride must be ≥ 1"):
+        expand(bad, quick=True)

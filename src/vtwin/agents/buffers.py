@@ -109,13 +109,16 @@ class RolloutBuffer:
 
     def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
         """Fill :attr:`advantages` and :attr:`returns` with GAE (see :func:`compute_gae`)."""
-        self.advantages, self.returns = compute_gae(
-            self.rewards,
-            self.values,
-            self.terminated,
-            self.truncated,
+        n = self.pos  # a rollout cut short by an episode end uses its filled rows only
+        self.advantages[:] = 0.0
+        self.returns[:] = 0.0
+        self.advantages[:n], self.returns[:n] = compute_gae(
+            self.rewards[:n],
+            self.values[:n],
+            self.terminated[:n],
+            self.truncated[:n],
             last_value,
-            self.final_values,
+            self.final_values[:n],
             gamma=gamma,
             lam=lam,
         )
@@ -127,19 +130,20 @@ class RolloutBuffer:
     def minibatches(
         self, batch_size: int, rng: np.random.Generator, device: torch.device
     ) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled minibatches of flattened transitions as tensors on ``device``."""
-        n = self.n_steps * self.n_envs
+        """Shuffled minibatches of the filled rows' transitions as tensors on ``device``."""
+        rows = self.pos
+        n = rows * self.n_envs
         order = rng.permutation(n)
         flat: dict[str, np.ndarray] = {
-            "obs": self.obs.reshape(n, -1),
-            "actions": self.actions.reshape(n),
-            "logp": self.logp.reshape(n),
-            "values": self.values.reshape(n),
-            "advantages": self.advantages.reshape(n),
-            "returns": self.returns.reshape(n),
+            "obs": self.obs[:rows].reshape(n, -1),
+            "actions": self.actions[:rows].reshape(n),
+            "logp": self.logp[:rows].reshape(n),
+            "values": self.values[:rows].reshape(n),
+            "advantages": self.advantages[:rows].reshape(n),
+            "returns": self.returns[:rows].reshape(n),
         }
         if self.masks is not None:
-            flat["masks"] = self.masks.reshape(n, -1)
+            flat["masks"] = self.masks[:rows].reshape(n, -1)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}

@@ -42,6 +42,8 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     hidden: tuple[int, ...] = (64, 64)
     normalize_advantages: bool = True
+    rollout_slots: int = 128
+    """Env slots per copy between updates (an episode end also closes a rollout)."""
 
 
 class PPOAgent(nn.Module):
@@ -154,7 +156,10 @@ class PPOAgent(nn.Module):
                 loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.parameters(), cfg.max_grad_norm)
+                # actor and critic are clipped apart: a large value-loss gradient must not
+                # shrink the policy step
+                nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     stats["policy_loss"].append(float(pg))

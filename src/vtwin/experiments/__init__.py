@@ -16,9 +16,12 @@ from vtwin.experiments.plots import aggregate, summary_table
 from vtwin.experiments.registry import (
     UnknownExperimentError,
     UnknownMethodError,
+    expand_name,
     get_experiment,
     list_experiments,
+    list_groups,
     register,
+    register_group,
     resolve_methods,
 )
 from vtwin.experiments.report import ClaimResult, FailedRun, ReproductionReport
@@ -53,11 +56,14 @@ __all__ = [
     "UnknownMethodError",
     "aggregate",
     "expand",
+    "expand_name",
     "get_experiment",
     "list_experiments",
+    "list_groups",
     "make_executor",
     "make_run_id",
     "register",
+    "register_group",
     "reproduce",
     "resolve_methods",
     "summary_table",

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+from typing import Any, Protocol
 
 from vtwin.experiments.spec import RunResult, RunSpec, import_callable
 
@@ -62,6 +64,15 @@ def execute_run(fn_path: str, spec: RunSpec) -> RunResult:
             "it must return a vtwin.experiments.RunResult"
         )
     return result
+
+
+def _limit_threads(threads: int) -> None:
+    """Pool-worker start-up: share the cores among the workers (torch, BLAS and OpenMP read
+    these variables when first imported; without them every worker would use every core)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    if "torch" in sys.modules:  # already imported (fork start method): set it directly
+        sys.modules["torch"].set_num_threads(threads)
 
 
 class LocalExecutor:
@@ -124,7 +135,14 @@ class LocalExecutor:
         max_workers = min(self.workers, len(specs))
         pending = list(reversed(specs))
         in_flight: dict[cf.Future[RunResult], RunSpec] = {}
-        pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+        threads = max(1, (os.cpu_count() or 1) // max_workers)
+        pool_args: dict[str, Any] = {
+            "max_workers": max_workers,
+            "mp_context": context,
+            "initializer": _limit_threads,
+            "initargs": (threads,),
+        }
+        pool = cf.ProcessPoolExecutor(**pool_args)
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < self.workers:
@@ -149,7 +167,7 @@ class LocalExecutor:
                         on_done(spec, future.exception() or BrokenProcessPool("worker died"))
                     in_flight.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+                    pool = cf.ProcessPoolExecutor(**pool_args)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -16,16 +16,24 @@ from vtwin.experiments.spec import Experiment
 __all__ = [
     "UnknownExperimentError",
     "UnknownMethodError",
+    "expand_name",
     "get_experiment",
     "list_experiments",
+    "list_groups",
     "register",
+    "register_group",
     "resolve_methods",
 ]
 
-_EXPERIMENT_MODULES: tuple[str, ...] = ("vtwin.experiments.paper_a",)
+_EXPERIMENT_MODULES: tuple[str, ...] = (
+    "vtwin.experiments.paper_a",
+    "vtwin.experiments.paper_a_rl",
+)
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 
 _REGISTRY: dict[str, Experiment] = {}
+_GROUPS: dict[str, tuple[str, ...]] = {"paper-a": ("paper-a-rl", "paper-a-gpu", "paper-a-uav")}
+"""Names that stand for several experiments (``vtwin reproduce paper-a`` runs all of A)."""
 _loaded = False
 
 
@@ -92,6 +100,39 @@ def get_experiment(name: str) -> Experiment:
     listing = ", ".join(valid) if valid else "(none registered)"
     raise UnknownExperimentError(
         f"unknown experiment '{name}'.{_did_you_mean(name, valid)} Valid experiments: {listing}"
+    )
+
+
+def register_group(name: str, members: Sequence[str]) -> None:
+    """Let ``name`` stand for several experiments (run in the given order)."""
+    members = tuple(members)
+    if not members:
+        raise ValueError(f"group '{name}' must name at least one experiment")
+    _GROUPS[name] = members
+
+
+def list_groups() -> dict[str, tuple[str, ...]]:
+    """Group name → the experiments it runs (only groups whose experiments all exist)."""
+    _load_modules()
+    return {g: m for g, m in sorted(_GROUPS.items()) if all(x in _REGISTRY for x in m)}
+
+
+def expand_name(name: str) -> tuple[str, ...]:
+    """The experiments a name stands for: a group's members, or the experiment itself.
+
+    Unknown names raise :class:`UnknownExperimentError` listing experiments and groups.
+    """
+    groups = list_groups()
+    if name in groups:
+        return groups[name]
+    _load_modules()
+    if name in _REGISTRY:
+        return (name,)
+    valid = sorted([*_REGISTRY, *groups])
+    listing = ", ".join(valid) if valid else "(none registered)"
+    raise UnknownExperimentError(
+        f"unknown experiment '{name}'.{_did_you_mean(name, valid)} "
+        f"Valid experiments and groups: {listing}"
     )
 
 

@@ -418,14 +418,23 @@ def expand(
     seeds: int | None = None,
     methods: Sequence[str] | None = None,
 ) -> list[RunSpec]:
-    """One :class:`RunSpec` per (method, sweep value, seed), in that nesting order."""
+    """One :class:`RunSpec` per (method, sweep value, seed), in that nesting order.
+
+    The number of seeds is ``seeds`` when given, else the budget's ``seeds`` entry when it
+    has one (e.g. fewer seeds for ``--quick``), else the experiment's ``seeds``. A budget's
+    ``sweep_stride`` entry keeps every n-th sweep value (a coarser sweep for ``--quick``).
+    """
     mode = "quick" if quick else "full"
-    n_seeds = experiment.seeds if seeds is None else seeds
+    default_seeds = int(experiment.budgets[mode].get("seeds", experiment.seeds))
+    n_seeds = default_seeds if seeds is None else seeds
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"seeds = {n_seeds!r} must be an int ≥ 1")
     chosen = tuple(experiment.methods if methods is None else methods)
     sweep = experiment.sweep
-    values: tuple[SweepScalar | None, ...] = (None,) if sweep is None else sweep.values
+    stride = int(experiment.budgets[mode].get("sweep_stride", 1))
+    if stride < 1:
+        raise ValueError(f"experiment {experiment.name}: budgets.{mode}.sweep_stride must be ≥ 1")
+    values: tuple[SweepScalar | None, ...] = (None,) if sweep is None else sweep.values[::stride]
     specs: list[RunSpec] = []
     for method in chosen:
         for value in values:
