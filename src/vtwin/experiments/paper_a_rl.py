@@ -76,7 +76,7 @@ def _parse(method: str) -> tuple[str, bool]:
 def run_agent(spec: RunSpec) -> RunResult:
     """Train one method with one seed, then evaluate the final policy."""
     from vtwin.config import load_config
-    from vtwin.train import TrainSettings, load_agent, run_policy, train
+    from vtwin.train import TrainSettings, load_agent, make_env, run_policy, train
 
     algo, uav = _parse(spec.method)
     b = spec.budget
@@ -98,7 +98,7 @@ def run_agent(spec: RunSpec) -> RunResult:
         steps=steps,
         seed=spec.seed,
         batch_envs=int(b["batch"]),
-        device="cpu",
+        device="auto",  # CUDA when present; bit-for-bit repeatable on CPU
         algo_params=params,
     )
     t0 = time.perf_counter()
@@ -107,8 +107,6 @@ def run_agent(spec: RunSpec) -> RunResult:
         history = pd.read_csv(f"{tmp}/metrics.csv")
         agent, _ = load_agent(tmp)
     minutes = (time.perf_counter() - t0) / 60
-    from vtwin.train import make_env
-
     env = make_env(eval_cfg, int(b["eval_batch"]))
     result = run_policy(agent, env, _EVAL_SEED, deterministic=False)
 
