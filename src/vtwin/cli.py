@@ -16,6 +16,7 @@ from rich.table import Table
 from vtwin import __version__
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
 from vtwin.experiments.cli import register_cli as register_experiment_commands
+from vtwin.forecast.cli import register_cli as register_forecast_commands
 
 app = typer.Typer(
     name="vtwin",
@@ -29,6 +30,7 @@ scenario_app = typer.Typer(help="Build and inspect scenarios.", no_args_is_help=
 app.add_typer(config_app, name="config")
 app.add_typer(scenario_app, name="scenario")
 register_experiment_commands(app)  # `vtwin experiments list`, `vtwin reproduce NAME`
+register_forecast_commands(app)  # `vtwin forecast train|evaluate`
 
 console = Console()
 err_console = Console(stderr=True)

@@ -28,6 +28,7 @@ __all__ = [
 _EXPERIMENT_MODULES: tuple[str, ...] = (
     "vtwin.experiments.paper_a",
     "vtwin.experiments.paper_a_rl",
+    "vtwin.experiments.paper_b_forecast",
 )
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 
