@@ -1,6 +1,6 @@
 """Table II on the PeMS detector sample: the five forecasters, quick budget, 3 seeds, 2 cores.
 
-Run by hand:  .venv/bin/python benchmarks/bench_forecast.py [WORKERS] [SEEDS]
+Run by hand:  .venv/bin/python benchmarks/bench_forecast.py [WORKERS] [SEEDS] [quick|full] [DATASET]
 Target (issue 5): training and evaluating all five models ≤ 5 minutes on 2 cores. Prints the
 wall time and Table II (mean ± std over seeds) with paper B's numbers beside ours. Needs the
 sample in ``../shared/data/pems/`` (or ``$VTWIN_DATA_DIR``).
@@ -15,26 +15,26 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from vtwin.data.samples import available_samples
-from vtwin.experiments.paper_b_forecast import _QUICK, MODELS, PAPER_TABLE2, run_model
+from vtwin.experiments.paper_b_forecast import _FULL, _QUICK, MODELS, PAPER_TABLE2, run_model
 from vtwin.experiments.spec import RunSpec
 
 METRICS = ("rmse", "mae", "error_rate_pct", "r2")
 
 
-def _one(args: tuple[str, int]) -> dict[str, float | str]:
+def _one(args: tuple[str, int, str, str]) -> dict[str, float | str]:
     import torch
 
     torch.set_num_threads(1)
-    method, seed = args
+    method, seed, mode, dataset = args
     spec = RunSpec(
         experiment="paper-b-table2",
         method=method,
         seed=seed,
-        sweep_value="pems-detector",
-        budget={**_QUICK, "dataset": "pems-detector"},
+        sweep_value=dataset,
+        budget={**(_QUICK if mode == "quick" else _FULL), "dataset": dataset},
         preset="paper-b-city",
         sweep_key="budget.dataset",
-        mode="quick",
+        mode=mode,
     )
     return {"method": method, "seed": seed, **run_model(spec).summary}
 
@@ -42,9 +42,11 @@ def _one(args: tuple[str, int]) -> dict[str, float | str]:
 def main() -> None:
     workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    if not available_samples().get("pems-detector"):
-        sys.exit("the PeMS detector sample is not available (../shared/data/pems/)")
-    jobs = [(m, s) for m in (*MODELS, "last_value") for s in range(seeds)]
+    mode = sys.argv[3] if len(sys.argv) > 3 else "quick"
+    dataset = sys.argv[4] if len(sys.argv) > 4 else "pems-detector"
+    if dataset != "synthetic" and not available_samples().get(dataset):
+        sys.exit(f"the {dataset} sample is not available (../shared/data/pems/)")
+    jobs = [(m, s, mode, dataset) for m in (*MODELS, "last_value") for s in range(seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         rows = list(pool.map(_one, jobs))
