@@ -3,7 +3,8 @@
 The header names the columns; common spellings are recognised (``id``/``vehicle_id``/
 ``taxi_id``, ``time``/``timestamp``/``t``, ``lat``/``latitude``, ``lon``/``long``/``lng``/
 ``longitude``), so the per-taxi files of the T-Drive sample (``id,time,long,lat``) read as they
-are. Times are seconds (numbers) or ``YYYY-MM-DD HH:MM:SS`` datetimes (read as UTC; only
+are; :func:`read_tdrive` also reads the original header-less T-Drive files and whole
+folders of them. Times are seconds (numbers) or ``YYYY-MM-DD HH:MM:SS`` datetimes (read as UTC; only
 differences matter). A malformed row raises :class:`TraceFormatError` naming the file, line and
 reason; nothing is silently dropped.
 """
@@ -11,7 +12,9 @@ reason; nothing is silently dropped.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from vtwin.world.mobility import Trace
 
-__all__ = ["TraceFormatError", "parse_time_s", "read_trace_csv"]
+__all__ = ["TraceFormatError", "parse_time_s", "read_tdrive", "read_trace_csv"]
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "vehicle_id", "vehicle", "taxi_id", "taxi", "car_id", "track_id"),
@@ -67,10 +70,32 @@ def _column_map(header: list[str], path: Path) -> dict[str, int]:
     return found
 
 
-def read_trace_csv(path: str | Path, *, max_vehicles: int | None = None) -> list[Trace]:
+_TDRIVE_COLUMNS = {"id": 0, "time": 1, "lon": 2, "lat": 3}
+"""Column order of the original T-Drive files (no header): taxi id, datetime, lon, lat."""
+
+
+def _looks_like_header(row: list[str]) -> bool:
+    """A first row whose time field is not a time is a header."""
+    if len(row) < 2:
+        return True
+    try:
+        parse_time_s(row[1])
+    except ValueError:
+        return True
+    return False
+
+
+def read_trace_csv(
+    path: str | Path,
+    *,
+    max_vehicles: int | None = None,
+    header: bool | None = True,
+) -> list[Trace]:
     """Read a (vehicle id, time, lat, lon) CSV into one :class:`Trace` per vehicle.
 
     Vehicles are returned in order of first appearance; ``max_vehicles`` keeps the first ones.
+    ``header=False`` reads a file without a header in T-Drive column order (taxi id,
+    datetime, longitude, latitude); ``header=None`` decides from the first line.
     """
     path = Path(path)
     if not path.is_file():
@@ -79,12 +104,18 @@ def read_trace_csv(path: str | Path, *, max_vehicles: int | None = None) -> list
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
-            header = next(reader)
+            first = next(reader)
         except StopIteration:
             raise TraceFormatError(f"{path}: the file is empty") from None
-        cols = _column_map(header, path)
+        has_header = _looks_like_header(first) if header is None else header
+        if has_header:
+            cols = _column_map(first, path)
+            body: Iterable[tuple[int, list[str]]] = enumerate(reader, start=2)
+        else:
+            cols = _TDRIVE_COLUMNS
+            body = itertools.chain([(1, first)], enumerate(reader, start=2))
         width = max(cols.values()) + 1
-        for line_no, row in enumerate(reader, start=2):
+        for line_no, row in body:
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) < width:
@@ -107,9 +138,35 @@ def read_trace_csv(path: str | Path, *, max_vehicles: int | None = None) -> list
                 )
             rows[vid].append((t, lat, lon))
     if not rows:
-        raise TraceFormatError(f"{path}: no data rows after the header")
+        raise TraceFormatError(f"{path}: no data rows")
     traces = []
     for vid, pts in rows.items():
         arr = np.asarray(pts, dtype=np.float64)
         traces.append(Trace(vehicle_id=vid, time_s=arr[:, 0], lat_deg=arr[:, 1], lon_deg=arr[:, 2]))
     return traces
+
+
+def read_tdrive(path: str | Path, *, max_taxis: int | None = None) -> list[Trace]:
+    """Read T-Drive taxi trajectories: one per-taxi file, or a folder of them.
+
+    Each file holds ``taxi id, YYYY-MM-DD HH:MM:SS, longitude, latitude`` lines, with or
+    without an ``id,time,long,lat`` header (both variants circulate). A folder is read file
+    by file (``*.txt`` and ``*.csv``, in numeric order of their names), keeping the first
+    ``max_taxis`` taxis. Malformed lines raise :class:`TraceFormatError` with file and line.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.iterdir() if p.suffix in (".txt", ".csv") and p.is_file()),
+            key=lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.stem),
+        )
+        if not files:
+            raise TraceFormatError(f"{path}: no *.txt or *.csv trace files in the folder")
+        traces: list[Trace] = []
+        for file in files:
+            if max_taxis is not None and len(traces) >= max_taxis:
+                break
+            left = None if max_taxis is None else max_taxis - len(traces)
+            traces += read_trace_csv(file, max_vehicles=left, header=None)
+        return traces
+    return read_trace_csv(path, max_vehicles=max_taxis, header=None)
