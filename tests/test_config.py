@@ -16,7 +16,7 @@ from vtwin.config import (
     load_config,
 )
 
-PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-c", "paper-d"]
+PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-b-tiny", "paper-c", "paper-d"]
 
 
 def test_every_paper_preset_is_shipped_and_valid() -> None:

@@ -295,7 +295,49 @@ class RoutingConfig(StrictModel):
     )
     cycles_per_bit: PositiveFloat = 1000.0
     migration_bandwidth_mhz: PositiveFloat = 300.0
-    reward_weights: tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat] = (1.0, 1.0, 1.0)
+    reward_weights: tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat] = Field(
+        (1.0, 1.0, 1.0), description="w_T, w_s, w_d of the reward, eq. (22)."
+    )
+    trip_fraction: Interval = Field(
+        (0.5, 1.0),
+        description="Synthetic trips (vehicles.mobility.kind = grid): each vehicle drives for a "
+        "uniform draw of this fraction of horizon_slots, then has reached its destination "
+        "(ours: the paper gives no trip lengths). Values in (0, 1].",
+    )
+    background_mb_per_vehicle: NonNegativeFloat = Field(
+        1.0,
+        description="Background workload of an RSU/UAV per vehicle of traffic flow in a slot, "
+        "MB (paper B Sec. V maps S_m = S_v·c_m; ours: S_v itself would flood every server).",
+    )
+    traffic_pool_days: PositiveInt = Field(
+        28,
+        description="Days of synthetic traffic flow drawn once per env (seeded by `seed`); "
+        "each episode replays one of them, drawn per copy, from workload.start_hour.",
+    )
+    distance_scale_km: PositiveFloat = Field(
+        1.0, description="Observed vehicle-server distances are D_{v,m} in km divided by this."
+    )
+    observe_serving: bool = Field(
+        True,
+        description="Append a one-hot of the vehicle's current server to its observation "
+        "(ours: eq. (19) omits it, but the migration cost J depends on it).",
+    )
+    zscore_scope: Literal["episode", "env"] = Field(
+        "episode",
+        description="Running z-score statistics of the reward (eq. (22)) restart with every "
+        "episode ('episode': an episode depends on its seed alone) or run on over all "
+        "episodes of each env copy ('env').",
+    )
+
+    @model_validator(mode="after")
+    def _trip(self) -> Self:
+        low, high = self.trip_fraction
+        if low <= 0.0 or high > 1.0:
+            raise ValueError(
+                f"trip_fraction = {list(self.trip_fraction)} must lie in (0, 1] "
+                "(a fraction of horizon_slots)"
+            )
+        return self
 
 
 class PrivacyConfig(StrictModel):

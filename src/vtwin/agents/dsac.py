@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
 from vtwin.agents.diffusion import Diffusion, Schedule
 from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.soft_ac import SoftActorCriticBase
 
 __all__ = ["DSACAgent", "DSACConfig"]
 
@@ -78,7 +78,7 @@ def _entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
     return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
 
 
-class DSACAgent(nn.Module):
+class DSACAgent(SoftActorCriticBase):
     """Diffusion actor (paper A eqs. (6)–(10)), twin critics Q(s, ·) and their target copies."""
 
     kind = "off_policy"
@@ -123,15 +123,7 @@ class DSACAgent(nn.Module):
         )
         self.target_entropy = cfg.target_entropy_scale * math.log(n_actions)
         self.to(self.device)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr_actor)
-        self.critic_optimizer = torch.optim.Adam(
-            [*self.q1.parameters(), *self.q2.parameters()], lr=cfg.lr_critic
-        )
-        self.alpha_optimizer = (
-            torch.optim.Adam([self.log_alpha], lr=cfg.lr_alpha) if cfg.auto_alpha else None
-        )
-        self._gen = torch.Generator(device=self.device).manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
+        self._setup_optimizers(seed)
 
     # ------------------------------------------------------------------ policy
     @property
@@ -294,49 +286,3 @@ class DSACAgent(nn.Module):
         ):
             for p, tp in zip(online.parameters(), target.parameters(), strict=True):
                 tp.lerp_(p, tau)
-
-    def learn(self, buffer: ReplayBuffer) -> dict[str, float]:
-        """``updates_per_step`` updates on batches from ``buffer`` (drawn with the agent's rng).
-
-        Returns the mean metrics, or ``{}`` while the buffer holds fewer than
-        ``learning_starts`` transitions.
-        """
-        cfg = self.config
-        if len(buffer) < max(cfg.learning_starts, 1):
-            return {}
-        stats: dict[str, list[float]] = {}
-        for _ in range(cfg.updates_per_step):
-            info = self.update(buffer.sample(cfg.batch_size, self._rng, self.device))
-            for k, v in info.items():
-                stats.setdefault(k, []).append(v)
-        return {k: float(np.mean(v)) for k, v in stats.items()}
-
-    # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self) -> dict[str, Any]:
-        """Nets, targets, log α, optimisers, random states and config (a deep copy).
-
-        Copied so that later training does not alter a checkpoint already taken.
-        """
-        return copy.deepcopy(
-            {
-                "model": self.state_dict(),
-                "actor_optimizer": self.actor_optimizer.state_dict(),
-                "critic_optimizer": self.critic_optimizer.state_dict(),
-                "alpha_optimizer": (
-                    None if self.alpha_optimizer is None else self.alpha_optimizer.state_dict()
-                ),
-                "generator": self._gen.get_state(),
-                "rng": self._rng.bit_generator.state,
-                "config": asdict(self.config),
-            }
-        )
-
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        """Inverse of :meth:`checkpoint` (the agent must have been built with the same sizes)."""
-        self.load_state_dict(ckpt["model"])
-        self.actor_optimizer.load_state_dict(ckpt["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(ckpt["critic_optimizer"])
-        if self.alpha_optimizer is not None and ckpt["alpha_optimizer"] is not None:
-            self.alpha_optimizer.load_state_dict(ckpt["alpha_optimizer"])
-        self._gen.set_state(ckpt["generator"])
-        self._rng.bit_generator.state = copy.deepcopy(ckpt["rng"])

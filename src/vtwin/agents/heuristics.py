@@ -7,10 +7,28 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RandomAgent"]
+__all__ = ["RandomAgent", "SeededHeuristic"]
 
 
-class RandomAgent:
+class SeededHeuristic:
+    """Base of the rule-based agents: a seeded numpy generator, nothing to learn."""
+
+    _rng: np.random.Generator
+
+    def update(self, *_: Any) -> dict[str, float]:
+        """Nothing to learn."""
+        return {}
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The random state (so a restored agent draws the same actions)."""
+        return {"rng": self._rng.bit_generator.state}
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Inverse of :meth:`checkpoint`."""
+        self._rng.bit_generator.state = ckpt["rng"]
+
+
+class RandomAgent(SeededHeuristic):
     """Uniform over the allowed actions (all actions when no mask is given)."""
 
     kind = "none"
@@ -32,15 +50,3 @@ class RandomAgent:
             raise ValueError("every row of the action mask must allow at least one action")
         u = self._rng.random((n, self.n_actions))
         return np.argmax(np.where(m, u, -1.0), axis=1).astype(np.int64)
-
-    def update(self, *_: Any) -> dict[str, float]:
-        """Nothing to learn."""
-        return {}
-
-    def checkpoint(self) -> dict[str, Any]:
-        """The random state (so a restored agent draws the same actions)."""
-        return {"rng": self._rng.bit_generator.state}
-
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        """Inverse of :meth:`checkpoint`."""
-        self._rng.bit_generator.state = ckpt["rng"]

@@ -25,6 +25,7 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.config import VTwinConfig, load_config
+from vtwin.envs._batch import check_actions, copy_seeds
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.energy import hover_power_w, rotary_wing_power_w
 from vtwin.physics.geo import slant_distance_m
@@ -403,41 +404,12 @@ class BatchedPreMigration:
 
     # ------------------------------------------------------------------ internals
     def _copy_seeds(self, seed: int | Sequence[int] | None) -> list[int]:
-        if seed is None:
-            fresh = np.random.SeedSequence().generate_state(self.B, dtype=np.uint32)
-            return [int(s) for s in fresh]
-        if isinstance(seed, int | np.integer):
-            if seed < 0:
-                raise ValueError(f"seed = {seed}: must be ≥ 0")
-            return [int(seed) + b for b in range(self.B)]
-        seeds = [int(s) for s in seed]
-        if len(seeds) != self.B or min(seeds) < 0:
-            raise ValueError(
-                f"seed list has {len(seeds)} entries (min {min(seeds, default=None)}); "
-                f"need {self.B} non-negative seeds, one per copy"
-            )
-        return seeds
+        return copy_seeds(seed, self.B)
 
     def _check_actions(self, actions: ArrayLike) -> IntArray:
-        act = np.asarray(actions)
-        if act.shape == (self.B,) and self.V == 1:
-            act = act[:, None]
-        if act.shape != (self.B, self.V):
-            raise ValueError(
-                f"actions have shape {act.shape}; expected ({self.B}, {self.V}) (copies × vehicles)"
-            )
-        if not np.issubdtype(act.dtype, np.integer):
-            if not np.all(np.equal(np.mod(act, 1), 0)):
-                raise ValueError(f"actions must be integers, got dtype {act.dtype}")
-            act = act.astype(np.int64)
-        bad = (act < 0) | (act >= self.n_actions)
-        if bad.any():
-            b, v = np.argwhere(bad)[0]
-            raise ValueError(
-                f"action {int(act[b, v])} (copy {b}, vehicle {v}) is outside "
-                f"[0, {self.n_actions}): {self.M} servers × {self.K} alpha levels"
-            )
-        return act.astype(np.int64)
+        return check_actions(
+            actions, self.B, self.V, self.n_actions, f"{self.M} servers × {self.K} alpha levels"
+        )
 
     def _background_noise(self, t: int) -> NDArray[np.float32]:
         """Standard-normal noise [B, loaded servers] of slot t from each copy's own stream."""

@@ -1,0 +1,291 @@
+"""Multi-agent soft actor-critic for discrete actions (paper B's MASAC baseline), one module.
+
+Discrete SAC (Christodoulou 2019) per vehicle with centralised critics: one actor shared by all
+vehicles, π(a | o_v, v) over the ``M`` servers (local observation + the vehicle's one-hot);
+twin critics Q_i(s, v) → Q over the vehicle's ``M`` actions from the global state and the
+one-hot, with Polyak-averaged target copies. Being discrete, expectations over the policy are
+exact sums over actions:
+
+    critic target  y = r + γ (1 − done) Σ_a π(a|o') [min_i Q'_i(s', v, a) − α log π(a|o')]
+    actor loss     E[Σ_a π(a|o) (α log π(a|o) − min_i Q_i(s, v, a))]
+    temperature    log α ← log α − lr ∇ log α · (H_target − H(π(·|o)))
+
+The target entropy is ``target_entropy_scale · log(n)`` with n the number of *allowed*
+actions of the row (all ``M`` without mask), so a row with one feasible server asks for no
+entropy and α does not blow up on heavily masked states.
+
+With ``use_mask`` the dynamic mask (paper B eq. (23)) zeroes the probability of infeasible
+servers in the actor's distribution at s (acting and actor loss) and at s' (the target's
+expectation). Arrived vehicles' steps are not stored; an arrival is a terminal transition.
+
+Replay rows reuse :class:`vtwin.agents.buffers.ReplayBuffer`: a row packs
+``[local obs | vehicle one-hot | global state | mask as 0/1]`` (see :meth:`MASACAgent.pack`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.mappo import ObsDict, effective_mask
+from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.soft_ac import SoftActorCriticBase
+
+__all__ = ["MASACAgent", "MASACConfig"]
+
+_MASKED_LOGIT = -1e9
+
+
+@dataclass(frozen=True)
+class MASACConfig:
+    """MASAC hyper-parameters (defaults: SAC lore — Haarnoja et al. 2018, Christodoulou 2019).
+
+    lr 3e-4, τ = 0.005, γ = 0.99 and batch 256 are SAC's defaults. The target entropy fraction
+    0.5 of log n (Christodoulou's 0.98 keeps the policy almost uniform; 0.5–0.6 is the common
+    practical choice). ``learning_starts`` and ``updates_per_step`` count agent transitions and
+    gradient steps per env slot and are read by :meth:`MASACAgent.learn`.
+    """
+
+    lr_actor: float = 3e-4
+    lr_critic: float = 3e-4
+    lr_alpha: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 200_000
+    """Agent transitions kept (paper B scale: 5 vehicles × a few thousand slots)."""
+    hidden: tuple[int, ...] = (128, 128)
+    alpha: float = 0.2
+    """Starting (or, without ``auto_alpha``, fixed) entropy temperature."""
+    auto_alpha: bool = True
+    target_entropy_scale: float = 0.5
+    learning_starts: int = 1000
+    updates_per_step: int = 1
+    max_grad_norm: float | None = 10.0
+    use_mask: bool = True
+
+
+def _entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """H(π) per row; masked (probability-0) actions contribute nothing."""
+    return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
+
+
+class MASACAgent(SoftActorCriticBase):
+    """Shared discrete actor π(a | o_v, v), centralised twin critics Q(s, v, ·) and targets."""
+
+    kind = "off_policy"
+    log_alpha: torch.Tensor
+
+    def __init__(
+        self,
+        n_agents: int,
+        obs_dim: int,
+        state_dim: int,
+        n_actions: int,
+        config: MASACConfig | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
+        super().__init__()
+        self.config = cfg = config or MASACConfig()
+        if n_agents < 1 or n_actions < 2:
+            raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
+        if not 0.0 < cfg.tau <= 1.0:
+            raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
+        self.n_agents, self.obs_dim = n_agents, obs_dim
+        self.state_dim, self.n_actions = state_dim, n_actions
+        self.device = pick_device(device)
+        torch.manual_seed(seed)
+        self.actor = mlp(obs_dim + n_agents, n_actions, cfg.hidden)
+        self.q1 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
+        self.q2 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
+        self.q1_target = copy.deepcopy(self.q1)
+        self.q2_target = copy.deepcopy(self.q2)
+        for net in (self.q1_target, self.q2_target):
+            net.requires_grad_(False)
+        self.log_alpha = nn.Parameter(
+            torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
+        )
+        self.to(self.device)
+        self._setup_optimizers(seed)
+
+    @property
+    def alpha(self) -> float:
+        """Current entropy temperature."""
+        return float(self.log_alpha.detach().exp())
+
+    # ------------------------------------------------------------------ packing
+    @property
+    def row_dim(self) -> int:
+        """Width of one packed replay row."""
+        return self.obs_dim + self.n_agents + self.state_dim + self.n_actions
+
+    def pack(self, obs: ObsDict) -> NDArray[np.float32]:
+        """Observation dict [B, V, …] → rows [B, V, row_dim]: obs | one-hot | state | mask."""
+        o = np.asarray(obs["observation"], dtype=np.float32)
+        B, V = o.shape[:2]
+        if self.n_agents != V:
+            raise ValueError(f"observation has {V} agents, the agent was built for {self.n_agents}")
+        onehot = np.broadcast_to(np.eye(V, dtype=np.float32), (B, V, V))
+        s = np.asarray(obs["state"], dtype=np.float32)
+        state = np.broadcast_to(s[:, None, :], (B, V, s.shape[-1]))
+        mask = effective_mask(obs["action_mask"]).astype(np.float32)
+        return np.concatenate([o, onehot, state, mask], axis=-1)
+
+    def _unpack(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows → (actor input = obs | one-hot, critic input = state | one-hot, bool mask)."""
+        k = self.obs_dim + self.n_agents
+        onehot = rows[:, self.obs_dim : k]
+        actor_in = rows[:, :k]
+        critic_in = torch.cat([rows[:, k : k + self.state_dim], onehot], dim=-1)
+        mask = rows[:, k + self.state_dim :] > 0.5
+        return actor_in, critic_in, mask
+
+    def make_buffer(self) -> ReplayBuffer:
+        """An empty replay buffer of ``buffer_size`` packed rows."""
+        return ReplayBuffer(self.config.buffer_size, self.row_dim)
+
+    def store(
+        self,
+        buffer: ReplayBuffer,
+        obs: ObsDict,
+        actions: NDArray[np.integer],
+        rewards: NDArray[np.floating],
+        next_obs: ObsDict,
+        terminated: NDArray[np.bool_],
+    ) -> int:
+        """Add the active vehicles' transitions of one env step; returns how many.
+
+        A transition is terminal when the vehicle is inactive in ``next_obs`` (it arrived) or
+        its copy terminated; a time-limit truncation is not terminal (it bootstraps).
+        """
+        active = np.asarray(obs["active"], dtype=bool)
+        done = np.asarray(terminated, dtype=bool)[:, None] | ~np.asarray(
+            next_obs["active"], dtype=bool
+        )
+        rows, next_rows = self.pack(obs)[active], self.pack(next_obs)[active]
+        buffer.add(
+            rows,
+            np.asarray(actions)[active],
+            np.asarray(rewards, dtype=np.float32)[active],
+            next_rows,
+            done[active],
+        )
+        return int(active.sum())
+
+    # ------------------------------------------------------------------ policy
+    def _policy(
+        self, actor_in: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """π and log π [N, M]; infeasible actions get probability 0 when ``use_mask``."""
+        logits = self.actor(actor_in)
+        if self.config.use_mask:
+            logits = torch.where(mask, logits, torch.full_like(logits, _MASKED_LOGIT))
+        return torch.softmax(logits, dim=-1), torch.log_softmax(logits, dim=-1)
+
+    def _target_entropy(self, mask: torch.Tensor) -> torch.Tensor:
+        """``target_entropy_scale · log(#allowed actions)`` per row."""
+        if self.config.use_mask:
+            n = mask.sum(-1).float()
+        else:
+            n = torch.full(mask.shape[:1], float(self.n_actions), device=mask.device)
+        return self.config.target_entropy_scale * torch.log(n)
+
+    @torch.no_grad()
+    def probs(self, obs: ObsDict) -> NDArray[np.float64]:
+        """π(· | o_v) [B, V, M]."""
+        rows = torch.as_tensor(self.pack(obs), device=self.device)
+        B, V = rows.shape[:2]
+        actor_in, _, mask = self._unpack(rows.reshape(B * V, -1))
+        return self._policy(actor_in, mask)[0].double().cpu().numpy().reshape(B, V, -1)
+
+    @torch.no_grad()
+    def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
+        """Actions [B, V]: a draw from π with the agent's generator, or its argmax."""
+        rows = torch.as_tensor(self.pack(obs), device=self.device)
+        B, V = rows.shape[:2]
+        actor_in, _, mask = self._unpack(rows.reshape(B * V, -1))
+        probs, _ = self._policy(actor_in, mask)
+        if deterministic:
+            action = probs.argmax(dim=-1)
+        else:
+            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
+        return action.cpu().numpy().astype(np.int64).reshape(B, V)
+
+    # ------------------------------------------------------------------ learning
+    @torch.no_grad()
+    def critic_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """y = r + γ (1 − done) Σ_a π(a|o') [min_i Q'_i(s', v, a) − α log π(a|o')] per row.
+
+        π at s' is masked with the next-state mask when ``use_mask`` (infeasible servers have
+        probability 0 and add nothing to the expectation).
+        """
+        next_actor_in, next_critic_in, next_mask = self._unpack(batch["next_obs"].float())
+        alive = 1.0 - batch["terminated"].float()
+        alpha = self.log_alpha.detach().exp()
+        next_probs, next_logp = self._policy(next_actor_in, next_mask)
+        next_q = torch.min(self.q1_target(next_critic_in), self.q2_target(next_critic_in))
+        soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
+        return batch["rewards"].float() + self.config.gamma * alive * (next_probs * soft).sum(-1)
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step on both critics, the actor and α, then the Polyak target step."""
+        cfg = self.config
+        actor_in, critic_in, mask = self._unpack(batch["obs"].float())
+        actions = batch["actions"].long()
+        alpha = self.log_alpha.detach().exp()
+
+        y = self.critic_target(batch)
+        q1 = self.q1(critic_in).gather(-1, actions[:, None]).squeeze(-1)
+        q2 = self.q2(critic_in).gather(-1, actions[:, None]).squeeze(-1)
+        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(
+                [*self.q1.parameters(), *self.q2.parameters()], cfg.max_grad_norm
+            )
+        self.critic_optimizer.step()
+
+        probs, logp = self._policy(actor_in, mask)
+        with torch.no_grad():
+            q_min = torch.min(self.q1(critic_in), self.q2(critic_in))
+        entropy = _entropy(probs, logp)
+        actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
+        self.actor_optimizer.step()
+
+        if self.alpha_optimizer is not None:
+            gap = (entropy.detach() - self._target_entropy(mask)).mean()
+            alpha_loss = self.log_alpha * gap
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+
+        self.soft_update()
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "alpha": self.alpha,
+            "entropy": entropy.mean().item(),
+            "q_mean": (0.5 * (q1 + q2)).mean().item(),
+        }
+
+    @torch.no_grad()
+    def soft_update(self) -> None:
+        """Polyak step θ' ← (1 − τ) θ' + τ θ for both target critics."""
+        for online, target in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
+            for p, tp in zip(online.parameters(), target.parameters(), strict=True):
+                tp.lerp_(p, self.config.tau)

@@ -1,0 +1,177 @@
+"""Multi-agent training loop and baselines: Greedy / Random, history, metrics, determinism."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "agents"))
+from fake_routing import FakeRouting
+
+from vtwin.agents.marl_heuristics import GreedyRouting, RandomRouting
+from vtwin.train_marl import MARL_ALGOS, evaluate_marl, make_marl_agent, train_marl
+
+TINY_PPO = {"hidden": [16, 16], "critic_hidden": [16, 16], "rollout_slots": 8, "epochs": 2}
+TINY_SAC = {"hidden": [16, 16], "batch_size": 32, "learning_starts": 100}
+
+
+def _obs(dist: list[list[float]], mask: list[list[bool]]) -> dict[str, np.ndarray]:
+    d = np.array(dist, dtype=np.float32)[None]  # one copy, V vehicles, M − 1 distances
+    V = d.shape[1]
+    extra = np.full((1, V, 3), 0.01, dtype=np.float32)  # other features must not matter
+    return {
+        "observation": np.concatenate([d, extra], axis=-1),
+        "action_mask": np.array(mask, dtype=bool)[None],
+        "state": np.zeros((1, 4), dtype=np.float32),
+        "active": np.ones((1, V), dtype=bool),
+    }
+
+
+def test_greedy_takes_the_nearest_allowed_ground_server_else_the_satellite() -> None:
+    obs = _obs(
+        [[0.5, 0.1, 0.3], [0.5, 0.1, 0.3], [0.2, 0.4, 0.6]],
+        [[1, 1, 1, 1], [1, 0, 1, 1], [0, 0, 0, 1]],
+    )
+    agent = GreedyRouting(3, 4, epsilon=0.0)
+    np.testing.assert_array_equal(agent.act(obs), [[1, 2, 3]])
+    np.testing.assert_array_equal(agent.act(obs, deterministic=True), [[1, 2, 3]])
+
+
+def test_greedy_explores_with_probability_epsilon_and_random_is_uniform() -> None:
+    rng = np.random.default_rng(0)
+    B, V, M = 2000, 5, 6
+    obs = {
+        "observation": rng.random((B, V, M - 1 + 3)).astype(np.float32),
+        "action_mask": np.ones((B, V, M), dtype=bool),
+        "state": np.zeros((B, 1), dtype=np.float32),
+        "active": np.ones((B, V), dtype=bool),
+    }
+    greedy = GreedyRouting(V, M, seed=1)
+    off = (greedy.act(obs) != greedy.greedy(obs)).mean()
+    assert off == pytest.approx(0.1 * (M - 1) / M, abs=0.01)  # a random pick may hit greedy's
+    obs["action_mask"][..., :3] = False  # Random ignores the mask
+    counts = np.bincount(RandomRouting(V, M, seed=2).act(obs).ravel(), minlength=M) / (B * V)
+    np.testing.assert_allclose(counts, 1 / M, atol=0.01)
+    r1, r2 = RandomRouting(V, M, seed=3), RandomRouting(V, M, seed=4)
+    r2.restore(r1.checkpoint())
+    np.testing.assert_array_equal(r1.act(obs), r2.act(obs))
+    with pytest.raises(ValueError, match="epsilon"):
+        GreedyRouting(V, M, epsilon=1.5)
+
+
+def test_greedy_is_sane_on_the_fake_env() -> None:
+    env = FakeRouting()
+    res = {
+        name: evaluate_marl(make_marl_agent(algo, env, params=p), env, seed=5, episodes=3)
+        for name, algo, p in [
+            ("pure", "greedy", {"epsilon": 0.0}),
+            ("greedy", "greedy", None),
+            ("random", "random", None),
+        ]
+    }
+    assert res["pure"]["infeasible_share"] == 0.0 and res["pure"]["packet_loss"] == 0.0
+    assert 0.0 < res["greedy"]["infeasible_share"] < 0.1
+    assert res["random"]["infeasible_share"] > 0.3
+    assert (
+        res["pure"]["reward_per_step"]
+        > res["greedy"]["reward_per_step"]
+        > res["random"]["reward_per_step"] + 1.0
+    )
+    assert res["pure"]["latency_s"] < res["random"]["latency_s"]
+
+
+def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
+    env = FakeRouting(B=3, V=2)
+    got = evaluate_marl(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
+    agent = RandomRouting(2, env.M, seed=0)
+    rew, lat, fail, inf, var, q_v, returns = [], [], [], [], [], [], []
+    for ep in range(2):
+        obs, _ = env.reset([11 + ep * 3 + b for b in range(3)])
+        fails, slots, ret = np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2))
+        running, ep_var = np.ones(3, dtype=bool), []
+        while running.any():
+            nxt, r, term, trunc, info = env.step(agent.act(obs))
+            act = obs["active"]
+            rew += list(r[act])
+            lat += list(info["latency_s"][act])
+            fail += list(info["failure"][act])
+            inf += list(info["infeasible"][act])
+            ep_var += list(info["workload_variance"][running])
+            fails += info["failure"] * act
+            slots += act
+            ret += r
+            running &= ~(term | trunc)
+            obs = nxt
+        q_v += list((fails / slots).ravel())  # eq. (15) per vehicle (all drove here)
+        returns.append(ret.mean())
+        var.append(np.mean(ep_var))
+    assert got["episodes"] == 2 and got["agent_steps"] == len(rew)
+    assert got["reward_per_step"] == pytest.approx(np.mean(rew))
+    assert got["latency_s"] == pytest.approx(np.mean(lat))
+    assert got["packet_loss"] == pytest.approx(np.mean(fail))
+    assert got["infeasible_share"] == pytest.approx(np.mean(inf))
+    assert got["workload_variance"] == pytest.approx(np.mean(var))
+    assert got["packet_loss_per_vehicle"] == pytest.approx(np.mean(q_v))
+    assert got["return"] == pytest.approx(np.mean(returns))
+
+
+@pytest.mark.parametrize("algo", MARL_ALGOS)
+def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
+    params = {"dm_mappo": TINY_PPO, "mappo": TINY_PPO, "masac": TINY_SAC}.get(algo)
+    calls: list[tuple[int, int]] = []
+    agent, hist = train_marl(
+        FakeRouting, algo, 600, seed=0, params=params, progress=lambda d, t: calls.append((d, t))
+    )
+    per_episode = FakeRouting().B * FakeRouting().V * FakeRouting().horizon  # 288
+    assert list(hist["episode"]) == [1, 2, 3]
+    assert list(hist["steps"]) == [per_episode, 2 * per_episode, 3 * per_episode]
+    assert calls[-1] == (600, 600) and len(calls) == 3
+    for col in ("reward_per_step", "latency_s", "packet_loss", "workload_variance", "wall_s"):
+        assert hist[col].notna().all()
+    if algo in ("dm_mappo", "mappo"):
+        assert hist["policy_loss"].notna().any()
+    if algo == "masac":
+        assert hist["critic_loss"].notna().any()
+    res = evaluate_marl(agent, FakeRouting(), seed=1)
+    assert res["agent_steps"] > 0 and res["latency_s"] > 0
+
+
+def _drop_wall(h: pd.DataFrame) -> pd.DataFrame:
+    return h.drop(columns=["wall_s"])
+
+
+@pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
+def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]) -> None:
+    a, ha = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    b, hb = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    c, hc = train_marl(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
+    pd.testing.assert_frame_equal(_drop_wall(ha), _drop_wall(hb))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    assert not _drop_wall(ha).equals(_drop_wall(hc))
+    assert any(
+        not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True)
+    )
+
+
+def test_parameters_are_checked() -> None:
+    env = FakeRouting()
+    with pytest.raises(ValueError, match=r"unknown MAPPOConfig parameter\(s\) \['lr'\]; valid"):
+        make_marl_agent("dm_mappo", env, params={"lr": 1e-3})
+    with pytest.raises(ValueError, match="fixes use_mask"):
+        make_marl_agent("mappo", env, params={"use_mask": True})
+    with pytest.raises(ValueError, match="unknown MASACConfig"):
+        make_marl_agent("masac", env, params={"clip": 0.2})
+    with pytest.raises(ValueError, match="valid: epsilon"):
+        make_marl_agent("greedy", env, params={"eps": 0.2})
+    with pytest.raises(ValueError, match="no parameters"):
+        make_marl_agent("random", env, params={"seed": 1})
+    with pytest.raises(ValueError, match="unknown algo 'qmix'"):
+        make_marl_agent("qmix", env)
+    assert make_marl_agent("mappo", env).config.use_mask is False
+    assert make_marl_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
