@@ -322,11 +322,12 @@ class RoutingConfig(StrictModel):
         description="Append a one-hot of the vehicle's current server to its observation "
         "(ours: eq. (19) omits it, but the migration cost J depends on it).",
     )
-    zscore_scope: Literal["episode", "env"] = Field(
-        "episode",
-        description="Running z-score statistics of the reward (eq. (22)) restart with every "
-        "episode ('episode': an episode depends on its seed alone) or run on over all "
-        "episodes of each env copy ('env').",
+    zscore_scope: Literal["reference", "episode", "env"] = Field(
+        "reference",
+        description="Z-score statistics of the reward (eq. (22)): 'reference' = mean and std "
+        "over time of one episode of a uniformly random policy on this config (fixed, so "
+        "rewards are comparable across methods and episodes); 'episode' = running statistics "
+        "restarted every episode; 'env' = running statistics over all episodes of a copy.",
     )
 
     @model_validator(mode="after")

@@ -308,7 +308,7 @@ def test_cache_carries_unfinished_data_capped_at_l_max() -> None:
 
 
 def test_reward_components_sum_to_minus_reward_and_follow_running_zscores() -> None:
-    env = tiny("routing.reward_weights=[2.0, 0.5, 3.0]", batch=2)
+    env = tiny("routing.reward_weights=[2.0, 0.5, 3.0]", "routing.zscore_scope=episode", batch=2)
     env.reset(1)
     rng = np.random.default_rng(2)
     history: dict[str, list[list[float]]] = {"latency": [[], []], "load": [[], []]}
@@ -335,13 +335,32 @@ def test_reward_components_sum_to_minus_reward_and_follow_running_zscores() -> N
 
 
 def test_zscore_scope_env_keeps_statistics_across_episodes() -> None:
-    per_episode, per_env = tiny(), tiny("routing.zscore_scope=env")
+    per_episode, per_env = tiny("routing.zscore_scope=episode"), tiny("routing.zscore_scope=env")
     for env in (per_episode, per_env):
         env.reset(0)
         env.step(np.zeros((1, env.V), dtype=int))
         env.reset(1)
     assert per_episode._stats["latency"][0, 0] == 0
     assert per_env._stats["latency"][0, 0] == per_env.V
+
+
+def test_reference_zscores_are_fixed_and_shared_by_every_env_of_a_config() -> None:
+    from vtwin.envs.routing import reference_moments
+
+    a, b = tiny("routing.reward_weights=[1.0, 1.0, 0.0]"), tiny(batch=3)
+    ref = reference_moments(a.config)
+    assert ref == reference_moments(b.config) and ref["latency"][1] > 0
+    for env in (a, b):
+        env.reset(4)
+        _, _, _, _, info = env.step(np.full((env.B, env.V), env.M - 1))
+        comp = info["reward_components"]
+        active = info["server"] >= 0
+        (mu_t, sd_t), (mu_s, sd_s) = ref["latency"], ref["load"]
+        np.testing.assert_allclose(
+            comp["latency"][active], ((info["latency_s"] - mu_t) / sd_t)[active]
+        )
+        np.testing.assert_allclose(comp["load"][active], ((info["load_mb"] - mu_s) / sd_s)[active])
+        assert info["zscore"]["latency_mean"][0] == mu_t
 
 
 # ------------------------------------------------------------------ actions and episodes

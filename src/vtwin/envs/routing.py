@@ -49,7 +49,7 @@ from vtwin.world.servers import ServerKind
 if TYPE_CHECKING:
     from vtwin.forecast.predictor import Predictor
 
-__all__ = ["BatchedMigrationRouting", "MigrationRoutingEnv"]
+__all__ = ["BatchedMigrationRouting", "MigrationRoutingEnv", "reference_moments"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -171,10 +171,12 @@ class BatchedMigrationRouting:
     satellite is never masked. A masked action is still executed (``info["infeasible"]``).
 
     **Reward** (eq. (22)) per active vehicle ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)``; z
-    is a z-score over time with running statistics per copy, reset with the episode: each
-    slot the active vehicles' values join the running count/mean/variance (Chan's parallel
-    update), then ``z = (x − mean) / max(std, 10⁻⁶)`` (latency in s, load in MB). With
-    ``routing.zscore_scope = env`` the statistics run on across the episodes of each copy.
+    is a z-score over time, ``z = (x − mean) / max(std, 10⁻⁶)`` (latency in s, load in MB).
+    By default (``routing.zscore_scope = reference``) mean and std are fixed: those of one
+    episode of a uniformly random policy on the same config (:func:`reference_moments`), so
+    rewards are comparable across methods and episodes. ``episode``: running statistics per
+    copy, reset with the episode (each slot the active vehicles' values join the running
+    count/mean/variance, Chan's parallel update); ``env``: running on across episodes.
     ``info["reward_components"]`` holds the three weighted terms (they sum to −reward);
     raw values are ``info["latency_s"]``, ``info["load_mb"]`` and ``info["failure"]``.
 
@@ -272,6 +274,7 @@ class BatchedMigrationRouting:
         self.reward_weights = tuple(float(w) for w in rc.reward_weights)
         self.trip_fraction = rc.trip_fraction
         self.zscore_scope = rc.zscore_scope
+        self._reference = reference_moments(config) if rc.zscore_scope == "reference" else None
         self._drain_bits = self.compute_hz * self.slot_s / self.cycles_per_bit
 
         # ---- geography: lat/lon of fixed points, local metres for motion -------------------
@@ -912,7 +915,13 @@ class BatchedMigrationRouting:
 
     # ------------------------------------------------------------------ internals
     def _zscore(self, key: str, x: FloatArray, active: BoolArray) -> FloatArray:
-        """Fold this slot's active values into the running stats of ``key``; z-score ``x``."""
+        """Fold this slot's active values into the running stats of ``key``; z-score ``x``.
+
+        With the ``reference`` scope the fixed reference moments are used instead.
+        """
+        if self._reference is not None:
+            mu_ref, sd_ref = self._reference[key]
+            return (x - mu_ref) / max(sd_ref, _Z_FLOOR[key])
         st = self._stats[key]
         n_b = active.sum(axis=1).astype(np.float64)
         safe = np.maximum(n_b, 1.0)
@@ -931,6 +940,9 @@ class BatchedMigrationRouting:
 
     def _moments(self, key: str) -> tuple[FloatArray, FloatArray]:
         """Running mean and standard deviation [B] of ``key`` (0 before any value)."""
+        if self._reference is not None:
+            mu_ref, sd_ref = self._reference[key]
+            return np.full(self.B, mu_ref), np.full(self.B, sd_ref)
         n, mean, m2 = self._stats[key]
         var = np.divide(m2, n, out=np.zeros_like(m2), where=n > 0)
         return mean.copy(), np.sqrt(var)
@@ -999,6 +1011,50 @@ def _agent_action(agent: str, value: Any, n: int) -> int:
     if not 0 <= idx < n:
         raise ValueError(f"action {idx} of {agent} is outside [0, {n}) (M servers)")
     return idx
+
+
+_REFERENCE_CACHE: dict[str, dict[str, tuple[float, float]]] = {}
+_REFERENCE_COPIES = 8
+_REFERENCE_SEED = 987_654_321  # reference episodes use seeds no training or test run uses
+
+
+def reference_moments(config: VTwinConfig) -> dict[str, tuple[float, float]]:
+    """Mean and std over time of latency (s) and host load (MB) under a random policy.
+
+    One episode of :data:`_REFERENCE_COPIES` copies with uniformly random servers, on
+    ``config`` with running z-scores (so nothing recurses); deterministic per config and
+    cached per config. These fixed moments z-score the rewards of the default ``reference``
+    scope (paper B eq. (22) normalises "in the time dimension"; fixing the statistics keeps
+    the reward stationary and comparable between methods, which running statistics are not:
+    a constant policy scores about 0 against its own running mean).
+    """
+    key = config.model_dump_json()
+    if key not in _REFERENCE_CACHE:
+        rc = config.routing
+        assert rc is not None
+        calib = config.model_copy(
+            update={"routing": rc.model_copy(update={"zscore_scope": "episode"})}
+        )
+        env = BatchedMigrationRouting(calib, _REFERENCE_COPIES)
+        obs, _ = env.reset([_REFERENCE_SEED + b for b in range(_REFERENCE_COPIES)])
+        rng = np.random.default_rng(_REFERENCE_SEED)
+        lat: list[FloatArray] = []
+        load: list[FloatArray] = []
+        for _ in range(env.horizon):
+            active = obs["active"]
+            obs, _, term, trunc, info = env.step(rng.integers(0, env.M, (env.B, env.V)))
+            lat.append(info["latency_s"][active])
+            load.append(info["load_mb"][active])
+            if (term | trunc).all():
+                break
+        lat_all, load_all = np.concatenate(lat), np.concatenate(load)
+        if lat_all.size == 0:
+            raise ValueError(f"config '{config.name}': no vehicle drove in the reference episode")
+        _REFERENCE_CACHE[key] = {
+            "latency": (float(lat_all.mean()), float(lat_all.std())),
+            "load": (float(load_all.mean()), float(load_all.std())),
+        }
+    return _REFERENCE_CACHE[key]
 
 
 class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
