@@ -59,8 +59,9 @@ def test_agent_beats_random_on_the_tiny_preset(
 
 
 def test_dm_mappo_beats_random_on_the_tiny_routing_preset() -> None:
-    """Paper B: DM-MAPPO (60k agent-steps, ~15 s) loses far fewer packets than random and
-    never executes a masked action, and earns more reward than greedy; evaluation on seeds no training episode used."""
+    """Paper B: DM-MAPPO (60k agent-steps, ~15 s) loses far fewer packets than random, never
+    executes a masked action and earns more reward than greedy (evaluation seeds unused in
+    training)."""
     from vtwin.envs.routing import BatchedMigrationRouting
     from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
 
