@@ -290,8 +290,10 @@ class RoutingConfig(StrictModel):
     """Paper B (Table I): migration routing of several VTs."""
 
     migration_mb: PositiveFloat = 60.0
-    generated_mbps: Interval = Field(
-        (1.0, 3.0), description="Data a vehicle generates, MB per second (Table I)."
+    generated_mbps: NonNegativeFloat | Interval = Field(
+        (1.0, 3.0),
+        description="Data a vehicle generates, MB per second (Table I): an interval [low, high] "
+        "draws each vehicle's rate per episode; a number x means every vehicle generates x.",
     )
     cycles_per_bit: PositiveFloat = 1000.0
     migration_bandwidth_mhz: PositiveFloat = 300.0

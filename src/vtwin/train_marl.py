@@ -65,7 +65,8 @@ def make_marl_agent(
         unknown = sorted(set(p) - {"epsilon"})
         if unknown:
             raise ValueError(f"unknown greedy parameter(s) {unknown}; valid: epsilon")
-        return GreedyRouting(env.V, env.M, seed=seed, **p)
+        has_sat = bool(getattr(env, "has_sat", True))
+        return GreedyRouting(env.V, env.M, seed=seed, has_satellite=has_sat, **p)
     if algo == "random":
         if p:
             raise ValueError(f"the random agent takes no parameters, got {sorted(p)}")

@@ -216,3 +216,17 @@ def test_dm_mappo_learns_beyond_the_mask_and_mappo_learns_to_avoid_masked_server
     plain_eval = evaluate_marl(plain, env, seed=999, episodes=4)
     assert plain_eval["infeasible_share"] < 0.5 * random["infeasible_share"]
     assert plain_eval["reward_per_step"] > random["reward_per_step"] + 1.0
+
+
+def test_greedy_without_a_satellite_falls_back_to_the_nearest_server() -> None:
+    from vtwin.agents.marl_heuristics import GreedyRouting
+
+    obs = {
+        "observation": np.array([[[3.0, 1.0, 2.0, 0.0]]], dtype=np.float32),
+        "action_mask": np.array([[[False, False, False]]]),
+        "active": np.array([[True]]),
+    }
+    assert GreedyRouting(1, 3, epsilon=0.0, has_satellite=False).greedy(obs)[0, 0] == 1
+    assert GreedyRouting(1, 3, epsilon=0.0).greedy(obs)[0, 0] == 2  # the satellite
+    obs["action_mask"] = np.array([[[True, False, True]]])
+    assert GreedyRouting(1, 3, epsilon=0.0, has_satellite=False).greedy(obs)[0, 0] == 2

@@ -396,8 +396,12 @@ def test_invalid_actions_are_clear_errors() -> None:
 def test_wrong_config_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"paper A; the migration-routing env needs a paper B"):
         BatchedMigrationRouting(load_config("paper-a-tiny"))
-    with pytest.raises(ValueError, match=r"exactly 1 satellite"):
-        tiny("servers.sat.count=0")
+    with pytest.raises(ConfigError, match=r"at most 1 satellite"):
+        load_config(TINY, ["servers.sat.count=2"])
+    cfg = load_config(TINY)  # model_copy skips validation: the env checks again
+    two = cfg.servers.model_copy(update={"sat": cfg.servers.sat.model_copy(update={"count": 2})})
+    with pytest.raises(ValueError, match=r"servers.sat.count = 2: .* at most 1 satellite"):
+        BatchedMigrationRouting(cfg.model_copy(update={"servers": two}))
     with pytest.raises(ConfigError, match=r"trip_fraction .* must lie in \(0, 1\]"):
         load_config(TINY, ["routing.trip_fraction=[0.5, 1.5]"])
 
@@ -568,3 +572,132 @@ def test_a_trace_ends_at_its_destination(tmp_path: Path) -> None:
 def test_trace_mode_needs_an_existing_path(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no such file or folder"):
         BatchedMigrationRouting(_tdrive_config(tmp_path / "missing", 1))
+
+
+# ------------------------------------------------------------------ without the satellite
+
+NO_SAT = "servers.sat.count=0"  # paper B Fig. 8, "without the satellite"
+
+
+def test_parallel_api_test_passes_without_the_satellite() -> None:
+    parallel_api_test(MigrationRoutingEnv(TINY, [NO_SAT]), num_cycles=100)
+
+
+def test_without_the_satellite_layout_and_actions() -> None:
+    env = tiny(NO_SAT)
+    assert (env.N, env.U, env.M, env.G, env.sat, env.has_sat) == (6, 2, 8, 8, -1, False)
+    assert env.obs_dim == 3 * env.M + 3
+    sl = env.obs_slices
+    assert sl["distance"] == slice(0, env.M) and sl["load"] == slice(env.M, 2 * env.M)
+    assert sum(s.stop - s.start for s in sl.values()) == env.obs_dim
+    assert sum(s.stop - s.start for s in env.state_slices.values()) == env.state_dim
+    obs, _ = env.reset(4)
+    assert obs["observation"].shape == (1, 3, env.obs_dim)
+    assert obs["action_mask"].shape == (1, 3, env.M)
+    # distances to all M servers, km
+    np.testing.assert_allclose(obs["observation"][0, :, : env.M], env._dist[0] / 1e3, rtol=1e-6)
+    hot = obs["observation"][0, :, sl["serving"]]
+    np.testing.assert_array_equal(hot.argmax(-1), env.serving[0])
+    lean = tiny(NO_SAT, "routing.observe_serving=false")
+    assert lean.obs_dim == 2 * lean.M + 3 and "serving" not in lean.obs_slices
+    with pytest.raises(ValueError, match=r"outside \[0, 8\): 6 RSUs and 2 UAVs \(no satellite\)"):
+        env.step(np.full((1, 3), 8))
+    pz = MigrationRoutingEnv(TINY, [NO_SAT])
+    assert pz.action_space("vehicle_0").n == 8
+    pz.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action 8 of vehicle_0 is outside \[0, 8\)"):
+        pz.step({a: 8 for a in pz.agents})
+
+
+def test_without_the_satellite_an_overflowing_host_computes_on_its_own_cpu() -> None:
+    env = tiny(NO_SAT)
+    env.reset(0)
+    N, M = env.N, env.M
+    here = env.rsu_xy[0]
+    bg = np.full((1, M), 100.0)
+    obs = env.set_state(
+        vehicle_xy_m=np.tile(here, (1, env.V, 1)),
+        uav_xy_m=np.stack([here, here + np.array([20_000.0, 0.0])])[None],
+        cache_mb=np.zeros((1, M)),
+        background_mb=bg,
+        predicted_mb=bg,
+        data_mb=np.full((1, env.V), 250.0),  # 100 + 250 MB > L_max = 300 MB everywhere
+    )
+    assert not obs["action_mask"].any()  # no feasible server: an all-False row
+    # greedy: the nearest server when none is feasible; exploring picks among all M
+    np.testing.assert_array_equal(env.greedy_actions(np.random.default_rng(0), 0.0), 0)
+    explore = env.greedy_actions(np.random.default_rng(1), 1.0)
+    assert explore.min() >= 0 and explore.max() < M
+
+    _, reward, _, _, info = env.step(np.array([[0, 0, N]]))  # two on RSU 0, one on UAV 0
+    assert info["infeasible"].all() and np.isfinite(reward).all()
+    np.testing.assert_array_equal(info["failure"], 1.0)  # eq. (14): overflow
+    np.testing.assert_allclose(info["load_mb"][0], [600.0, 600.0, 350.0])
+    # eq. (9) without a satellite: e_v S'_m / C_m on the host's own 32 GHz
+    np.testing.assert_allclose(info["compute_s"][0], 1000 * np.array([600, 600, 350]) * MB / 32e9)
+    drained = 32e9 * 30 / 1000 / MB  # caches keep at most L_max less a slot's work
+    assert env.cache_bits[0, 0] / MB == pytest.approx(300.0 - drained)
+    assert env.cache_bits[0, N] / MB == pytest.approx(300.0 - drained)
+
+
+def test_without_the_satellite_vts_start_on_the_nearest_feasible_else_nearest_server() -> None:
+    env = tiny(NO_SAT, "vehicles.count=6", batch=4)
+    obs, _ = env.reset(2)
+    mask, dist = obs["action_mask"], env._dist
+    want = np.where(mask.any(-1), np.where(mask, dist, np.inf).argmin(-1), dist.argmin(-1))
+    np.testing.assert_array_equal(env.serving, want)
+    for _ in range(10):
+        got = env.greedy_actions(np.random.default_rng(0), epsilon=0.0)
+        mask, dist = env._mask, env._dist
+        want = np.where(mask.any(-1), np.where(mask, dist, np.inf).argmin(-1), dist.argmin(-1))
+        np.testing.assert_array_equal(got, want)
+        env.step(got)
+    # 20 MB/s × 30 s = 600 MB > L_max: nothing is ever feasible, every VT starts on the nearest
+    flood = tiny(NO_SAT, "routing.generated_mbps=20", batch=2)
+    obs, _ = flood.reset(0)
+    assert not obs["action_mask"].any()
+    np.testing.assert_array_equal(flood.serving, flood._dist.argmin(-1))
+
+
+def test_without_the_satellite_batched_equals_single_and_reference_moments_work() -> None:
+    from vtwin.envs.routing import reference_moments
+
+    cfg = load_config(TINY, [NO_SAT])
+    ref = reference_moments(cfg)
+    assert all(np.isfinite(v).all() and v[1] > 0 for v in ref.values())
+    batched = BatchedMigrationRouting(cfg, 2)
+    singles = [BatchedMigrationRouting(cfg, 1) for _ in range(2)]
+    obs_b, _ = batched.reset([5, 6])
+    for b, env in enumerate(singles):
+        assert_tree_equal(rows(obs_b, b), rows(env.reset([5 + b])[0], 0), "reset")
+    rng = np.random.default_rng(0)
+    for t in range(batched.horizon):
+        actions = rng.integers(0, batched.M, size=(2, batched.V))
+        out_b = batched.step(actions)
+        for b, env in enumerate(singles):
+            out_s = env.step(actions[b : b + 1])
+            for k, (x, y) in enumerate(zip(out_b, out_s, strict=True)):
+                assert_tree_equal(rows(x, b), rows(y, 0), f"t={t} part {k}")
+        assert np.isfinite(out_b[1]).all()
+
+
+# ------------------------------------------------------------------ generated data
+
+
+def test_generated_mbps_takes_a_scalar_or_an_interval() -> None:
+    cfg = load_config(TINY, ["routing.generated_mbps=2.0"])
+    assert cfg.routing is not None and cfg.routing.generated_mbps == 2.0
+    with pytest.raises(ConfigError, match=r"generated_mbps"):
+        load_config(TINY, ["routing.generated_mbps=-1.0"])
+    with pytest.raises(ConfigError, match=r"interval low 3.0 is above high 1.0"):
+        load_config(TINY, ["routing.generated_mbps=[3.0, 1.0]"])
+    scalar = tiny("routing.generated_mbps=2.0", batch=3)
+    pair = tiny("routing.generated_mbps=[2.0, 2.0]", batch=3)
+    obs_s, _ = scalar.reset(1)
+    obs_p, _ = pair.reset(1)
+    np.testing.assert_array_equal(scalar.data_bits, 2.0 * 30.0 * MB)  # exactly x MB/s
+    assert_tree_equal(obs_s, obs_p)  # a scalar x is the interval [x, x]
+    drawn = tiny(batch=3)
+    drawn.reset(1)
+    assert len(np.unique(drawn.data_bits)) == drawn.data_bits.size  # [1, 3]: one draw each
+    assert drawn.data_bits.min() >= 30 * MB and drawn.data_bits.max() <= 90 * MB

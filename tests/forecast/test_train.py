@@ -139,3 +139,11 @@ def test_too_short_series_fails_clearly() -> None:
     tiny = synthetic_traffic(1, days=0.02, seed=0)  # 5 steps
     with pytest.raises(ValueError, match=r"too few|no complete training window"):
         train_forecaster(tiny, ForecastSettings(**FAST))
+
+
+def test_max_train_windows_subsamples_deterministically(series: TrafficSeries) -> None:
+    settings = ForecastSettings(model="gru", max_train_windows=100, **FAST)
+    a, b = train_forecaster(series, settings), train_forecaster(series, settings)
+    assert a.history == b.history
+    full = train_forecaster(series, ForecastSettings(model="gru", **FAST))
+    assert a.history != full.history

@@ -46,22 +46,33 @@ class GreedyRouting(RandomRouting):
     """
 
     def __init__(
-        self, n_agents: int, n_actions: int, *, epsilon: float = 0.1, seed: int = 0
+        self,
+        n_agents: int,
+        n_actions: int,
+        *,
+        epsilon: float = 0.1,
+        seed: int = 0,
+        has_satellite: bool = True,
     ) -> None:
-        """``epsilon`` ∈ [0, 1] is the probability of a uniformly random server."""
+        """``epsilon`` ∈ [0, 1] is the probability of a uniformly random server;
+        ``has_satellite`` False: every action is a ground server (no satellite fallback)."""
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon = {epsilon}: must be in [0, 1]")
         super().__init__(n_agents, n_actions, seed=seed)
         self.epsilon = float(epsilon)
+        self.has_satellite = has_satellite
 
     def greedy(self, obs: ObsDict) -> NDArray[np.int64]:
-        """The nearest allowed non-satellite server per vehicle [B, V] (satellite if none)."""
-        ground = self.n_actions - 1
+        """The nearest allowed non-satellite server per vehicle [B, V].
+
+        When none is allowed: the satellite, or (without one) the nearest server.
+        """
+        ground = self.n_actions - 1 if self.has_satellite else self.n_actions
         dist = np.asarray(obs["observation"], dtype=np.float64)[..., :ground]
         allowed = np.asarray(obs["action_mask"], dtype=bool)[..., :ground]
-        d = np.where(allowed, dist, np.inf)
-        best = np.argmin(d, axis=-1)
-        return np.where(allowed.any(axis=-1), best, ground).astype(np.int64)
+        best = np.argmin(np.where(allowed, dist, np.inf), axis=-1)
+        fallback = ground if self.has_satellite else np.argmin(dist, axis=-1)
+        return np.where(allowed.any(axis=-1), best, fallback).astype(np.int64)
 
     def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
         """Greedy actions [B, V], each replaced by a uniform server with probability ε."""

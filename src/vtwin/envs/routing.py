@@ -1,4 +1,4 @@
-"""Paper B: multi-vehicle VT migration routing over RSUs, UAVs and one satellite (SPEC §B).
+"""Paper B: multi-vehicle VT migration routing over RSUs, UAVs and a satellite (SPEC §B).
 
 Two classes share one implementation:
 
@@ -116,7 +116,10 @@ class BatchedMigrationRouting:
     """``B`` copies of the paper B migration-routing world, stepped together.
 
     **World.** ``N`` RSUs, ``U`` UAVs and one LEO satellite; server indices ``[0, N)`` are
-    RSUs, ``[N, N+U)`` UAVs and ``M − 1`` the satellite (``M = N + U + 1``). ``V`` vehicles,
+    RSUs, ``[N, N+U)`` UAVs and ``M − 1`` the satellite (``M = N + U + 1``). With
+    ``servers.sat.count = 0`` (paper B Fig. 8, "without the satellite") there is none:
+    ``M = N + U``, ``has_sat`` is False and ``sat`` is −1; more than one satellite is an
+    error. ``G = N + U`` counts the ground servers (RSUs and UAVs). ``V`` vehicles,
     each with its VT, drive for 30 s slots: synthetic street-grid trips that end at a
     destination within the horizon (``routing.trip_fraction``), or replayed T-Drive traces
     (``vehicles.mobility.kind = trace``; a trace's last fix is its destination). UAVs patrol
@@ -131,13 +134,16 @@ class BatchedMigrationRouting:
     vehicle's / server's power (eqs. (3)–(5)); the satellite has fixed Starlink-like rates
     (eqs. (6)–(7)). Server load ``S'_m = cache_m + S_m + Σ_v g_vm S_v`` with ``S_m`` the
     background load (eq. (8)); compute ``T_cul = e_v S'_m / C_m``, on the satellite's CPU
-    ``C_s`` when ``S'_m > L_max`` (eq. (9)); migration ``T_mig = J S_mig / R_mig`` when the
-    host changes (eqs. (10)–(12)), ``R_mig`` by Shannon over the server-to-server distance
-    with the source's power and ``routing.migration_bandwidth_mhz``, or the satellite's fixed
-    uplink (to it) / downlink (from it); ``T_sum`` is the sum (eq. (13)). Failure ``ξ = 1``
-    when the vehicle is beyond the host's ``D_max`` or ``S'_m > L_max`` (eq. (14)). Each
-    server then processes ``C_m τ / e_v`` bits; the rest, at most ``L_max`` (data above it
-    was computed on the satellite or lost), stays in its cache for the next slot.
+    ``C_s`` when ``S'_m > L_max`` (eq. (9); without a satellite the overflowing host computes
+    everything on its own CPU, ``e_v S'_m / C_m``, and ξ = 1 all the same); migration
+    ``T_mig = J S_mig / R_mig`` when the host changes (eqs. (10)–(12)), ``R_mig`` by Shannon
+    over the server-to-server distance with the source's power and
+    ``routing.migration_bandwidth_mhz``, or the satellite's fixed uplink (to it) / downlink
+    (from it); ``T_sum`` is the sum (eq. (13)). Failure ``ξ = 1`` when the vehicle is beyond
+    the host's ``D_max`` or ``S'_m > L_max`` (eq. (14)). Each server then processes
+    ``C_m τ / e_v`` bits; the rest, at most ``L_max`` (data above it was computed on the
+    satellite, or on the host's CPU without one, or lost), stays in its cache for the next
+    slot.
 
     **Background load.** A traffic-flow series per RSU/UAV (``synthetic_traffic`` at the slot
     length; a pool of ``routing.traffic_pool_days`` days drawn once from ``config.seed``; each
@@ -150,16 +156,21 @@ class BatchedMigrationRouting:
 
     **Observation** ``[B, V, obs_dim]`` float32, per vehicle (``obs_slices`` names them):
 
-    ====================  =========  ==========================================================
-    entries               count      value
-    ====================  =========  ==========================================================
-    ``[0, M−1)``          M − 1      D_{v,m} of RSUs then UAVs, km / ``routing.distance_scale_km``
-    ``[M−1, 2M−1)``       M          loads as seen through the predictor, (predicted background
-                                     + cache) / L_max of each server (satellite last)
-    ``[2M−1, 2M+1)``      2          own position (x, y) / area size, clipped to [0, 1]
-    ``2M+1``              1          time t / horizon
-    ``[2M+2, 3M+2)``      M          one-hot of the current host (``routing.observe_serving``)
-    ====================  =========  ==========================================================
+    ======================  =========  ========================================================
+    entries                 count      value
+    ======================  =========  ========================================================
+    ``[0, G)``              G          D_{v,m} of RSUs then UAVs (the non-satellite servers),
+                                       km / ``routing.distance_scale_km``
+    ``[G, G+M)``            M          loads as seen through the predictor, (predicted
+                                       background + cache) / L_max of each server (satellite
+                                       last)
+    ``[G+M, G+M+2)``        2          own position (x, y) / area size, clipped to [0, 1]
+    ``G+M+2``               1          time t / horizon
+    ``[G+M+3, G+2M+3)``     M          one-hot of the current host (``routing.observe_serving``)
+    ======================  =========  ========================================================
+
+    With the satellite ``G = M − 1`` (distances ``[0, M−1)``, ``obs_dim = 3M + 2``); without
+    it ``G = M`` (distances to all M servers, ``obs_dim = 3M + 3``).
 
     **State** ``[B, state_dim]`` float32 for centralised critics (``state_slices``):
     vehicle positions / area (2V, vehicle-major), one-hot current hosts (V·M), active flags
@@ -169,6 +180,9 @@ class BatchedMigrationRouting:
     **Mask** ``[B, V, M]`` (eqs. (23)–(24)): server m is infeasible for vehicle v when its
     predicted background + cache + ``S_v`` exceed ``L_max`` or ``D_{v,m} > D_max``; the
     satellite is never masked. A masked action is still executed (``info["infeasible"]``).
+    Without a satellite a vehicle may have no feasible server: its mask row is then all
+    False, which agents must read as all True (:func:`vtwin.agents.mappo.effective_mask`,
+    :meth:`greedy_actions`); whatever it picks is flagged ``infeasible``.
 
     **Reward** (eq. (22)) per active vehicle ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)``; z
     is a z-score over time, ``z = (x − mean) / max(std, 10⁻⁶)`` (latency in s, load in MB).
@@ -185,8 +199,10 @@ class BatchedMigrationRouting:
     ``load_mb`` (S'_m of the host); ``failure`` (ξ); ``migrated`` (J); ``infeasible``;
     ``server`` (the host, −1 when not driving); ``packet_loss_rate`` (eq. (15) as a fraction,
     over the slots driven so far); ``arrived`` (destination reached); ``action_mask`` and
-    ``active`` of the next observation. Per copy [B]: ``workload_variance`` (population
-    variance of S'_m over the M servers, MB²) and ``zscore`` (running means and stds).
+    ``active`` of the next observation (without a satellite an ``action_mask`` row may be all
+    False: no server is feasible, read it as all True). Per copy [B]: ``workload_variance``
+    (population variance of S'_m over the M servers, MB²) and ``zscore`` (running means and
+    stds).
     Per-vehicle values are 0 (False) for vehicles that did not drive this slot.
 
     **Episode.** A copy terminates when every vehicle has reached its destination and is
@@ -229,14 +245,19 @@ class BatchedMigrationRouting:
         servers = scenario.servers
         rsu = servers.of_kind(ServerKind.RSU)
         uav = servers.of_kind(ServerKind.UAV)
-        if servers.count(ServerKind.SAT) != 1:
+        n_sat = servers.count(ServerKind.SAT)
+        if n_sat > 1:
             raise ValueError(
-                f"servers.sat.count = {servers.count(ServerKind.SAT)}: the routing env needs "
-                "exactly 1 satellite (the always-feasible last action)"
+                f"servers.sat.count = {n_sat}: the routing env models at most 1 satellite "
+                "(0 for paper B's 'without satellite' ablation)"
             )
         self.N, self.U = int(rsu.size), int(uav.size)
+        self.has_sat = n_sat == 1
+        self.G = self.N + self.U  # ground servers (RSUs and UAVs): distance/background columns
         self.M = servers.n
-        self.sat = self.M - 1
+        if self.M < 1:
+            raise ValueError("no servers (servers.*.count are all 0): the routing env needs ≥ 1")
+        self.sat = self.M - 1 if self.has_sat else -1
         if self.U and not self.N:
             raise ValueError(f"servers.uav.count = {self.U} with no RSUs: UAVs patrol among RSUs")
         self.V = config.vehicles.count
@@ -251,9 +272,12 @@ class BatchedMigrationRouting:
         # paper B eq. (2): RSUs are ground points, UAVs fly at h_u
         self.altitude_m = np.zeros(self.M)
         self.altitude_m[uav] = servers.altitude_m[uav]
-        self.sat_uplink_bps = float(servers.uplink_bps[self.sat])
-        self.sat_downlink_bps = float(servers.downlink_bps[self.sat])
-        self.sat_compute_hz = float(servers.compute_hz[self.sat])
+        if self.has_sat:
+            self.sat_uplink_bps = float(servers.uplink_bps[self.sat])
+            self.sat_downlink_bps = float(servers.downlink_bps[self.sat])
+            self.sat_compute_hz = float(servers.compute_hz[self.sat])
+        else:  # never used: no action is the satellite, overflow computes on the host's CPU
+            self.sat_uplink_bps = self.sat_downlink_bps = self.sat_compute_hz = float("nan")
         self.vehicle_power_w = float(dbm_to_w(config.vehicles.power_dbm))
         ch = config.channel
         self._gain_args = (ch.carrier_ghz * 1e9, ch.antenna_gain, ch.path_loss_exponent)
@@ -269,7 +293,8 @@ class BatchedMigrationRouting:
             )
         self.cycles_per_bit = rc.cycles_per_bit  # e_v
         self.migration_bits = rc.migration_mb * MB_TO_BITS  # S_mig
-        lo, hi = rc.generated_mbps
+        gen = rc.generated_mbps
+        lo, hi = gen if isinstance(gen, tuple) else (gen, gen)  # a scalar: exactly that rate
         self._data_range_bits = (lo * self.slot_s * MB_TO_BITS, hi * self.slot_s * MB_TO_BITS)
         self.reward_weights = tuple(float(w) for w in rc.reward_weights)
         self.trip_fraction = rc.trip_fraction
@@ -294,7 +319,7 @@ class BatchedMigrationRouting:
         self._centre_trig = (np.cos(phi0), np.sin(phi0), np.cos(lam0), np.sin(lam0))
         self._rsu_off64 = self._offsets(self.rsu_latlon)
         self._rsu_off = tuple(self._rsu_off64[:, k].astype(np.float32) for k in range(3))
-        self._coverage32 = self.coverage_m[: self.M - 1].astype(np.float32)
+        self._coverage32 = self.coverage_m[: self.G].astype(np.float32)
         self.uav_altitude_m = self.altitude_m[self.N : self.N + self.U].copy()
         self._uav_h2 = (self.uav_altitude_m**2).astype(np.float32)
         self.uav_speed_mps = config.servers.uav.speed_mps
@@ -312,15 +337,15 @@ class BatchedMigrationRouting:
         if self.window < 1:
             raise ValueError(f"predictor.window = {self.window}: must be ≥ 1")
         w = config.workload
-        carries = np.zeros(self.M - 1, dtype=bool)
+        carries = np.zeros(self.G, dtype=bool)
         carries[: self.N] = "rsu" in w.servers
         carries[self.N :] = "uav" in w.servers
-        gain = np.ones(self.M - 1)
+        gain = np.ones(self.G)
         gain[: self.N] = hotspot_gain(config, self.rsu_xy)
         self.background_mb_per_flow = np.where(carries, rc.background_mb_per_vehicle * gain, 0.0)
         pool_flow = self._traffic_pool(rc.traffic_pool_days, w.start_hour)
         self._pool_bits = pool_flow * (self.background_mb_per_flow * MB_TO_BITS)
-        self._pred_pool = np.zeros((rc.traffic_pool_days, self.horizon + 1, self.M - 1))
+        self._pred_pool = np.zeros((rc.traffic_pool_days, self.horizon + 1, self.G))
         self._predicted = np.zeros(rc.traffic_pool_days, dtype=bool)
 
         # ---- vehicles from traces ------------------------------------------------------------
@@ -329,18 +354,18 @@ class BatchedMigrationRouting:
             self._load_traces()
 
         # ---- observation / state layout -------------------------------------------------------
-        M, V, U = self.M, self.V, self.U
+        M, V, U, G = self.M, self.V, self.U, self.G
         self.distance_scale_m = rc.distance_scale_km * 1e3
         self.observe_serving = rc.observe_serving
         self.obs_slices: dict[str, slice] = {
-            "distance": slice(0, M - 1),
-            "load": slice(M - 1, 2 * M - 1),
-            "position": slice(2 * M - 1, 2 * M + 1),
-            "time": slice(2 * M + 1, 2 * M + 2),
+            "distance": slice(0, G),
+            "load": slice(G, G + M),
+            "position": slice(G + M, G + M + 2),
+            "time": slice(G + M + 2, G + M + 3),
         }
         if self.observe_serving:
-            self.obs_slices["serving"] = slice(2 * M + 2, 3 * M + 2)
-        self.obs_dim = 3 * M + 2 if self.observe_serving else 2 * M + 2
+            self.obs_slices["serving"] = slice(G + M + 3, G + 2 * M + 3)
+        self.obs_dim = self.obs_slices["serving" if self.observe_serving else "time"].stop
         sizes = [
             ("position", 2 * V),
             ("serving", V * M),
@@ -359,14 +384,14 @@ class BatchedMigrationRouting:
         self._data_ref_bits = float(config.servers.rsu.capacity_mb * MB_TO_BITS)
         self._obs: dict[str, np.ndarray] = {}
         self._mask = np.ones((self.B, self.V, self.M), dtype=bool)
-        self._dist = np.zeros((self.B, self.V, self.M - 1), dtype=np.float32)
+        self._dist = np.zeros((self.B, self.V, self.G), dtype=np.float32)
         self._started = False
 
     # ------------------------------------------------------------------ construction helpers
     def _traffic_pool(self, days: int, start_hour: float) -> FloatArray:
         """Flows [days, window + horizon + 1, N + U]: slots −window … horizon of each day."""
         n_steps = self.window + self.horizon + 1
-        n_series = self.M - 1
+        n_series = self.G
         pool = np.zeros((days, n_steps, n_series))
         if n_series == 0:
             return pool
@@ -488,10 +513,10 @@ class BatchedMigrationRouting:
             self._stats = {k: np.zeros((3, B)) for k in ("latency", "load")}  # count, mean, M2
         self._failures = np.zeros((B, V))
         self._slots = np.zeros((B, V))
-        self.serving = np.full((B, V), self.sat, dtype=np.int64)
+        self.serving = np.full((B, V), max(self.sat, 0), dtype=np.int64)  # placeholder
         self._started = True
         self._observe()
-        # each VT starts on the nearest feasible server (the satellite when none is)
+        # each VT starts on the nearest feasible server (none: the satellite, else the nearest)
         self.serving = self._nearest_feasible()
         obs = self._observe()
         info = {
@@ -523,7 +548,7 @@ class BatchedMigrationRouting:
         flat = (np.arange(B)[:, None] * M + chosen).ravel()
         joined = np.bincount(flat, weights=data.ravel(), minlength=B * M).reshape(B, M)
         load = self.cache_bits + joined
-        load[:, : M - 1] += self._bg_now
+        load[:, : self.G] += self._bg_now
         terms = self._slot_terms(chosen, data, load)
 
         # running z-scores over time, per copy (eq. (22) normalisation)
@@ -544,7 +569,8 @@ class BatchedMigrationRouting:
         )  # paper B eq. (15), as a fraction, over the slots driven so far
         variance = np.where(live, workload_variance(load / MB_TO_BITS), 0.0)  # MB²
 
-        # caches carry the unfinished data, at most L_max (the excess left for the satellite)
+        # caches carry the unfinished data, at most L_max (the excess was computed on the
+        # satellite, or on the host's CPU without one, or lost)
         carried = cache_carryover_bits(
             np.minimum(load, self.capacity_bits), self.compute_hz, self.slot_s, self.cycles_per_bit
         )
@@ -596,8 +622,8 @@ class BatchedMigrationRouting:
         bidx = np.arange(B)[:, None]
         vidx = np.arange(V)[None, :]
         sat = chosen == self.sat
-        col = np.minimum(chosen, self.M - 2)
-        dist = self._dist[bidx, vidx, col] if self.M > 1 else np.zeros((B, V))
+        col = np.minimum(chosen, self.G - 1)
+        dist = self._dist[bidx, vidx, col] if self.G > 0 else np.zeros((B, V))
         gain = path_gain(dist, *self._gain_args)  # paper B eq. (3)
         up_bps = np.where(  # paper B eq. (4); satellite: fixed rate, eq. (6)
             sat,
@@ -616,12 +642,13 @@ class BatchedMigrationRouting:
         t_up = transmission_latency_s(data, up_bps)  # paper B eq. (6)
         t_down = transmission_latency_s(data, down_bps)  # paper B eq. (7)
         host_load = load[bidx, chosen]
-        t_cul = compute_latency_s(  # paper B eq. (9)
+        host_hz = self.compute_hz[chosen]
+        t_cul = compute_latency_s(  # paper B eq. (9); no satellite: all on the host's own CPU
             host_load,
             self.cycles_per_bit,
-            self.compute_hz[chosen],
+            host_hz,
             self.capacity_bits[chosen],
-            self.sat_compute_hz,
+            self.sat_compute_hz if self.has_sat else host_hz,
         )
         moved = chosen != self.serving  # J, paper B eq. (10)
         mig_bps = self._migration_rate(self.serving, chosen)  # paper B eq. (11)
@@ -665,7 +692,7 @@ class BatchedMigrationRouting:
             [self._rsu_off64, self._uav_off64.reshape(B * U, 3), np.zeros((1, 3))]
         )
         uav_row = N + np.arange(B)[:, None] * U + (idx - N)
-        return table[np.where(idx < N, idx, np.where(idx < self.sat, uav_row, N + B * U))]
+        return table[np.where(idx < N, idx, np.where(idx < self.G, uav_row, N + B * U))]
 
     def _offsets(self, latlon_deg: FloatArray) -> FloatArray:
         """Points (lat, lon) [..., 2] on the sphere of radius R less the area centre, m [..., 3].
@@ -792,14 +819,15 @@ class BatchedMigrationRouting:
         old = (self._dist, self._obs) if freeze is not None and freeze.any() else None
         self._geometry()
         seen = self.cache_bits.copy()  # loads as the agents see them (predicted background)
-        seen[:, : M - 1] += self._pred_now
+        seen[:, : self.G] += self._pred_now
         headroom = self.capacity_bits - seen
         # paper B eqs. (23)–(24): predicted load + cache + S_v ≤ L_max and D ≤ D_max
         mask = np.empty((B, V, M), dtype=bool)
         np.greater_equal(headroom[:, None, :], self.data_bits[:, :, None], out=mask)  # float64
-        near = mask[..., : M - 1]
+        near = mask[..., : self.G]
         np.logical_and(near, self._dist <= self._coverage32, out=near)
-        mask[..., M - 1] = True
+        if self.has_sat:
+            mask[..., M - 1] = True
         load_frac = (seen / self.capacity_bits).astype(np.float32)
         pos = np.clip(self._veh_xy[t] / self.area_m, 0.0, 1.0)
         ended = self._terminated | self._truncated
@@ -841,19 +869,23 @@ class BatchedMigrationRouting:
         return {**out, "action_mask": mask.copy()}
 
     def _nearest_feasible(self) -> IntArray:
-        """Per vehicle the nearest feasible RSU/UAV, else the satellite: [B, V]."""
-        if self.M == 1:
+        """Per vehicle the nearest feasible RSU/UAV, else the satellite (without one: the
+        nearest RSU/UAV): [B, V]."""
+        if self.G == 0:
             return np.zeros((self.B, self.V), dtype=np.int64)
-        d = np.where(self._mask[..., : self.M - 1], self._dist, np.inf)
+        d = np.where(self._mask[..., : self.G], self._dist, np.inf)
         near = np.argmin(d, axis=-1)
-        return np.where(np.isfinite(d.min(axis=-1)), near, self.sat).astype(np.int64)
+        fallback = self.sat if self.has_sat else np.argmin(self._dist, axis=-1)
+        return np.where(np.isfinite(d.min(axis=-1)), near, fallback).astype(np.int64)
 
     def greedy_actions(self, rng: np.random.Generator, epsilon: float = 0.1) -> IntArray:
         """Greedy baseline (paper B Sec. VII-A): the nearest feasible server per vehicle; with
         probability ``epsilon`` a uniformly random feasible one instead. Returns [B, V].
 
         "Feasible" is the current action mask, so the satellite is chosen when no RSU or UAV
-        is. Two arrays of uniforms are drawn from ``rng`` per call whatever ``epsilon`` is.
+        is; without a satellite (``servers.sat.count = 0``) the nearest server then, and the
+        random pick is among all ``M`` (an all-False mask row counts as all-True). Two arrays
+        of uniforms are drawn from ``rng`` per call whatever ``epsilon`` is.
         """
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon = {epsilon}: must be in [0, 1]")
@@ -862,6 +894,8 @@ class BatchedMigrationRouting:
         explore = rng.random((self.B, self.V)) < epsilon
         u = rng.random((self.B, self.V))
         mask = self._mask
+        if not self.has_sat:  # no feasible server at all: every server is as good
+            mask = mask | ~mask.any(axis=-1, keepdims=True)
         k = np.minimum((u * mask.sum(axis=-1)).astype(np.int64), mask.sum(axis=-1) - 1)
         random_pick = np.argmax(np.cumsum(mask, axis=-1) > k[..., None], axis=-1)
         return np.where(explore, random_pick, self._nearest_feasible()).astype(np.int64)
@@ -904,9 +938,9 @@ class BatchedMigrationRouting:
         if cache_mb is not None:
             self.cache_bits = arr(cache_mb, (B, M), "cache_mb") * MB_TO_BITS
         if background_mb is not None:
-            self._bg_now = arr(background_mb, (B, M - 1), "background_mb") * MB_TO_BITS
+            self._bg_now = arr(background_mb, (B, self.G), "background_mb") * MB_TO_BITS
         if predicted_mb is not None:
-            self._pred_now = arr(predicted_mb, (B, M - 1), "predicted_mb") * MB_TO_BITS
+            self._pred_now = arr(predicted_mb, (B, self.G), "predicted_mb") * MB_TO_BITS
         if data_mb is not None:
             self.data_bits = arr(data_mb, (B, V), "data_mb") * MB_TO_BITS
         if serving is not None:
@@ -994,7 +1028,9 @@ class BatchedMigrationRouting:
             self.B,
             self.V,
             self.M,
-            f"{self.N} RSUs, {self.U} UAVs and the satellite ({self.sat})",
+            f"{self.N} RSUs, {self.U} UAVs and the satellite ({self.sat})"
+            if self.has_sat
+            else f"{self.N} RSUs and {self.U} UAVs (no satellite)",
         )
 
 
@@ -1065,26 +1101,30 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
     the edge server that hosts its vehicle twin.
 
     ## Action space
-    ``Discrete(M)`` per agent: RSUs ``0 … N−1``, UAVs ``N … N+U−1``, the satellite ``M−1``.
-    Masked (infeasible) actions are allowed and executed; ``info["infeasible"]`` says so.
+    ``Discrete(M)`` per agent: RSUs ``0 … N−1``, UAVs ``N … N+U−1``, the satellite ``M−1``
+    (with ``servers.sat.count = 0`` there is none and ``M = N + U``). Masked (infeasible)
+    actions are allowed and executed; ``info["infeasible"]`` says so.
 
     ## Observation space
     ``Dict({"observation": Box(0, inf, (obs_dim,), float32), "action_mask": Box(0, 1, (M,),
-    int8)})``. ``observation``: distances to the M−1 RSUs/UAVs in km
-    (/ ``routing.distance_scale_km``), the loads of all M servers as seen through the predictor
-    / L_max, own position / area, t / horizon, and (``routing.observe_serving``) a one-hot of
-    the current host — layout in :attr:`BatchedMigrationRouting.obs_slices`.
-    ``action_mask``: 1 = feasible (paper B eqs. (23)–(24)); the satellite is always 1.
+    int8)})``. ``observation``: distances to the G non-satellite servers (RSUs/UAVs: M−1 of
+    them, all M without a satellite) in km (/ ``routing.distance_scale_km``), the loads of all
+    M servers as seen through the predictor / L_max, own position / area, t / horizon, and
+    (``routing.observe_serving``) a one-hot of the current host — layout in
+    :attr:`BatchedMigrationRouting.obs_slices`.
+    ``action_mask``: 1 = feasible (paper B eqs. (23)–(24)); the satellite is always 1. Without
+    a satellite a row may be all 0 (no feasible server): read it as all 1.
     ``state()`` / ``state_space``: the global state ``Box(0, inf, (state_dim,), float32)``.
 
     ## Rewards
-    Paper B eq. (22): ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)`` with running z-scores over
-    the episode; ``info["reward_components"]`` holds the three weighted terms
+    Paper B eq. (22): ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)`` with z-scores over time
+    (``routing.zscore_scope``); ``info["reward_components"]`` holds the three weighted terms
     (``latency``, ``load``, ``failure``), which sum to −reward.
 
     ## Starting state
     Synthetic trips on a street grid (or T-Drive traces), a traffic day of background load and
-    UAV start RSUs drawn from the seed; each VT starts on its vehicle's nearest feasible server.
+    UAV start RSUs drawn from the seed; each VT starts on its vehicle's nearest feasible server
+    (none feasible: the satellite, or without one the nearest server).
 
     ## Episode end
     An agent terminates when its vehicle reaches its destination and is removed from
@@ -1180,7 +1220,7 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
     ]:
         """One slot for every live agent; agents that arrive (or time out) are removed."""
         b = self.batched
-        act = np.full((1, b.V), b.sat, dtype=np.int64)
+        act = np.full((1, b.V), max(b.sat, 0), dtype=np.int64)  # ignored: not driving
         for agent, a in actions.items():
             if agent not in self._index:
                 raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")

@@ -29,6 +29,7 @@ _EXPERIMENT_MODULES: tuple[str, ...] = (
     "vtwin.experiments.paper_a",
     "vtwin.experiments.paper_a_rl",
     "vtwin.experiments.paper_b_forecast",
+    "vtwin.experiments.paper_b_routing",
 )
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 

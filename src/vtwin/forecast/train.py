@@ -73,6 +73,9 @@ class ForecastSettings(BaseModel):
     device: str = "auto"
     max_gap_steps: int = Field(3, ge=0, description="longest gap (steps) filled by interpolation")
     server_embedding: int = Field(0, ge=0, description="server embedding size; 0 = none")
+    max_train_windows: int | None = Field(
+        None, ge=1, description="keep at most this many training windows (a seeded subsample)"
+    )
     model_params: dict[str, int | float] = Field(default_factory=dict)
 
     @field_validator("model")
@@ -324,6 +327,13 @@ def train_forecaster(
     w, h = settings.window, settings.horizon
     x_tr, y_tr, s_tr, _ = make_windows(scaled, *split.train, w, h)
     x_va, y_va, s_va, _ = make_windows(scaled, *split.val, w, h)
+    if settings.max_train_windows is not None and len(x_tr) > settings.max_train_windows:
+        keep = np.sort(
+            np.random.default_rng(settings.seed).choice(
+                len(x_tr), settings.max_train_windows, replace=False
+            )
+        )
+        x_tr, y_tr, s_tr = x_tr[keep], y_tr[keep], s_tr[keep]
     if len(x_tr) == 0:
         raise ValueError(
             f"no complete training window of {w} + {h} steps in {data.n_steps} steps; "
