@@ -87,7 +87,7 @@ budget moves the policy; MASAC keeps its SAC defaults."""
 
 _EVAL_SEED = 900_000  # evaluation copies use seeds 900000 + …: never a training seed
 _FORECAST_SEED = 50_000  # the forecaster's training traffic: never an env traffic seed
-_CURVE_POINTS = 60
+_CURVE_POINTS = 20
 
 
 # ---------------------------------------------------------------------------- forecaster
@@ -205,14 +205,17 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
     return policy, make, history, summary
 
 
-def _curve(history: pd.DataFrame) -> pd.DataFrame:
-    stride = max(1, len(history) // _CURVE_POINTS)
-    rows = history.iloc[::stride]
+def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
+    """Training metrics averaged over the episodes ending in each of ``_CURVE_POINTS`` equal
+    bins of agent-steps (a common grid, so seeds with different episode lengths align)."""
+    edges = np.linspace(0.0, float(max(steps, 1)), _CURVE_POINTS + 1)
+    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy(), side="left"), 1, None)
+    grouped = history.assign(bin=bins).groupby("bin")[["reward_per_step", "latency_s"]].mean()
     return pd.DataFrame(
         {
-            "step": rows["steps"].to_numpy(),
-            "reward_per_step": rows["reward_per_step"].to_numpy(),
-            "latency_s": rows["latency_s"].to_numpy(),
+            "step": edges[grouped.index.to_numpy()].astype(int),
+            "reward_per_step": grouped["reward_per_step"].to_numpy(),
+            "latency_s": grouped["latency_s"].to_numpy(),
         }
     )
 
@@ -220,7 +223,7 @@ def _curve(history: pd.DataFrame) -> pd.DataFrame:
 def run_routing(spec: RunSpec) -> RunResult:
     """Train one method with one seed (Figs. 6–9), then evaluate it."""
     _, _, history, summary = _train_and_evaluate(spec)
-    return RunResult(metrics=_curve(history), summary=summary)
+    return RunResult(metrics=_curve(history, int(spec.budget["steps"])), summary=summary)
 
 
 def run_replay(spec: RunSpec) -> RunResult:
@@ -250,7 +253,8 @@ def run_replay(spec: RunSpec) -> RunResult:
             "rsu_latlon": env.rsu_latlon.tolist(),
         }
     }
-    return RunResult(metrics=_curve(history), summary=summary, artifacts=artifacts)
+    curve = _curve(history, int(spec.budget["steps"]))
+    return RunResult(metrics=curve, summary=summary, artifacts=artifacts)
 
 
 # ---------------------------------------------------------------------------- Figs. 10–11
