@@ -209,7 +209,7 @@ def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
     """Training metrics averaged over the episodes ending in each of ``_CURVE_POINTS`` equal
     bins of agent-steps (a common grid, so seeds with different episode lengths align)."""
     edges = np.linspace(0.0, float(max(steps, 1)), _CURVE_POINTS + 1)
-    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy(), side="left"), 1, None)
+    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy()), 1, _CURVE_POINTS)
     grouped = history.assign(bin=bins).groupby("bin")[["reward_per_step", "latency_s"]].mean()
     return pd.DataFrame(
         {
