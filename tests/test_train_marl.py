@@ -113,6 +113,8 @@ def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     assert got["episodes"] == 2 and got["agent_steps"] == len(rew)
     assert got["reward_per_step"] == pytest.approx(np.mean(rew))
     assert got["latency_s"] == pytest.approx(np.mean(lat))
+    ok = np.asarray(fail) == 0
+    assert got["latency_ok_s"] == pytest.approx(np.mean(np.asarray(lat)[ok]))
     assert got["packet_loss"] == pytest.approx(np.mean(fail))
     assert got["infeasible_share"] == pytest.approx(np.mean(inf))
     assert got["workload_variance"] == pytest.approx(np.mean(var))

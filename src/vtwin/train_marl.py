@@ -82,6 +82,7 @@ class _EpisodeStats:
         self.steps = np.zeros((B, V))
         self.fails = np.zeros((B, V))
         self.latency = 0.0
+        self.latency_ok = 0.0
         self.infeasible = 0.0
         self.variance: list[float] = []
 
@@ -97,7 +98,9 @@ class _EpisodeStats:
         self.reward += np.asarray(reward) * a
         self.steps += a
         self.fails += np.asarray(info["failure"], dtype=np.float64) * a
-        self.latency += float((np.asarray(info["latency_s"]) * a).sum())
+        latency = np.asarray(info["latency_s"]) * a
+        self.latency += float(latency.sum())
+        self.latency_ok += float((latency * (1.0 - np.asarray(info["failure"]))).sum())
         self.infeasible += float((np.asarray(info["infeasible"], dtype=np.float64) * a).sum())
         if running.any():
             self.variance.extend(np.asarray(info["workload_variance"])[running].tolist())
@@ -111,6 +114,7 @@ class _EpisodeStats:
             "return": float(self.reward.mean()),
             "reward_per_step": float(self.reward.sum() / n),
             "latency_s": self.latency / n,
+            "latency_ok_s": self.latency_ok / max(n - float(self.fails.sum()), 1.0),
             "packet_loss": float(self.fails.sum() / n),
             "packet_loss_per_vehicle": float(q_v.mean()) if q_v.size else 0.0,
             "workload_variance": float(np.mean(self.variance)) if self.variance else 0.0,
@@ -216,7 +220,8 @@ def evaluate_marl(
     """Run ``agent`` without learning for ``episodes`` episodes of every copy of ``env``.
 
     Episode ``k`` resets copy ``b`` with seed ``seed + k·B + b``. Returns, over all active
-    agent-steps: ``reward_per_step`` (mean reward), ``latency_s``, ``packet_loss`` (mean ξ,
+    agent-steps: ``reward_per_step`` (mean reward), ``latency_s`` (and ``latency_ok_s`` over
+    the steps without failure), ``packet_loss`` (mean ξ,
     paper B eq. (14)), ``infeasible_share`` (share of masked actions executed); over vehicles:
     ``packet_loss_per_vehicle`` (eq. (15) q_v averaged) and ``return`` (mean episode sum);
     over slots of running copies: ``workload_variance``; plus ``episodes`` and
@@ -244,6 +249,8 @@ def evaluate_marl(
     out = {"episodes": float(episodes), "agent_steps": float(weights.sum())}
     for key in ("reward_per_step", "latency_s", "packet_loss", "infeasible_share"):
         out[key] = float(np.average(frame[key], weights=np.maximum(weights, 1e-12)))
+    ok_weights = np.maximum(weights * (1.0 - frame["packet_loss"].to_numpy()), 1e-12)
+    out["latency_ok_s"] = float(np.average(frame["latency_ok_s"], weights=ok_weights))
     for key in ("return", "packet_loss_per_vehicle", "workload_variance"):
         out[key] = float(frame[key].mean())
     return out

@@ -22,9 +22,10 @@ seeds), one per process, config and seed (cached).
 
 Summary metrics: ``reward_per_step`` (test reward per vehicle-slot, eq. (22) with the env's
 fixed reference z-scores, so it compares across methods), ``latency_s`` (mean T_sum per
-vehicle-slot), ``packet_loss_pct`` (mean ξ, %), ``workload_variance`` (MB²),
-``infeasible_pct`` (masked actions executed, %), ``train_minutes`` and, with prediction,
-``forecast_error_pct`` (the forecaster's error rate on held-out background).
+vehicle-slot; ``latency_ok_s`` over the slots without failure), ``packet_loss_pct`` (mean
+ξ, %), ``workload_variance`` (MB²), ``infeasible_pct`` (masked actions executed, %),
+``train_minutes`` and, with prediction, ``forecast_error_pct`` (the forecaster's error rate
+on held-out background).
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
     summary = {
         "reward_per_step": result["reward_per_step"],
         "latency_s": result["latency_s"],
+        "latency_ok_s": result["latency_ok_s"],
         "packet_loss_pct": 100.0 * result["packet_loss"],
         "workload_variance": result["workload_variance"],
         "infeasible_pct": 100.0 * result["infeasible_share"],
