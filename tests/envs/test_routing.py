@@ -363,6 +363,15 @@ def test_reference_zscores_are_fixed_and_shared_by_every_env_of_a_config() -> No
         assert info["zscore"]["latency_mean"][0] == mu_t
 
 
+def test_an_ablation_can_share_the_full_systems_reward_reference() -> None:
+    from vtwin.envs.routing import reference_moments
+
+    full = load_config(TINY)
+    no_uav = load_config(TINY, ["servers.uav.count=0"])
+    env = BatchedMigrationRouting(no_uav, 1, reference=full)
+    assert env._reference == reference_moments(full) != reference_moments(no_uav)
+
+
 # ------------------------------------------------------------------ actions and episodes
 
 

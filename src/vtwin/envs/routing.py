@@ -213,9 +213,19 @@ class BatchedMigrationRouting:
     """
 
     def __init__(
-        self, config: VTwinConfig, batch_size: int = 1, *, predictor: Predictor | None = None
+        self,
+        config: VTwinConfig,
+        batch_size: int = 1,
+        *,
+        predictor: Predictor | None = None,
+        reference: VTwinConfig | None = None,
     ) -> None:
-        """Build the static layout from ``config`` (a paper B preset) for ``batch_size`` copies."""
+        """Build the static layout from ``config`` (a paper B preset) for ``batch_size`` copies.
+
+        ``reference``: with ``zscore_scope = reference``, take the reward's z-score moments
+        from this config instead (e.g. the full system when ``config`` removes the UAVs, so
+        that the ablation's rewards share the full system's scale).
+        """
         if config.paper != "B" or config.routing is None:
             raise ValueError(
                 f"config '{config.name}' is for paper {config.paper}; the migration-routing env "
@@ -299,7 +309,9 @@ class BatchedMigrationRouting:
         self.reward_weights = tuple(float(w) for w in rc.reward_weights)
         self.trip_fraction = rc.trip_fraction
         self.zscore_scope = rc.zscore_scope
-        self._reference = reference_moments(config) if rc.zscore_scope == "reference" else None
+        self._reference = (
+            reference_moments(reference or config) if rc.zscore_scope == "reference" else None
+        )
         self._drain_bits = self.compute_hz * self.slot_s / self.cycles_per_bit
 
         # ---- geography: lat/lon of fixed points, local metres for motion -------------------

@@ -173,8 +173,11 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
         )
         extra["forecast_error_pct"] = error
 
+    # ablations share the full system's reward scale (its reference z-score moments)
+    reference = _config(spec, Variant(variant.algo)) if variant.overrides else None
+
     def make(batch: int) -> BatchedMigrationRouting:
-        return BatchedMigrationRouting(config, batch, predictor=predictor)
+        return BatchedMigrationRouting(config, batch, predictor=predictor, reference=reference)
 
     params = {**ALGO_PARAMS.get(variant.algo, {}), **dict(variant.params)}
     t0 = time.perf_counter()
