@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vtwin import __version__
+from vtwin.cliutil import parse_params
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
 from vtwin.experiments.cli import register_cli as register_experiment_commands
 from vtwin.forecast.cli import register_cli as register_forecast_commands
@@ -147,19 +148,16 @@ def train_command(
     ] = None,
 ) -> None:
     """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
-    import yaml
     from rich.progress import Progress
 
     from vtwin.train import TrainSettings, train
 
     try:
         cfg = load_config(env, set_ or [])
-        params = {}
-        for item in param or []:
-            if "=" not in item:
-                raise ConfigError(f"--param '{item}' must look like name=value")
-            key, value = item.split("=", 1)
-            params[key.strip()] = yaml.safe_load(value)
+        try:
+            params = parse_params(param)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         settings = TrainSettings(
             algo=algo,
             steps=steps,

@@ -10,6 +10,7 @@ optimisers and generators from ``actor``, ``q1``, ``q2`` and ``log_alpha``).
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from dataclasses import asdict
 from typing import Any
 
@@ -22,7 +23,7 @@ from vtwin.agents.buffers import ReplayBuffer
 __all__ = ["SoftActorCriticBase"]
 
 
-class SoftActorCriticBase(nn.Module):
+class SoftActorCriticBase(nn.Module, ABC):
     """Base module: :meth:`learn` from a replay buffer, :meth:`checkpoint` / :meth:`restore`."""
 
     config: Any
@@ -49,9 +50,9 @@ class SoftActorCriticBase(nn.Module):
         self._gen = torch.Generator(device=self.device).manual_seed(seed)
         self._rng = np.random.default_rng(seed)
 
+    @abstractmethod
     def update(self, batch: Any) -> dict[str, float]:
         """One gradient step on a replay batch (each agent defines it)."""
-        raise NotImplementedError
 
     def learn(self, buffer: ReplayBuffer) -> dict[str, float]:
         """``updates_per_step`` updates on batches from ``buffer`` (drawn with the agent's rng).

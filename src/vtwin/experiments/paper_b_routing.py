@@ -470,40 +470,26 @@ an LSTM-Transformer trained on other days of the same kind of traffic. Measured 
 discussion: `docs/reproductions/paper-b.md`."""
 
 
-def _bars(prefix: str, title: str) -> tuple[Figure, ...]:
+_METRIC_LABELS = (
+    ("reward_per_step", "test reward per vehicle-slot"),
+    ("latency_s", "latency per vehicle-slot (s)"),
+    ("packet_loss_pct", "packet loss (%)"),
+    ("workload_variance", "workload variance (MB²)"),
+)
+
+
+def _figures(prefix: str, title: str, xlabel: str = "") -> tuple[Figure, ...]:
+    """One figure per metric: bars per method, or lines against the sweep (``xlabel`` set)."""
     return tuple(
         Figure(
             name=f"{prefix}_{metric}",
-            kind="bar",
-            metric=metric,
-            title=f"{title}: {label}",
-            ylabel=label,
-        )
-        for metric, label in (
-            ("reward_per_step", "test reward per vehicle-slot"),
-            ("latency_s", "latency per vehicle-slot (s)"),
-            ("packet_loss_pct", "packet loss (%)"),
-            ("workload_variance", "workload variance (MB²)"),
-        )
-    )
-
-
-def _lines(prefix: str, title: str, xlabel: str) -> tuple[Figure, ...]:
-    return tuple(
-        Figure(
-            name=f"{prefix}_{metric}",
-            kind="line",
+            kind="line" if xlabel else "bar",
             metric=metric,
             title=f"{title}: {label}",
             ylabel=label,
             xlabel=xlabel,
         )
-        for metric, label in (
-            ("reward_per_step", "test reward per vehicle-slot"),
-            ("latency_s", "latency per vehicle-slot (s)"),
-            ("packet_loss_pct", "packet loss (%)"),
-            ("workload_variance", "workload variance (MB²)"),
-        )
+        for metric, label in _METRIC_LABELS
     )
 
 
@@ -529,7 +515,7 @@ register(
         run=_RUN,
         seeds=3,
         budgets={"quick": _QUICK, "full": _FULL},
-        figures=(_CURVE, *_bars("fig6", "Fig. 6")),
+        figures=(_CURVE, *_figures("fig6", "Fig. 6")),
         claims=(
             Claim(
                 text="Prediction raises the test reward (Fig. 6a)",
@@ -559,7 +545,7 @@ register(
             "routing.migration_mb", (40.0, 60.0, 80.0, 100.0, 120.0), "migration size (MB)"
         ),
         budgets={"quick": _SWEEP_QUICK, "full": _FULL},
-        figures=_lines("fig7_size", "Fig. 7", "VT migration size (MB)"),
+        figures=_figures("fig7_size", "Fig. 7", "VT migration size (MB)"),
         claims=(
             Claim(
                 text="DM-MAPPO has the lowest latency at every migration size (Fig. 7)",
@@ -592,7 +578,7 @@ register(
         seeds=3,
         sweep=Sweep("routing.generated_mbps", (1.0, 1.5, 2.0, 2.5, 3.0), "generated data (MB/s)"),
         budgets={"quick": _SWEEP_QUICK, "full": _FULL},
-        figures=_lines("fig7_data", "Fig. 7", "data generated per vehicle (MB/s)"),
+        figures=_figures("fig7_data", "Fig. 7", "data generated per vehicle (MB/s)"),
         claims=(
             Claim(
                 text="DM-MAPPO has the lowest latency at every data rate (Fig. 7)",
@@ -623,7 +609,7 @@ for _area, _preset, _paper in (
             run=_RUN,
             seeds=3,
             budgets={"quick": _QUICK, "full": _FULL},
-            figures=_bars(f"fig8_{_area}", f"Fig. 8 ({_area})"),
+            figures=_figures(f"fig8_{_area}", f"Fig. 8 ({_area})"),
             claims=(
                 Claim(
                     text=f"Without UAVs DM-MAPPO does worse ({_area}, Fig. 8)",
@@ -658,7 +644,7 @@ register(
         run=_RUN,
         seeds=3,
         budgets={"quick": _QUICK, "full": _FULL},
-        figures=(_CURVE, *_bars("fig9", "Fig. 9")),
+        figures=(_CURVE, *_figures("fig9", "Fig. 9")),
         claims=(
             Claim(
                 text="The dynamic mask cuts MAPPO's latency and packet loss, raises its reward",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from vtwin.cliutil import parse_params
 
 if TYPE_CHECKING:
     from vtwin.data.traffic import TrafficSeries
@@ -110,7 +112,6 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a forecaster (scaler fitted on the training part only), then test it."""
-    import yaml
     from pydantic import ValidationError
     from rich.progress import Progress
 
@@ -118,12 +119,7 @@ def train_command(
     from vtwin.forecast.train import ForecastSettings, evaluate_forecaster, train_forecaster
 
     try:
-        params: dict[str, Any] = {}
-        for item in param or []:
-            if "=" not in item:
-                raise ValueError(f"--param '{item}' must look like name=value")
-            key, value = item.split("=", 1)
-            params[key.strip()] = yaml.safe_load(value)
+        params = parse_params(param)
         settings = ForecastSettings(
             model=model,
             window=window,

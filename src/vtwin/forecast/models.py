@@ -23,6 +23,8 @@ features for users who want per-series behaviour; the predictor then needs the s
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
@@ -47,7 +49,7 @@ MODEL_LABELS: dict[str, str] = {
 }
 
 
-class Forecaster(nn.Module):
+class Forecaster(nn.Module, ABC):
     """Base class: optional server embedding and the ``[B, T, F] → [B]`` contract."""
 
     def __init__(self, n_features: int, n_series: int = 0, embed_dim: int = 0) -> None:
@@ -76,9 +78,9 @@ class Forecaster(nn.Module):
         emb = self.embedding(series.long())[:, None, :].expand(-1, x.shape[1], -1)
         return torch.cat([x, emb], dim=-1)
 
+    @abstractmethod
     def forward(self, x: torch.Tensor, series: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: [B, T, F] scaled window; ``series``: [B] series indices → [B] next value."""
-        raise NotImplementedError
 
 
 class LSTMTransformer(Forecaster):
