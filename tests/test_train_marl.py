@@ -177,3 +177,18 @@ def test_parameters_are_checked() -> None:
         make_marl_agent("qmix", env)
     assert make_marl_agent("mappo", env).config.use_mask is False
     assert make_marl_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
+
+
+def test_latency_without_failure_is_nan_when_every_step_failed() -> None:
+    from vtwin.train_marl import _EpisodeStats
+
+    stats = _EpisodeStats(1, 2)
+    info = {
+        "failure": np.ones((1, 2)),
+        "latency_s": np.full((1, 2), 3.0),
+        "infeasible": np.zeros((1, 2)),
+        "workload_variance": np.zeros(1),
+    }
+    stats.add(np.ones((1, 2), dtype=bool), np.ones(1, dtype=bool), np.zeros((1, 2)), info)
+    summary = stats.summary()
+    assert np.isnan(summary["latency_ok_s"]) and summary["latency_s"] == 3.0

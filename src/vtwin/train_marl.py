@@ -114,7 +114,9 @@ class _EpisodeStats:
             "return": float(self.reward.mean()),
             "reward_per_step": float(self.reward.sum() / n),
             "latency_s": self.latency / n,
-            "latency_ok_s": self.latency_ok / max(n - float(self.fails.sum()), 1.0),
+            "latency_ok_s": (  # NaN when every step failed
+                self.latency_ok / ok if (ok := n - float(self.fails.sum())) > 0 else float("nan")
+            ),
             "packet_loss": float(self.fails.sum() / n),
             "packet_loss_per_vehicle": float(q_v.mean()) if q_v.size else 0.0,
             "workload_variance": float(np.mean(self.variance)) if self.variance else 0.0,
@@ -249,8 +251,11 @@ def evaluate_marl(
     out = {"episodes": float(episodes), "agent_steps": float(weights.sum())}
     for key in ("reward_per_step", "latency_s", "packet_loss", "infeasible_share"):
         out[key] = float(np.average(frame[key], weights=np.maximum(weights, 1e-12)))
-    ok_weights = np.maximum(weights * (1.0 - frame["packet_loss"].to_numpy()), 1e-12)
-    out["latency_ok_s"] = float(np.average(frame["latency_ok_s"], weights=ok_weights))
+    ok_steps = weights * (1.0 - frame["packet_loss"].to_numpy())
+    ok_latency = np.nan_to_num(frame["latency_ok_s"].to_numpy()) * ok_steps
+    out["latency_ok_s"] = (
+        float(ok_latency.sum() / ok_steps.sum()) if ok_steps.sum() > 0 else float("nan")
+    )
     for key in ("return", "packet_loss_per_vehicle", "workload_variance"):
         out[key] = float(frame[key].mean())
     return out
