@@ -260,11 +260,7 @@ class DSACAgent(SoftActorCriticBase):
         self.actor_optimizer.step()
 
         # ---- temperature
-        if self.alpha_optimizer is not None:
-            alpha_loss = self.log_alpha * (entropy.detach() - self.target_entropy).mean()
-            self.alpha_optimizer.zero_grad()
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+        self._temperature_step(entropy.detach() - self.target_entropy)
 
         self.soft_update()
         return {

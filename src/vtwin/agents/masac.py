@@ -267,12 +267,7 @@ class MASACAgent(SoftActorCriticBase):
             nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
         self.actor_optimizer.step()
 
-        if self.alpha_optimizer is not None:
-            gap = (entropy.detach() - self._target_entropy(mask)).mean()
-            alpha_loss = self.log_alpha * gap
-            self.alpha_optimizer.zero_grad()
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+        self._temperature_step(entropy.detach() - self._target_entropy(mask))
 
         self.soft_update()
         return {

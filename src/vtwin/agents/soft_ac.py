@@ -50,6 +50,17 @@ class SoftActorCriticBase(nn.Module, ABC):
         self._gen = torch.Generator(device=self.device).manual_seed(seed)
         self._rng = np.random.default_rng(seed)
 
+    def _temperature_step(self, entropy_gap: torch.Tensor) -> None:
+        """Adjust log α so the policy entropy tracks its target (``entropy − target``, detached);
+        a no-op when α is fixed."""
+        if self.alpha_optimizer is None:
+            return
+        log_alpha = self.get_parameter("log_alpha")
+        alpha_loss = log_alpha * entropy_gap.mean()
+        self.alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        self.alpha_optimizer.step()
+
     @abstractmethod
     def update(self, batch: Any) -> dict[str, float]:
         """One gradient step on a replay batch (each agent defines it)."""
