@@ -700,11 +700,9 @@ class BatchedMigrationRouting:
     def _server_offsets(self, idx: IntArray) -> FloatArray:
         """Sphere offsets (m) [B, V, 3] of RSUs/UAVs ``idx`` [B, V] (satellite: the centre)."""
         N, U, B = self.N, self.U, self.B
-        table = np.concatenate(
-            [self._rsu_off64, self._uav_off64.reshape(B * U, 3), np.zeros((1, 3))]
-        )
         uav_row = N + np.arange(B)[:, None] * U + (idx - N)
-        return table[np.where(idx < N, idx, np.where(idx < self.G, uav_row, N + B * U))]
+        row = np.where(idx < N, idx, np.where(idx < self.G, uav_row, N + B * U))
+        return self._server_table[row]
 
     def _offsets(self, latlon_deg: FloatArray) -> FloatArray:
         """Points (lat, lon) [..., 2] on the sphere of radius R less the area centre, m [..., 3].
@@ -740,6 +738,10 @@ class BatchedMigrationRouting:
         self._uav_xy = xy
         self._uav_latlon = self.projection.to_latlon(xy)
         self._uav_off64 = self._offsets(self._uav_latlon)
+        # rows: RSUs, then copy b's UAVs at N + b·U + u, then the satellite (the centre)
+        self._server_table = np.concatenate(
+            [self._rsu_off64, self._uav_off64.reshape(-1, 3), np.zeros((1, 3))]
+        )
         cols = np.moveaxis(self._uav_off64, -1, 0).astype(np.float32)  # [3, B, U]
         self._uav_cols = tuple(cols[k][:, None, :] for k in range(3))  # each [B, 1, U]
 
@@ -768,7 +770,9 @@ class BatchedMigrationRouting:
         """Next patrol RSU of UAVs at RSUs ``node`` [B, U]: a random backhaul neighbour."""
         if not self.U:
             return node.copy()
-        u = self._uav_tape[np.arange(self.B)[:, None], np.arange(self.U), self._uav_k]
+        width = self._uav_tape.shape[2]  # tape[b, u, k] at flat index (b·U + u)·width + k
+        flat = np.arange(self.B * self.U).reshape(self.B, self.U) * width + self._uav_k
+        u = self._uav_tape.reshape(-1)[flat]
         self._uav_k = self._uav_k + 1
         deg = self._deg[node]
         j = np.minimum((u * deg).astype(np.int64), np.maximum(deg - 1, 0))
@@ -846,19 +850,22 @@ class BatchedMigrationRouting:
         active = self._active_tab[t] & ~ended[:, None]
         time = t / self.horizon
 
-        obs = np.zeros((B, V, self.obs_dim), dtype=np.float32)
+        # every column is written below (np.empty saves a pass over ~5 MB at B = 1024)
+        obs = np.empty((B, V, self.obs_dim), dtype=np.float32)
         sl = self.obs_slices
         np.divide(self._dist, np.float32(self.distance_scale_m), out=obs[..., sl["distance"]])
         obs[..., sl["load"]] = load_frac[:, None, :]
         obs[..., sl["position"]] = pos
         obs[..., sl["time"]] = time
         if self.observe_serving:
+            obs[..., sl["serving"]] = 0.0
             rows = obs.reshape(B * V, self.obs_dim)
             rows[np.arange(B * V), sl["serving"].start + self.serving.ravel()] = 1.0
 
-        state = np.zeros((B, self.state_dim), dtype=np.float32)
+        state = np.empty((B, self.state_dim), dtype=np.float32)
         ss = self.state_slices
         state[:, ss["position"]] = pos.reshape(B, 2 * V)
+        state[:, ss["serving"]] = 0.0
         hot_col = ss["serving"].start + np.arange(V) * M + self.serving  # [B, V]
         state[np.arange(B)[:, None], hot_col] = 1.0
         state[:, ss["active"]] = active

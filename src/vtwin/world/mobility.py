@@ -191,9 +191,14 @@ class ManhattanGridMobility:
         speed_range = self._speed_range(speed_mps)
         parts = [self._draw_stream(g, speed_range) for g in streams]
         self._speeds = np.concatenate([p[0] for p in parts]).astype(np.float64)
-        self._node = np.concatenate([p[1] for p in parts]).reshape(self._n, 2)
-        self._heading = np.concatenate([p[2] for p in parts])
-        self._along = np.concatenate([p[3] for p in parts])
+        node, heading, along = self._initial_state(
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([p[3] for p in parts]),
+        )
+        self._node = node.reshape(self._n, 2)
+        self._heading = heading
+        self._along = along
         self._turn_rngs = [p[4] for p in parts]
         # per-vehicle tape of turn uniforms: vehicle v's k-th intersection uses tape[v, k]
         self._tape = np.zeros((self._n, 0))
@@ -265,16 +270,20 @@ class ManhattanGridMobility:
 
     def _draw_stream(
         self, rng: np.random.Generator, speed: tuple[float, float] | float
-    ) -> tuple[FloatArray, NDArray[np.int64], NDArray[np.int64], FloatArray, np.random.Generator]:
-        """Speeds, start state and a child turn generator for one stream's vehicles."""
+    ) -> tuple[FloatArray, NDArray[np.int64], FloatArray, FloatArray, np.random.Generator]:
+        """One stream's draws, in this order: speeds, start segments, direction and offset
+        uniforms (see :meth:`_initial_state`), then the seed of its child turn generator."""
         k = self._per_stream
         if isinstance(speed, tuple):
             speeds = rng.uniform(speed[0], speed[1], size=k)
         else:
             speeds = np.full(k, speed)
-        node, heading, along = self._initial_state(rng, k)
+        nbx, nby = self.n_blocks_x, self.n_blocks_y
+        seg = rng.integers(0, nbx * (nby + 1) + (nbx + 1) * nby, size=k)
+        direction_u = rng.random(k)
+        offset_u = rng.random(k)
         turn_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
-        return speeds, node, heading, along, turn_rng
+        return speeds, seg, direction_u, offset_u, turn_rng
 
     def _turn_uniforms(self, idx: NDArray[np.int64]) -> FloatArray:
         """Next turn uniform of each vehicle in ``idx`` from its own tape (extended in chunks)."""
@@ -287,15 +296,15 @@ class ManhattanGridMobility:
         return u
 
     def _initial_state(
-        self, rng: np.random.Generator, count: int
+        self, seg: NDArray[np.int64], direction_u: FloatArray, offset_u: FloatArray
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray]:
-        """Pick a random segment, direction and offset per vehicle (segments equally likely)."""
+        """Start (node, heading, distance along) from a uniformly drawn segment index, a
+        direction uniform and an offset uniform per vehicle (segments equally likely)."""
         nbx, nby = self.n_blocks_x, self.n_blocks_y
         n_horizontal = nbx * (nby + 1)
-        n_vertical = (nbx + 1) * nby
-        seg = rng.integers(0, n_horizontal + n_vertical, size=count)
-        forward = rng.random(count) < 0.5
-        offset = rng.random(count) * self.block_m
+        count = seg.size
+        forward = direction_u < 0.5
+        offset = offset_u * self.block_m
 
         node = np.zeros((count, 2), dtype=np.int64)
         heading = np.zeros(count, dtype=np.int64)
