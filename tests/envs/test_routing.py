@@ -509,6 +509,24 @@ def test_agents_see_the_background_through_the_predictor() -> None:
         assert_tree_equal(a.step(np.zeros((1, 3), int))[0], b.step(np.zeros((1, 3), int))[0])
 
 
+def test_background_forecast_error_by_hand() -> None:
+    """The constant forecast's error equals Σ|123 MB − true| / Σ true over the pool."""
+    env = tiny(predictor=_ConstantPredictor())
+    carries = env.background_mb_per_flow > 0
+    W, n = env.window, env.horizon + 1
+    true_mb = env._pool_bits[:, W : W + n][..., carries] / MB
+    err = env.background_forecast_error()
+    expected = 100.0 * np.abs(123.0 - true_mb).sum() / true_mb.sum()
+    assert err["error_pct"] == pytest.approx(expected, rel=1e-9)
+    assert err["mae_mb"] == pytest.approx(np.abs(123.0 - true_mb).mean(), rel=1e-9)
+    # without a predictor the agents see the last measured value: slot t−1's background
+    last = tiny()
+    true = last._pool_bits[:, 1 : 1 + n][..., carries]
+    prev = last._pool_bits[:, 0:n][..., carries]
+    expected = 100.0 * np.abs(prev - true).sum() / true.sum()
+    assert last.background_forecast_error()["error_pct"] == pytest.approx(expected, rel=1e-9)
+
+
 def test_uavs_patrol_among_rsus_at_their_speed() -> None:
     env = tiny(batch=3)
     env.reset(2)

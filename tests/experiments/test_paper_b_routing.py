@@ -13,6 +13,7 @@ import pytest
 from vtwin.experiments import expand, expand_name, get_experiment
 from vtwin.experiments.paper_b_routing import (
     VARIANTS,
+    claim_forecast_better,
     claim_headline,
     claim_loss_below_10,
     claim_lowest_latency,
@@ -70,6 +71,7 @@ def test_run_routing_is_deterministic(method: str) -> None:
     assert a.summary == b.summary
     expected = {"reward_per_step", "latency_s", "packet_loss_pct", "workload_variance"}
     assert expected <= set(a.summary)
+    assert a.summary["background_error_pct"] > 0.0
     if method == "greedy_nomask":
         assert "forecast_error_pct" in a.summary  # predicted loads by default
     with pytest.raises(ValueError, match="expected one of"):
@@ -108,6 +110,15 @@ def test_claims() -> None:
     )
     text, agrees = claim_prediction_gain(t)
     assert agrees is True and "+50.0 %" in text
+    assert claim_forecast_better(t)[1] is None  # runs without the metric
+    t = _table(
+        [
+            ("dm_mappo", None, {"background_error_pct": 9.5}),
+            ("dm_mappo_last", None, {"background_error_pct": 9.0}),
+        ]
+    )
+    text, agrees = claim_forecast_better(t)
+    assert agrees is False and "forecaster 9.50 %, last value 9.00 %" in text
     t = _table(
         [
             ("dm_mappo", 40.0, {"latency_s": 1.0, "packet_loss_pct": 2.0}),

@@ -797,6 +797,31 @@ class BatchedMigrationRouting:
             self._uav_target = np.where(arrive, nxt, self._uav_target)
             self._uav_k = np.where(arrive, self._uav_k, k_before)
 
+    def background_forecast_error(self) -> dict[str, float]:
+        """How well the agents' view of the background load matches the truth, over every
+        slot of every pool day and every server that carries background.
+
+        Returns ``error_pct`` (Σ|predicted − true| / Σ true, %), ``mae_mb`` and
+        ``mae_capacity_pct`` (mean |error| in % of the server's L_max): the predictor's (or,
+        without one, the last measured value's) one-slot-ahead error. Predicts any pool day
+        not predicted yet.
+        """
+        self._predict_days(np.arange(self._pool_bits.shape[0]))
+        carries = self.background_mb_per_flow > 0
+        W, n = self.window, self.horizon + 1
+        true = self._pool_bits[:, W : W + n][..., carries]
+        err = np.abs(self._pred_pool[..., carries] - true)
+        total = float(true.sum())
+        return {
+            "error_pct": 100.0 * float(err.sum()) / total if total > 0 else float("nan"),
+            "mae_mb": float(err.mean() / MB_TO_BITS) if err.size else float("nan"),
+            "mae_capacity_pct": (
+                100.0 * float((err / self.capacity_bits[: self.G][carries]).mean())
+                if err.size
+                else float("nan")
+            ),
+        }
+
     def _predict_days(self, days: IntArray) -> None:
         """Predict the background (bits) of slots 0 … horizon of the pool days not done yet.
 
