@@ -1,9 +1,18 @@
-"""Test-wide settings: one torch thread per test process (tests run on 2 xdist workers)."""
+"""Test-wide settings: one torch thread per test process (tests run on 2 xdist workers), and
+a private cache folder."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Cached artefacts (trained forecasters) go to a temporary folder, not ~/.cache."""
+    os.environ["VTWIN_CACHE_DIR"] = str(tmp_path_factory.mktemp("vtwin-cache"))
 
 
 @pytest.fixture(autouse=True, scope="session")

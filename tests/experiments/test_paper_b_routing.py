@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -139,3 +141,30 @@ def test_claims() -> None:
     assert claim_mask_gain(t)[1] is True
     text, agrees = claim_headline(t)
     assert agrees is True and "vs mappo: latency -16.7 %" in text
+
+
+def test_trained_forecasters_are_cached_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process (here: a cleared in-memory cache) loads the forecaster from disk and
+    predicts exactly what the trained one did; VTWIN_CACHE_DIR=off stores nothing."""
+    import numpy as np
+
+    from vtwin.config import load_config
+    from vtwin.experiments import paper_b_routing as pb
+
+    monkeypatch.setenv("VTWIN_CACHE_DIR", str(tmp_path))
+    args = (load_config("paper-b-tiny").model_dump_json(), 0, 0.25, 1, 500)
+    pb._forecaster.cache_clear()
+    trained, err = pb._forecaster(*args)
+    assert len(list((tmp_path / "forecasters").glob("*/error.json"))) == 1
+    pb._forecaster.cache_clear()
+    calls: list[int] = []
+    monkeypatch.setattr(pb, "_train_forecaster", lambda *a: calls.append(1))
+    loaded, err2 = pb._forecaster(*args)
+    assert calls == [] and err2 == err
+    history = np.random.default_rng(0).random((4, trained.window, 8)).astype(np.float32) * 50
+    np.testing.assert_array_equal(trained.predict_next(history), loaded.predict_next(history))
+    monkeypatch.setenv("VTWIN_CACHE_DIR", "off")
+    assert pb.forecaster_cache_dir() is None
+    pb._forecaster.cache_clear()

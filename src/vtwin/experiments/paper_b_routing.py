@@ -31,13 +31,18 @@ on held-out background).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+import vtwin
 from vtwin.experiments.registry import register, register_group
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec, Sweep
 
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 
     from vtwin.config import VTwinConfig
     from vtwin.forecast.predictor import ModelPredictor
+    from vtwin.forecast.train import TrainedForecaster
 
 # Heavy imports (torch, the env) live inside the functions: the registry imports this module
 # for every `vtwin experiments …` / `vtwin reproduce …` call.
@@ -92,15 +98,79 @@ _CURVE_POINTS = 20
 
 
 # ---------------------------------------------------------------------------- forecaster
+_FORECAST_CACHE_VERSION = 1
+"""Part of every cached forecaster's key: raise it when the training data or model change."""
+
+
+def forecaster_cache_dir() -> Path | None:
+    """Folder of trained background forecasters reused across runs and processes.
+
+    ``$VTWIN_CACHE_DIR/forecasters`` (default ``~/.cache/vtwin/forecasters``); setting
+    ``VTWIN_CACHE_DIR`` to ``off`` (or ``0``, ``none``, empty) trains afresh every time.
+    """
+    root = os.environ.get("VTWIN_CACHE_DIR")
+    if root is not None and root.strip().lower() in ("", "0", "off", "none"):
+        return None
+    return (Path(root) if root else Path.home() / ".cache" / "vtwin") / "forecasters"
+
+
 @functools.lru_cache(maxsize=8)
 def _forecaster(
     config_json: str, seed: int, days: float, epochs: int, windows: int
 ) -> tuple[ModelPredictor, float]:
-    """An LSTM-Transformer trained on background loads like the env's, and its error rate."""
+    """An LSTM-Transformer trained on background loads like the env's, and its error rate.
+
+    Training takes minutes at the full budget, so a trained model is kept on disk
+    (:func:`forecaster_cache_dir`) under a hash of everything it depends on (config, seed,
+    budget, device kind, vtwin version) and loaded by later runs; a loaded model predicts
+    exactly what the freshly trained one did.
+    """
+    import torch
+
+    from vtwin.agents.nets import pick_device
+    from vtwin.forecast.predictor import ModelPredictor
+    from vtwin.forecast.train import TrainedForecaster
+
+    device = pick_device("auto")
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                _FORECAST_CACHE_VERSION,
+                vtwin.__version__,
+                torch.__version__,
+                device.type,
+                config_json,
+                seed,
+                days,
+                epochs,
+                windows,
+            ]
+        ).encode()
+    ).hexdigest()[:20]
+    root = forecaster_cache_dir()
+    folder = root / key if root is not None else None
+    if folder is not None and (folder / "error.json").is_file():
+        error = float(json.loads((folder / "error.json").read_text())["error_rate_pct"])
+        return ModelPredictor(TrainedForecaster.load(folder, device=device.type)), error
+    trained, error = _train_forecaster(config_json, seed, days, epochs, windows)
+    if folder is not None:
+        try:
+            trained.save(folder)
+            tmp = folder / "error.json.tmp"  # written last: marks a complete entry
+            tmp.write_text(json.dumps({"error_rate_pct": error}))
+            tmp.replace(folder / "error.json")
+        except OSError:  # a read-only or full disk only costs the reuse
+            pass
+    return ModelPredictor(trained), error
+
+
+def _train_forecaster(
+    config_json: str, seed: int, days: float, epochs: int, windows: int
+) -> tuple[TrainedForecaster, float]:
+    """Train :func:`_forecaster`'s model; return it and its test error rate (%)."""
     from vtwin.config import VTwinConfig
     from vtwin.data.traffic import TrafficSeries, synthetic_traffic
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.forecast.predictor import ModelPredictor
     from vtwin.forecast.train import ForecastSettings, evaluate_forecaster, train_forecaster
 
     config = VTwinConfig.model_validate_json(config_json)
@@ -130,7 +200,7 @@ def _forecaster(
     )
     trained = train_forecaster(loads, settings)
     error = evaluate_forecaster(trained, loads, "test").metrics["error_rate_pct"]
-    return ModelPredictor(trained), float(error)
+    return trained, float(error)
 
 
 class _NoMask:
