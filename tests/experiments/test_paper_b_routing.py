@@ -165,6 +165,9 @@ def test_trained_forecasters_are_cached_on_disk(
     assert calls == [] and err2 == err
     history = np.random.default_rng(0).random((4, trained.window, 8)).astype(np.float32) * 50
     np.testing.assert_array_equal(trained.predict_next(history), loaded.predict_next(history))
+    # a sweep over the migration size reuses it: the background is the same
+    swept = load_config("paper-b-tiny", ["routing.migration_mb=120"]).model_dump_json()
+    assert pb._forecaster(swept, *args[1:])[1] == err and calls == []
     monkeypatch.setenv("VTWIN_CACHE_DIR", "off")
     assert pb.forecaster_cache_dir() is None
     pb._forecaster.cache_clear()

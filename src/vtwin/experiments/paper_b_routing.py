@@ -132,6 +132,10 @@ def _forecaster(
     from vtwin.forecast.train import TrainedForecaster
 
     device = pick_device("auto")
+    # the training data depend on the config only through the background (servers carrying
+    # it, MB per vehicle of flow, slot length): sweeps over migration size or generated data
+    # share one forecaster
+    config, per_flow = _background_of(config_json)
     key = hashlib.sha256(
         json.dumps(
             [
@@ -139,7 +143,8 @@ def _forecaster(
                 vtwin.__version__,
                 torch.__version__,
                 device.type,
-                config_json,
+                per_flow.tolist(),
+                config.slot_s,
                 seed,
                 days,
                 epochs,
@@ -152,7 +157,7 @@ def _forecaster(
     if folder is not None and (folder / "error.json").is_file():
         error = float(json.loads((folder / "error.json").read_text())["error_rate_pct"])
         return ModelPredictor(TrainedForecaster.load(folder, device=device.type)), error
-    trained, error = _train_forecaster(config_json, seed, days, epochs, windows)
+    trained, error = _train_forecaster(config.slot_s, per_flow, seed, days, epochs, windows)
     if folder is not None:
         try:
             trained.save(folder)
@@ -164,22 +169,27 @@ def _forecaster(
     return ModelPredictor(trained), error
 
 
-def _train_forecaster(
-    config_json: str, seed: int, days: float, epochs: int, windows: int
-) -> tuple[TrainedForecaster, float]:
-    """Train :func:`_forecaster`'s model; return it and its test error rate (%)."""
+def _background_of(config_json: str) -> tuple[VTwinConfig, np.ndarray]:
+    """The config and its MB of background per vehicle of flow, per RSU/UAV."""
     from vtwin.config import VTwinConfig
-    from vtwin.data.traffic import TrafficSeries, synthetic_traffic
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.forecast.train import ForecastSettings, evaluate_forecaster, train_forecaster
 
     config = VTwinConfig.model_validate_json(config_json)
-    env = BatchedMigrationRouting(config, 1)
-    per_flow = env.background_mb_per_flow  # MB per vehicle of flow, per non-satellite server
+    return config, BatchedMigrationRouting(config, 1).background_mb_per_flow
+
+
+def _train_forecaster(
+    slot_s: float, per_flow: np.ndarray, seed: int, days: float, epochs: int, windows: int
+) -> tuple[TrainedForecaster, float]:
+    """Train :func:`_forecaster`'s model on synthetic flows × ``per_flow`` (MB per vehicle,
+    one per RSU/UAV); return it and its test error rate (%)."""
+    from vtwin.data.traffic import TrafficSeries, synthetic_traffic
+    from vtwin.forecast.train import ForecastSettings, evaluate_forecaster, train_forecaster
+
     flow = synthetic_traffic(
-        env.N + env.U,  # every server but the satellite
+        per_flow.size,  # every server but the satellite
         days,
-        interval_s=config.slot_s,
+        interval_s=slot_s,
         seed=_FORECAST_SEED + seed,
     )
     loads = TrafficSeries(
@@ -188,7 +198,7 @@ def _train_forecaster(
         tuple(f"server_{m}" for m in range(flow.n_series)),
         "load",
         "MB",
-        f"background of {config.name}",
+        "background load",
     )
     settings = ForecastSettings(
         model="lstm_transformer",
