@@ -90,7 +90,8 @@ ALGO_PARAMS: dict[str, dict[str, Any]] = {
     "masac": {},
 }
 """Our settings (paper B gives none): MAPPO's learning rates raised to 1e-3 so that the quick
-budget moves the policy; MASAC keeps its SAC defaults."""
+budget moves the policy; MASAC keeps its SAC defaults. At the full budget 1e-3 also beat
+MAPPO's default 5e-4 (DM-MAPPO without prediction, 3 seeds, test reward 0.19 vs 0.06)."""
 
 _EVAL_SEED = 900_000  # evaluation copies use seeds 900000 + …: never a training seed
 _FORECAST_SEED = 50_000  # the forecaster's training traffic: never an env traffic seed
