@@ -5,8 +5,9 @@ One agent-step is one vehicle of one copy for one slot. Counts whole episodes of
 ``paper-b-city`` (120 slots), reset included; actions are uniform random over the M servers
 (drawn outside the timer). Measures one process holding all copies, then the copies split
 over --workers independent processes (aggregate: the env's capacity on that many cores), and
-over --workers processes behind :class:`vtwin.envs.vector.SubprocBatchedEnv` (observations
-come back through shared memory, ~8 MB per slot at B = 1024), once more with
+over --workers processes behind :class:`vtwin.envs.vector.SubprocBatchedEnv`: observations
+(~8 MB per slot at B = 1024) written by the workers into shared full-batch blocks and
+returned as they are (``copy=False``) or as copies (default ``copy=True``), and once more with
 ``shared_memory=False`` (everything pickled through the pipe) for comparison.
 """
 
@@ -45,13 +46,20 @@ def measure(preset: str, batch: int, episodes: int) -> tuple[float, float, float
 
 
 def measure_subproc(
-    preset: str, batch: int, episodes: int, workers: int, shared_memory: bool = True
+    preset: str,
+    batch: int,
+    episodes: int,
+    workers: int,
+    shared_memory: bool = True,
+    copy: bool = True,
 ) -> tuple[float, float]:
     """Like :func:`measure` (with resets), the copies split over ``workers`` processes."""
     from vtwin.envs.vector import SubprocBatchedEnv
 
     env_fn = partial(BatchedMigrationRouting, load_config(preset))
-    with SubprocBatchedEnv(env_fn, batch, workers=workers, shared_memory=shared_memory) as env:
+    with SubprocBatchedEnv(
+        env_fn, batch, workers=workers, shared_memory=shared_memory, copy=copy
+    ) as env:
         m, v, horizon = env.get_attr("M"), env.get_attr("V"), env.get_attr("horizon")
         actions = np.random.default_rng(0).integers(0, m, size=(horizon, batch, v))
         steps = 0
@@ -110,11 +118,11 @@ def main() -> None:
             f"{args.preset} B={args.batch} {args.workers} independent processes: {rate:12,.0f} "
             f"agent-steps/s with resets  ({secs:.1f} s, {args.episodes} episodes)"
         )
-        for shm in (True, False):
+        for shm, copy in ((True, False), (True, True), (False, True)):
             rate, secs = measure_subproc(
-                args.preset, args.batch, args.episodes, args.workers, shared_memory=shm
+                args.preset, args.batch, args.episodes, args.workers, shared_memory=shm, copy=copy
             )
-            how = "shared memory" if shm else "pickled"
+            how = ("shared memory, " + ("copied" if copy else "copy=False")) if shm else "pickled"
             print(
                 f"{args.preset} B={args.batch} SubprocBatchedEnv, {args.workers} workers, "
                 f"{how}: {rate:12,.0f} agent-steps/s with resets  ({secs:.1f} s, "

@@ -78,3 +78,58 @@ def test_shared_memory_results_equal_pickled_ones_and_stay_valid() -> None:
         for key, value in kept.items():  # earlier results were not overwritten by later steps
             np.testing.assert_array_equal(obs_s[key], value)
             np.testing.assert_array_equal(obs_s[key], obs_p[key])
+
+
+def test_copy_false_returns_the_shared_blocks_themselves() -> None:
+    """copy=False: no copy in the parent; the arrays equal the pickled transport's and are
+    overwritten in place by the next step (the documented lifetime)."""
+    from vtwin.envs.routing import BatchedMigrationRouting
+
+    fn = partial(BatchedMigrationRouting, load_config("paper-b-tiny"))
+    rng = np.random.default_rng(2)
+    with (
+        SubprocBatchedEnv(fn, 64, workers=2, shm_min_bytes=1024, copy=False) as view_env,
+        SubprocBatchedEnv(fn, 64, workers=2, shared_memory=False) as pipe_env,
+    ):
+        view_env.reset(5)
+        pipe_env.reset(5)
+        m, v = view_env.get_attr("M"), view_env.get_attr("V")
+        previous = None
+        for _ in range(4):
+            act = rng.integers(0, m, size=(64, v))
+            out_v = view_env.step(act)
+            out_p = pipe_env.step(act)
+            for key in out_p[0]:
+                np.testing.assert_array_equal(out_v[0][key], out_p[0][key])
+            for a, b in zip(out_v[1:4], out_p[1:4], strict=True):
+                np.testing.assert_array_equal(a, b)
+            if previous is not None:  # from the 2nd step on, the workers write in place
+                assert out_v[0]["observation"] is previous
+            previous = out_v[0]["observation"]
+
+
+def test_blocks_follow_shape_changes() -> None:
+    """The worker/parent protocol in one process: own blocks first, then the parent's
+    full-batch block; a new shape falls back to own blocks and gets a new parent block."""
+    from vtwin.envs.routing import BatchedMigrationRouting
+    from vtwin.envs.vector import _IN_SLOT, _ShmRef, _ShmWriter
+
+    fn = partial(BatchedMigrationRouting, load_config("paper-b-tiny"))
+    writers = [_ShmWriter(min_bytes=8), _ShmWriter(min_bytes=8)]
+    with SubprocBatchedEnv(fn, 2, workers=2, copy=False) as env:
+        try:
+            # (columns, whether the workers already write into the parent's block)
+            for cols, in_slot in ((4, False), (4, True), (4, True), (7, False), (7, True)):
+                rows = [np.full((3, cols), 1.0 + cols), np.full((2, cols), 2.0 + cols)]
+                for i, w in enumerate(writers):
+                    w.assign(env._pending[i])
+                    env._pending[i] = {}
+                parts = [w.pack(a, ("step",)) for w, a in zip(writers, rows, strict=True)]
+                kind = type(_IN_SLOT) if in_slot else _ShmRef
+                assert all(isinstance(p, kind) for p in parts), (cols, parts)
+                joined = env._join(parts, ("step",))
+                np.testing.assert_array_equal(joined, np.concatenate(rows))
+                assert joined.shape == (5, cols)
+        finally:
+            for w in writers:
+                w.close()
