@@ -166,3 +166,23 @@ def test_paper_d_link_rate() -> None:
     r = shannon_rate_bps(1e6, 0.1, g, dbm_to_w(-100.0))
     assert r == pytest.approx(1e6 * math.log2(1.0 + 4e8), rel=1e-9)
     assert r == pytest.approx(28.575e6, rel=1e-4)
+
+
+def test_unchecked_skips_range_checks_only_inside_the_block() -> None:
+    """``unchecked()`` turns the argument checks off for an inner loop, gives the same bits
+    for valid input, and restores the checks afterwards (also after an exception)."""
+    from vtwin.physics import unchecked
+
+    rng = np.random.default_rng(0)
+    d, p = rng.uniform(1.0, 500.0, 64), rng.uniform(0.1, 1.0, 64)
+    checked = shannon_rate_bps(1e6, p, path_gain(d, 2.4e9), 1e-13)
+    with unchecked():
+        fast = shannon_rate_bps(1e6, p, path_gain(d, 2.4e9), 1e-13)
+        path_gain(-1.0, 2.4e9)  # not checked in here
+    np.testing.assert_array_equal(fast, checked)
+    with pytest.raises(ValueError, match="distance_m must be >= 0"):
+        path_gain(-1.0, 2.4e9)
+    with pytest.raises(RuntimeError), unchecked():
+        raise RuntimeError
+    with pytest.raises(ValueError, match="distance_m"):
+        path_gain(-1.0, 2.4e9)

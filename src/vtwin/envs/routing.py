@@ -32,6 +32,7 @@ from pettingzoo import ParallelEnv
 from vtwin.config import VTwinConfig, load_config
 from vtwin.data.traffic import synthetic_traffic
 from vtwin.envs._batch import check_actions, copy_seeds
+from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.geo import EARTH_RADIUS_M, LocalProjection, slant_distance_m
 from vtwin.physics.latency import (
@@ -561,7 +562,8 @@ class BatchedMigrationRouting:
         joined = np.bincount(flat, weights=data.ravel(), minlength=B * M).reshape(B, M)
         load = self.cache_bits + joined
         load[:, : self.G] += self._bg_now
-        terms = self._slot_terms(chosen, data, load)
+        with unchecked():  # every argument is valid by construction (config checked at load)
+            terms = self._slot_terms(chosen, data, load)
 
         # running z-scores over time, per copy (eq. (22) normalisation)
         z_lat = self._zscore("latency", terms["latency_s"], active)
@@ -583,9 +585,13 @@ class BatchedMigrationRouting:
 
         # caches carry the unfinished data, at most L_max (the excess was computed on the
         # satellite, or on the host's CPU without one, or lost)
-        carried = cache_carryover_bits(
-            np.minimum(load, self.capacity_bits), self.compute_hz, self.slot_s, self.cycles_per_bit
-        )
+        with unchecked():
+            carried = cache_carryover_bits(
+                np.minimum(load, self.capacity_bits),
+                self.compute_hz,
+                self.slot_s,
+                self.cycles_per_bit,
+            )
         self.cache_bits = np.where(live[:, None], carried, self.cache_bits)
         self.serving = np.where(active, chosen, self.serving)
         self._move_uavs(live)

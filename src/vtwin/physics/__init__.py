@@ -9,6 +9,7 @@ Submodules: :mod:`~vtwin.physics.geo` (distances, projection), :mod:`~vtwin.phys
 
 from __future__ import annotations
 
+from vtwin.physics._checks import unchecked
 from vtwin.physics.channel import (
     CARRIER_SPEED_MPS,
     MIN_DISTANCE_M,
@@ -142,6 +143,7 @@ __all__ = [
     "total_latency_s",
     "transmission_latency_s",
     "uav_move",
+    "unchecked",
     "utility",
     "w_to_dbm",
     "workload_variance",

@@ -28,7 +28,7 @@ def _as_bool(name: str, value: ArrayLike) -> NDArray[np.bool_]:
     """``value`` as a boolean array; accepts bools or 0/1 numbers, rejects anything else."""
     arr = np.asarray(value)
     if arr.dtype == np.bool_:
-        return np.asarray(arr, dtype=np.bool_)
+        return arr
     num = arr.astype(np.float64)
     bad = (num != 0.0) & (num != 1.0)
     if np.any(bad):
