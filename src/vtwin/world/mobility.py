@@ -196,16 +196,26 @@ class ManhattanGridMobility:
             np.concatenate([p[2] for p in parts]),
             np.concatenate([p[3] for p in parts]),
         )
-        self._node = node.reshape(self._n, 2)
+        self._build_tables()
+        # state: the intersection a vehicle left (flat cell index x * (n_blocks_y + 1) + y),
+        # its heading, and the metres driven since that intersection
+        self._cell = node[:, 0] * (self.n_blocks_y + 1) + node[:, 1]
         self._heading = heading
         self._along = along
+        self._step_m = self._speeds * self.slot_s  # street metres covered per slot
+        self._moving = self._step_m > 0
+        # a vehicle can pass two intersections in one slot only if it covers a whole block
+        self._multi_cross = self._n > 0 and float(self._step_m.max()) >= self.block_m
         self._turn_rngs = [p[4] for p in parts]
-        # per-vehicle tape of turn uniforms: vehicle v's k-th intersection uses tape[v, k]
-        self._tape = np.zeros((self._n, 0))
-        self._used = np.zeros(self._n, dtype=np.int64)
+        # turn uniforms, one column per vehicle: vehicle v's k-th intersection uses
+        # tape[k, v]; rows 0 .. _filled-1 are drawn, the rest is spare capacity.
+        # _tape_at[v] = k * n + v is the flat position of vehicle v's next uniform.
+        self._tape = np.empty((0, self._n), dtype=np.float64)
+        self._filled = 0
+        self._tape_at = np.arange(self._n, dtype=np.int64)
 
         self._buf = np.empty((64, self._n, 2), dtype=np.float64)
-        self._buf[0] = self._current_xy()
+        self._write_xy(self._buf[0])
         self._len = 1
 
     # -- public API ---------------------------------------------------------------------------
@@ -280,20 +290,38 @@ class ManhattanGridMobility:
             speeds = np.full(k, speed)
         nbx, nby = self.n_blocks_x, self.n_blocks_y
         seg = rng.integers(0, nbx * (nby + 1) + (nbx + 1) * nby, size=k)
-        direction_u = rng.random(k)
-        offset_u = rng.random(k)
+        # one call fills direction then offset uniforms, the same values as two calls of k
+        direction_u, offset_u = rng.random((2, k))
         turn_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
         return speeds, seg, direction_u, offset_u, turn_rng
 
     def _turn_uniforms(self, idx: NDArray[np.int64]) -> FloatArray:
         """Next turn uniform of each vehicle in ``idx`` from its own tape (extended in chunks)."""
-        if np.any(self._used[idx] >= self._tape.shape[1]):
-            k = self._per_stream
-            chunk = np.concatenate([g.random((k, _TURN_CHUNK)) for g in self._turn_rngs])
-            self._tape = np.concatenate([self._tape, chunk.reshape(self._n, _TURN_CHUNK)], axis=1)
-        u = self._tape[idx, self._used[idx]]
-        self._used[idx] += 1
+        at = self._tape_at[idx]
+        if idx.size and int(at.max()) >= self._filled * self._n:
+            self._grow_tape()
+        # flat positions in the row-major [capacity, n] tape; the next use is one row down
+        u = self._tape.reshape(-1).take(at)
+        self._tape_at[idx] = at + self._n
         return u
+
+    def _grow_tape(self) -> None:
+        """Draw the next ``_TURN_CHUNK`` turn uniforms of every vehicle, stream by stream.
+
+        Stream ``g`` draws a ``[per_stream, _TURN_CHUNK]`` block in one call, row ``i`` going
+        to its ``i``-th vehicle, exactly as one ``g.random((k, _TURN_CHUNK))`` would.
+        """
+        k = self._per_stream
+        chunk = np.empty((len(self._turn_rngs), k, _TURN_CHUNK), dtype=np.float64)
+        for g, block in zip(self._turn_rngs, chunk, strict=True):
+            g.random(out=block)
+        rows = self._filled + _TURN_CHUNK
+        if rows > self._tape.shape[0]:  # double the capacity, keeping the drawn rows
+            grown = np.empty((max(rows, 2 * self._tape.shape[0]), self._n), dtype=np.float64)
+            grown[: self._filled] = self._tape[: self._filled]
+            self._tape = grown
+        self._tape[self._filled : rows] = chunk.reshape(self._n, _TURN_CHUNK).T
+        self._filled = rows
 
     def _initial_state(
         self, seg: NDArray[np.int64], direction_u: FloatArray, offset_u: FloatArray
@@ -321,14 +349,69 @@ class ManhattanGridMobility:
         heading[~horiz] = np.where(forward[~horiz], 1, 3)
         return node, heading, offset
 
-    def _current_xy(self) -> FloatArray:
-        """Positions in metres from the (node, heading, distance along) state."""
+    def _build_tables(self) -> None:
+        """Precompute everything that depends only on where a vehicle is and where it heads.
+
+        * ``_cell_xy[c]``: metres of intersection ``c`` (``origin + block_m * node``);
+        * ``_cell_step[h]``: flat-index change when moving one block along heading ``h``;
+        * ``_cell_row[c]``: 4 x the border class of ``c`` (on the west / east / neither
+          border, times on the south / north / neither border: 9 classes);
+        * per decision row ``4 * class + arriving heading``: ``_row_total`` and
+          ``_row_cum[j]`` (total and running sums of the move weights, straight / left /
+          right) and ``_row_pick[4 * row + j]``, the new heading when ``j`` running sums are
+          <= the scaled uniform (``j = 3``: rounding left ``u == total``, take the last move
+          with positive weight; a dead end always gives the U-turn).
+
+        The row values come from the same array expressions as a per-vehicle evaluation, so
+        they are bit for bit what that evaluation gives.
+        """
+        nbx, nby = self.n_blocks_x, self.n_blocks_y
+        xs = np.arange(nbx + 1)
+        ys = np.arange(nby + 1)
+        node = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
         origin = np.asarray(self.origin_xy, dtype=np.float64)
-        return (
-            origin
-            + self.block_m * self._node.astype(np.float64)
-            + self._along[:, None] * _HEADINGS[self._heading].astype(np.float64)
-        )
+        self._cell_xy: FloatArray = origin + self.block_m * node.astype(np.float64)
+        self._cell_step = _HEADINGS[:, 0] * (nby + 1) + _HEADINGS[:, 1]
+        self._heading_xy = _HEADINGS.astype(np.float64)
+
+        # border class per axis: 0 at the low border, 2 at the high one, 1 inside
+        cls_x = np.where(xs == 0, 0, np.where(xs == nbx, 2, 1))
+        cls_y = np.where(ys == 0, 0, np.where(ys == nby, 2, 1))
+        self._cell_row = (4 * (3 * cls_x[:, None] + cls_y[None, :])).reshape(-1)
+        # one representative node per class (class 1 of a one-block axis is never used)
+        rep = np.array([0, min(1, nbx), nbx]), np.array([0, min(1, nby), nby])
+        cls = np.arange(9)
+        rep_node = np.stack([rep[0][cls // 3], rep[1][cls % 3]], axis=1)
+        row_node = np.repeat(rep_node, 4, axis=0)  # row = 4 * class + heading
+        arriving = np.tile(np.arange(4), 9)
+
+        # candidate moves: straight, left, right (same expressions as per vehicle)
+        cand = np.stack([arriving, (arriving + 1) % 4, (arriving + 3) % 4], axis=1)
+        feas = self._feasible(row_node[:, None, :], cand)
+        weights = self._probs[None, :] * feas
+        total = weights.sum(axis=1)
+        no_mass = total <= 0
+        weights[no_mass] = feas[no_mass].astype(np.float64)
+        total = weights.sum(axis=1)
+        cum = np.cumsum(weights, axis=1)
+        last_positive = 2 - np.argmax(weights[:, ::-1] > 0, axis=1)
+        pick = np.concatenate([cand, cand[np.arange(cand.shape[0]), last_positive, None]], axis=1)
+        dead_end = total <= 0  # nothing but a U-turn is possible
+        pick[dead_end] = ((arriving[dead_end] + 2) % 4)[:, None]
+        self._row_total: FloatArray = total
+        self._row_cum: list[FloatArray] = [np.ascontiguousarray(cum[:, j]) for j in range(3)]
+        self._row_pick = pick.reshape(-1)
+
+    def _write_xy(self, out: FloatArray) -> None:
+        """Write positions ``[n, 2]`` (metres) from the (cell, heading, along) state to ``out``.
+
+        Equals ``(origin + block_m * node) + along * heading_vector`` element by element:
+        the intersection's metres come from the table, the offset is added to them last.
+        """
+        # offset along the street: distance driven times the heading's unit vector
+        np.multiply(self._along[:, None], self._heading_xy.take(self._heading, axis=0), out=out)
+        # plus the metres of the intersection the vehicle left
+        np.add(self._cell_xy.take(self._cell, axis=0), out, out=out)
 
     def _feasible(self, node: NDArray[np.int64], heading: NDArray[np.int64]) -> BoolArray:
         """True where leaving ``node`` along ``heading`` stays on the grid (broadcasts)."""
@@ -338,44 +421,51 @@ class ManhattanGridMobility:
         return (nxt_x >= 0) & (nxt_x <= self.n_blocks_x) & (nxt_y >= 0) & (nxt_y <= self.n_blocks_y)
 
     def _choose_headings(self, idx: NDArray[np.int64]) -> None:
-        """Pick a new heading for vehicles ``idx`` standing on an intersection."""
-        node = self._node[idx]
-        arriving = self._heading[idx]
-        # candidate moves: straight, left, right
-        cand = np.stack([arriving, (arriving + 1) % 4, (arriving + 3) % 4], axis=1)
-        feas = self._feasible(node[:, None, :], cand)
-        weights = self._probs[None, :] * feas
-        total = weights.sum(axis=1)
-        no_mass = total <= 0
-        weights[no_mass] = feas[no_mass].astype(np.float64)
-        total = weights.sum(axis=1)
+        """Move vehicles ``idx`` onto the intersection ahead and pick their new heading there.
 
-        cum = np.cumsum(weights, axis=1)
-        u = self._turn_uniforms(idx) * total
-        hit = cum > u[:, None]
-        pick = np.argmax(hit, axis=1)
-        # rounding can leave u == total; take the last move with positive weight then
-        missed = ~hit.any(axis=1)
-        if np.any(missed):
-            last_positive = 2 - np.argmax(weights[missed][:, ::-1] > 0, axis=1)
-            pick[missed] = last_positive
-        new_heading = cand[np.arange(idx.size), pick]
-        dead_end = total <= 0  # nothing but a U-turn is possible
-        new_heading[dead_end] = (arriving[dead_end] + 2) % 4
-        self._heading[idx] = new_heading
+        The move weights are renormalised over the moves that stay on the grid (see the
+        class docstring); the vehicle's next turn uniform ``u`` scaled by their total picks
+        the first move whose running sum exceeds it. The running sums never decrease, so
+        that move's position is the number of running sums ``<= u``.
+        """
+        arriving = self._heading[idx]
+        # step onto the intersection ahead; its border class and the arriving heading give
+        # the decision row
+        cell = self._cell[idx] + self._cell_step.take(arriving)
+        row = self._cell_row.take(cell) + arriving
+        # scaled uniform, then how many running sums it reaches (3: rounding gave u == total)
+        u = self._turn_uniforms(idx) * self._row_total.take(row)
+        cum = self._row_cum
+        below = (cum[0].take(row) <= u).astype(np.int64)
+        below += cum[1].take(row) <= u
+        below += cum[2].take(row) <= u
+        below += 4 * row
+        self._cell[idx] = cell
+        self._heading[idx] = self._row_pick.take(below)
 
     def _advance_one_slot(self) -> None:
         """Move every vehicle ``speed * slot_s`` metres along the streets."""
-        remaining = self._speeds * self.slot_s
-        while True:
-            to_go = self.block_m - self._along
-            crossing = (remaining > 0) & (remaining >= to_go)
-            if not np.any(crossing):
+        step = self._step_m
+        to_go = self.block_m - self._along  # metres to the intersection ahead
+        crossing = self._moving & (step >= to_go)
+        idx = np.flatnonzero(crossing)
+        if not idx.size:
+            self._along += step
+            return
+        # metres left after reaching the intersection ahead (all of the step otherwise)
+        remaining = np.where(crossing, step - to_go, step)
+        self._along[idx] = 0.0
+        self._choose_headings(idx)
+        # to_go >= 0, so what is left is <= step: with every step < block_m nobody can reach
+        # a second intersection and the loop below would find no one
+        while self._multi_cross:
+            # only vehicles that just crossed can cross again; they now have a whole block
+            # (block_m - 0.0 == block_m) to the next intersection
+            left = remaining[idx]
+            idx = idx[(left > 0) & (left >= self.block_m)]
+            if not idx.size:
                 break
-            idx = np.flatnonzero(crossing)
-            remaining[idx] -= to_go[idx]
-            self._node[idx] += _HEADINGS[self._heading[idx]]
-            self._along[idx] = 0.0
+            remaining[idx] -= self.block_m
             self._choose_headings(idx)
         self._along += remaining  # remaining < distance to the next intersection here
 
@@ -390,7 +480,7 @@ class ManhattanGridMobility:
             self._buf = grown
         while self._len < n_slots:
             self._advance_one_slot()
-            self._buf[self._len] = self._current_xy()
+            self._write_xy(self._buf[self._len])
             self._len += 1
 
 
