@@ -513,7 +513,7 @@ class BatchedMigrationRouting:
 
         self._uav_node = start.astype(np.int64)
         self._set_uavs(self.rsu_xy[self._uav_node].reshape(B, U, 2))
-        self._uav_k = np.zeros((B, U), dtype=np.int64)
+        self._uav_k = np.zeros((B, U), dtype=np.int64)  # next unused tape column per UAV
         self._uav_target = self._next_rsu(self._uav_node)
 
         # servers and episode bookkeeping
@@ -773,15 +773,21 @@ class BatchedMigrationRouting:
         self._dist = np.concatenate([rsu, uav], axis=-1)
 
     def _next_rsu(self, node: IntArray) -> IntArray:
-        """Next patrol RSU of UAVs at RSUs ``node`` [B, U]: a random backhaul neighbour."""
+        """Next patrol RSU of every UAV, standing at RSUs ``node`` [B, U]."""
         if not self.U:
             return node.copy()
+        rows, cols = np.indices((self.B, self.U))
+        return self._next_rsu_of(rows.ravel(), cols.ravel(), node.ravel()).reshape(node.shape)
+
+    def _next_rsu_of(self, b: IntArray, u: IntArray, node: IntArray) -> IntArray:
+        """Next patrol RSU of UAVs (``b``, ``u``) at RSUs ``node`` (1-D each): a random backhaul
+        neighbour drawn from each UAV's own tape of uniforms (one use per choice)."""
         width = self._uav_tape.shape[2]  # tape[b, u, k] at flat index (b·U + u)·width + k
-        flat = np.arange(self.B * self.U).reshape(self.B, self.U) * width + self._uav_k
-        u = self._uav_tape.reshape(-1)[flat]
-        self._uav_k = self._uav_k + 1
+        k = self._uav_k[b, u]
+        draw = self._uav_tape.reshape(-1)[(b * self.U + u) * width + k]
+        self._uav_k[b, u] = k + 1
         deg = self._deg[node]
-        j = np.minimum((u * deg).astype(np.int64), np.maximum(deg - 1, 0))
+        j = np.minimum((draw * deg).astype(np.int64), np.maximum(deg - 1, 0))
         return np.where(deg > 0, self._nbr[node, j], node)
 
     def _move_uavs(self, live: BoolArray) -> None:
@@ -796,12 +802,11 @@ class BatchedMigrationRouting:
         flying = (dist > reach) & live[:, None]
         scale = np.divide(reach, dist, out=np.zeros_like(dist), where=flying)
         self._set_uavs(np.where(arrive[..., None], goal, self._uav_xy + delta * scale[..., None]))
-        if arrive.any():
-            self._uav_node = np.where(arrive, self._uav_target, self._uav_node)
-            k_before = self._uav_k
-            nxt = self._next_rsu(self._uav_node)
-            self._uav_target = np.where(arrive, nxt, self._uav_target)
-            self._uav_k = np.where(arrive, self._uav_k, k_before)
+        if arrive.any():  # the UAVs that arrived pick their next RSU
+            b, u = np.nonzero(arrive)
+            node = self._uav_target[b, u]
+            self._uav_node[b, u] = node
+            self._uav_target[b, u] = self._next_rsu_of(b, u, node)
 
     def background_forecast_error(self) -> dict[str, float]:
         """How well the agents' view of the background load matches the truth, over every

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 __all__ = ["BatchedEnv", "SubprocBatchedEnv"]
 
-SHM_MIN_BYTES = 1 << 16
+SHM_MIN_BYTES = 1 << 12
 """Arrays of at least this many bytes (per worker) go through shared memory; smaller ones are
 pickled."""
 
