@@ -100,34 +100,45 @@ def measure_independent(
     return steps / secs, secs
 
 
+def _line(label: str, rates: list[float]) -> str:
+    """One result line: the median rate over the repeats, and their range."""
+    med = float(np.median(rates))
+    return (
+        f"{label}: {med:12,.0f} agent-steps/s with resets (median of {len(rates)}; "
+        f"range {min(rates):,.0f}–{max(rates):,.0f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="paper-b-city")
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="processes for the split run")
-    args = parser.parse_args()
-    rate, step_rate, secs = measure(args.preset, args.batch, args.episodes)
-    print(
-        f"{args.preset} B={args.batch} 1 process: {rate:12,.0f} agent-steps/s with resets, "
-        f"{step_rate:12,.0f} in step() alone  ({secs:.1f} s, {args.episodes} episodes)"
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measure each setup this many times (median)"
     )
-    if args.workers > 1:
-        rate, secs = measure_independent(args.preset, args.batch, args.episodes, args.workers)
-        print(
-            f"{args.preset} B={args.batch} {args.workers} independent processes: {rate:12,.0f} "
-            f"agent-steps/s with resets  ({secs:.1f} s, {args.episodes} episodes)"
-        )
-        for shm, copy in ((True, False), (True, True), (False, True)):
-            rate, secs = measure_subproc(
+    args = parser.parse_args()
+    head = f"{args.preset} B={args.batch}"
+    runs = [measure(args.preset, args.batch, args.episodes) for _ in range(args.repeats)]
+    step_rate = float(np.median([r[1] for r in runs]))
+    print(_line(f"{head} 1 process", [r[0] for r in runs]) + f"; step() alone {step_rate:,.0f}")
+    if args.workers <= 1:
+        return
+    rates = [
+        measure_independent(args.preset, args.batch, args.episodes, args.workers)[0]
+        for _ in range(args.repeats)
+    ]
+    print(_line(f"{head} {args.workers} independent processes", rates))
+    for shm, copy in ((True, False), (True, True), (False, True)):
+        rates = [
+            measure_subproc(
                 args.preset, args.batch, args.episodes, args.workers, shared_memory=shm, copy=copy
-            )
-            how = ("shared memory, " + ("copied" if copy else "copy=False")) if shm else "pickled"
-            print(
-                f"{args.preset} B={args.batch} SubprocBatchedEnv, {args.workers} workers, "
-                f"{how}: {rate:12,.0f} agent-steps/s with resets  ({secs:.1f} s, "
-                f"{args.episodes} episodes)"
-            )
+            )[0]
+            for _ in range(args.repeats)
+        ]
+        how = ("shared memory, " + ("copy=False" if not copy else "copied")) if shm else "pickled"
+        print(_line(f"{head} SubprocBatchedEnv, {args.workers} workers, {how}", rates))
 
 
 if __name__ == "__main__":
