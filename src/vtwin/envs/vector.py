@@ -393,7 +393,7 @@ class SubprocBatchedEnv:
     def _join_shared(self, parts: list[Any], path: _Path) -> np.ndarray:
         """The full-batch array at ``path``; makes (or remakes) its block when needed."""
         held = self._held.get(path)
-        if held is not None and all(p is _IN_SLOT or isinstance(p, _InSlot) for p in parts):
+        if held is not None and all(isinstance(p, _InSlot) for p in parts):
             return held.full.copy() if self.copy else held.full
         pieces = [self._resolve(p, held, i) for i, p in enumerate(parts)]
         rest, dtype = pieces[0].shape[1:], pieces[0].dtype
