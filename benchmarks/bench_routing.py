@@ -8,7 +8,9 @@ over --workers independent processes (aggregate: the env's capacity on that many
 over --workers processes behind :class:`vtwin.envs.vector.SubprocBatchedEnv`: observations
 (~8 MB per slot at B = 1024) written by the workers into shared full-batch blocks and
 returned as they are (``copy=False``) or as copies (default ``copy=True``), and once more with
-``shared_memory=False`` (everything pickled through the pipe) for comparison.
+``shared_memory=False`` (everything pickled through the pipe) for comparison; the first
+setup also pins each worker to its own CPU (``pin_cpus=True``). Each setup is measured
+``--repeats`` times; the median and range are printed (a shared VM's speed drifts).
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ def measure_subproc(
     workers: int,
     shared_memory: bool = True,
     copy: bool = True,
+    pin: bool = False,
 ) -> tuple[float, float]:
     """Like :func:`measure` (with resets), the copies split over ``workers`` processes."""
     from vtwin.envs.vector import SubprocBatchedEnv
 
     env_fn = partial(BatchedMigrationRouting, load_config(preset))
     with SubprocBatchedEnv(
-        env_fn, batch, workers=workers, shared_memory=shared_memory, copy=copy
+        env_fn, batch, workers=workers, shared_memory=shared_memory, copy=copy, pin_cpus=pin
     ) as env:
         m, v, horizon = env.get_attr("M"), env.get_attr("V"), env.get_attr("horizon")
         actions = np.random.default_rng(0).integers(0, m, size=(horizon, batch, v))
@@ -130,14 +133,22 @@ def main() -> None:
         for _ in range(args.repeats)
     ]
     print(_line(f"{head} {args.workers} independent processes", rates))
-    for shm, copy in ((True, False), (True, True), (False, True)):
+    setups = ((True, False, True), (True, False, False), (True, True, False), (False, True, False))
+    for shm, copy, pin in setups:
         rates = [
             measure_subproc(
-                args.preset, args.batch, args.episodes, args.workers, shared_memory=shm, copy=copy
+                args.preset,
+                args.batch,
+                args.episodes,
+                args.workers,
+                shared_memory=shm,
+                copy=copy,
+                pin=pin,
             )[0]
             for _ in range(args.repeats)
         ]
         how = ("shared memory, " + ("copy=False" if not copy else "copied")) if shm else "pickled"
+        how += ", pinned" if pin else ""
         print(_line(f"{head} SubprocBatchedEnv, {args.workers} workers, {how}", rates))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import numpy as np
@@ -133,3 +134,19 @@ def test_blocks_follow_shape_changes() -> None:
         finally:
             for w in writers:
                 w.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU pinning is Linux-only")
+def test_pinned_workers_sit_on_their_cpus_and_agree() -> None:
+    cfg = load_config("paper-a", ["horizon_slots=5"])
+    cpus = sorted(os.sched_getaffinity(0))
+    fn = partial(BatchedPreMigration, cfg)
+    with (
+        SubprocBatchedEnv(fn, 4, workers=2, pin_cpus=True) as pinned,
+        SubprocBatchedEnv(fn, 4, workers=2) as free,
+    ):
+        for i, proc in enumerate(pinned._procs):
+            assert os.sched_getaffinity(proc.pid) == {cpus[i % len(cpus)]}
+        np.testing.assert_array_equal(pinned.reset(7)[0], free.reset(7)[0])
+    with pytest.raises(ValueError, match="pin_cpus"):
+        SubprocBatchedEnv(fn, 2, workers=1, pin_cpus=[max(cpus) + 1])
