@@ -78,3 +78,26 @@ def test_make_executor() -> None:
         make_executor("dask")
     with pytest.raises(ValueError, match="workers = 0"):
         LocalExecutor(0)
+
+
+def test_runs_get_a_fixed_torch_thread_count_inline_and_in_a_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Torch's thread count changes trained weights in their last bits, so every run gets
+    VTWIN_RUN_THREADS (default 1) threads wherever it runs; the caller's count is restored."""
+    import torch
+
+    specs = expand(toys.TOY_FLAT, quick=True)[:2]
+    before = torch.get_num_threads()
+    for workers in (1, 2):
+        out = _collect(LocalExecutor(workers), "toy_experiments:run_threads_seen", specs)
+        assert all(isinstance(r, RunResult) and r.summary["threads"] == 1 for r in out.values())
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("VTWIN_RUN_THREADS", "2")
+    out = _collect(LocalExecutor(1), "toy_experiments:run_threads_seen", specs[:1])
+    result = out[specs[0].run_id]
+    assert isinstance(result, RunResult) and result.summary["threads"] == 2
+    monkeypatch.setenv("VTWIN_RUN_THREADS", "zero")
+    out = _collect(LocalExecutor(1), "toy_experiments:run_threads_seen", specs[:1])
+    error = next(iter(out.values()))
+    assert isinstance(error, ValueError) and "VTWIN_RUN_THREADS = 'zero'" in str(error)

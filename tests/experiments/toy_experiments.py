@@ -75,6 +75,16 @@ def run_die(spec: RunSpec) -> RunResult:
     return run_toy(spec)
 
 
+def run_threads_seen(spec: RunSpec) -> RunResult:
+    """Reports how many torch threads the run was given."""
+    import torch
+
+    return RunResult(
+        metrics=pd.DataFrame({"step": [0], "reward": [0.0], "phase": "train"}),
+        summary={"cost": 0.0, "threads": float(torch.get_num_threads())},
+    )
+
+
 def draw_routes(runs: list[tuple[RunSpec, RunResult]], ax: Any) -> pd.DataFrame:
     """Custom figure: each run's route artifact as a line."""
     rows = []

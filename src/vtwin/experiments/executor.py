@@ -10,10 +10,11 @@ a new backend (Ray) only has to implement :class:`Executor` and be named in
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from vtwin.experiments.spec import RunResult, RunSpec, import_callable
 
 __all__ = [
     "BACKENDS",
+    "RUN_THREADS_ENV",
     "BackendUnavailableError",
     "DoneCallback",
     "Executor",
@@ -28,12 +30,16 @@ __all__ = [
     "StartCallback",
     "execute_run",
     "make_executor",
+    "run_threads",
 ]
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
 
 DoneCallback = Callable[[RunSpec, RunResult | BaseException], None]
 StartCallback = Callable[[RunSpec], None]
+
+RUN_THREADS_ENV = "VTWIN_RUN_THREADS"
+"""Environment variable: torch threads of one run (default 1)."""
 
 
 class BackendUnavailableError(ValueError):
@@ -54,10 +60,44 @@ class Executor(Protocol):
         ...
 
 
+def run_threads() -> int:
+    """Torch threads one run uses: ``$VTWIN_RUN_THREADS``, default 1.
+
+    Torch splits its reductions (gradient sums, means over a batch) among its threads, so
+    the thread count changes a trained network in its last bits and, over a long run, its
+    results. A fixed count makes a run's numbers the same inline or in a pool, with any
+    ``--workers``, on any machine; one thread also suits the small networks of the papers,
+    and the runner parallelises across runs instead.
+    """
+    raw = os.environ.get(RUN_THREADS_ENV, "1")
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"{RUN_THREADS_ENV} = {raw!r}: must be an integer ≥ 1")
+    return threads
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads, then restore the caller's count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute_run(fn_path: str, spec: RunSpec) -> RunResult:
-    """Import the run function from ``fn_path`` and run one spec (what a worker does)."""
+    """Import the run function from ``fn_path`` and run one spec (what a worker does), with
+    :func:`run_threads` torch threads so that the result does not depend on where it runs."""
     fn = import_callable(fn_path)
-    result = fn(spec)
+    with _torch_threads(run_threads()):
+        result = fn(spec)
     if not isinstance(result, RunResult):
         raise TypeError(
             f"run function {fn_path} returned {type(result).__name__} for {spec.run_id}; "
