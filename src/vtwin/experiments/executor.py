@@ -13,7 +13,6 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -107,12 +106,11 @@ def execute_run(fn_path: str, spec: RunSpec) -> RunResult:
 
 
 def _limit_threads(threads: int) -> None:
-    """Pool-worker start-up: share the cores among the workers (torch, BLAS and OpenMP read
-    these variables when first imported; without them every worker would use every core)."""
+    """Pool-worker start-up: share the cores among the workers for BLAS and OpenMP (read when
+    first imported; without them every worker would use every core). Torch's own thread
+    count is set per run by :func:`execute_run`."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    if "torch" in sys.modules:  # already imported (fork start method): set it directly
-        sys.modules["torch"].set_num_threads(threads)
 
 
 class LocalExecutor:

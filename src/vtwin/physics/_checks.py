@@ -33,11 +33,6 @@ def unchecked() -> Iterator[None]:
         _CHECKING.reset(token)
 
 
-def checking() -> bool:
-    """Whether the physics argument checks are on (off inside :func:`unchecked`)."""
-    return _CHECKING.get()
-
-
 # --------------------------------------------------------------------------------------------
 
 
