@@ -130,6 +130,37 @@ def test_batched_copy_equals_single_env_with_its_seed() -> None:
             assert_tree_equal(rows(info_b, b), rows(info_s, 0), f"t={t} info")
 
 
+def test_observation_buffers_are_written_in_place_and_change_nothing() -> None:
+    """With set_observation_buffers (used by SubprocBatchedEnv's workers) the env writes into
+    the given arrays and returns them, with the same values as fresh arrays, also for copies
+    that finished early (their observation is frozen) and across a reset."""
+    fresh, direct = tiny(batch=16), tiny(batch=16)
+    keys = {"observation": np.float32, "action_mask": np.bool_, "state": np.float32}
+    bufs = {k: np.empty(fresh.reset(3)[0][k].shape, dtype=dt) for k, dt in keys.items()}
+    bufs["extra"] = np.empty(3)  # an entry the env does not write is ignored
+    direct.set_observation_buffers(bufs)
+    rng = np.random.default_rng(0)
+    partial_done = False
+    for episode in range(2):
+        obs_f, _ = fresh.reset(3 + episode)
+        obs_d, _ = direct.reset(3 + episode)
+        assert_tree_equal(obs_f, obs_d, "reset")
+        for t in range(fresh.horizon):
+            actions = rng.integers(0, fresh.M, size=(16, fresh.V))
+            out_f, out_d = fresh.step(actions), direct.step(actions)
+            assert_tree_equal(out_f[0], out_d[0], f"t={t} obs")
+            assert all(out_d[0][k] is bufs[k] for k in keys)
+            assert all(out_f[0][k] is not bufs[k] for k in keys)
+            assert_tree_equal(out_f[4], out_d[4], f"t={t} info")
+            done = out_d[2] | out_d[3]
+            partial_done |= bool(done.any() and not done.all())
+            if done.all():
+                break
+    assert partial_done, "no copy finished before the others: the frozen rows went untested"
+    direct.set_observation_buffers({})  # back to fresh arrays
+    assert direct.step(np.zeros((16, fresh.V), dtype=np.int64))[0]["state"] is not bufs["state"]
+
+
 def test_pettingzoo_view_matches_the_batched_env() -> None:
     cfg = load_config(TINY)
     env = MigrationRoutingEnv(config=cfg)

@@ -109,6 +109,72 @@ def test_copy_false_returns_the_shared_blocks_themselves() -> None:
             previous = out_v[0]["observation"]
 
 
+def test_workers_envs_write_observations_straight_into_the_blocks() -> None:
+    """An env with set_observation_buffers gets its rows of the step blocks and writes into
+    them (nothing is copied in the worker); results equal one in-process env for whole
+    episodes, early-finished copies and resets included."""
+    from vtwin.envs.routing import BatchedMigrationRouting
+    from vtwin.envs.vector import _IN_SLOT, _serve, _ShmWriter
+
+    cfg = load_config("paper-b-tiny")
+    local = BatchedMigrationRouting(cfg, 32)
+    rng = np.random.default_rng(4)
+    with SubprocBatchedEnv(partial(BatchedMigrationRouting, cfg), 32, workers=2, copy=False) as env:
+        for episode in range(2):
+            assert_tree_equal_(env.reset(7 + episode), local.reset(7 + episode))
+            for _ in range(local.horizon):
+                act = rng.integers(0, local.M, size=(32, local.V))
+                out_p, out_l = env.step(act), local.step(act)
+                assert_tree_equal_(out_p, out_l)
+                if np.all(out_l[2] | out_l[3]):
+                    break
+
+    # in one process: after the parent's blocks are assigned, the env's arrays are the rows
+    class Conn:
+        def __init__(self, commands: list[tuple[str, object, object]]) -> None:
+            self.commands, self.sent = commands, []
+
+        def recv(self) -> tuple[str, object, object]:
+            return self.commands.pop(0)
+
+        def send(self, msg: object) -> None:
+            self.sent.append(msg)
+
+    small = BatchedMigrationRouting(cfg, 4)
+    writer = _ShmWriter(min_bytes=8)
+    try:
+        act = np.zeros((4, small.V), dtype=np.int64)
+        conn = Conn([("reset", 1, {}), ("step", act, {})])
+        with pytest.raises(IndexError):  # the fake pipe runs dry after two commands
+            _serve(conn, small, writer)  # type: ignore[arg-type]
+        with SubprocBatchedEnv(partial(BatchedMigrationRouting, cfg), 4, workers=1) as env:
+            env._join([conn.sent[1][1]], ("step",))  # the parent makes its full blocks
+            slots = env._pending[0]
+            conn = Conn([("step", act, slots), ("step", act, {})])
+            with pytest.raises(IndexError):
+                _serve(conn, small, writer)  # type: ignore[arg-type]
+            for status, out in conn.sent:
+                assert status == "ok"
+                assert all(out[0][k] is _IN_SLOT for k in ("observation", "state"))
+            assert small._obs["observation"] is writer._slots[("step", 0, "observation")][1]
+            small.set_observation_buffers({})
+    finally:
+        writer.close()
+
+
+def assert_tree_equal_(a: object, b: object) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys()
+        for k in a:
+            assert_tree_equal_(a[k], b[k])
+    elif isinstance(a, tuple | list):
+        assert isinstance(b, tuple | list) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_tree_equal_(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
 def test_blocks_follow_shape_changes() -> None:
     """The worker/parent protocol in one process: own blocks first, then the parent's
     full-batch block; a new shape falls back to own blocks and gets a new parent block."""

@@ -396,6 +396,7 @@ class BatchedMigrationRouting:
         self.state_dim = start
         self._data_ref_bits = float(config.servers.rsu.capacity_mb * MB_TO_BITS)
         self._obs: dict[str, np.ndarray] = {}
+        self._out_buffers: dict[str, np.ndarray] = {}  # see set_observation_buffers
         self._mask = np.ones((self.B, self.V, self.M), dtype=bool)
         self._dist = np.zeros((self.B, self.V, self.G), dtype=np.float32)
         self._started = False
@@ -868,7 +869,9 @@ class BatchedMigrationRouting:
         (nothing moves between an observation and the next step).
         """
         B, V, M, t = self.B, self.V, self.M, self.t
-        old = (self._dist, self._obs) if freeze is not None and freeze.any() else None
+        old = None
+        if freeze is not None and freeze.any():  # rows copied now: the buffers may be reused
+            old = (self._dist, {k: self._obs[k][freeze] for k in ("observation", "state")})
         self._geometry()
         seen = self.cache_bits.copy()  # loads as the agents see them (predicted background)
         seen[:, : self.G] += self._pred_now
@@ -887,7 +890,7 @@ class BatchedMigrationRouting:
         time = t / self.horizon
 
         # every column is written below (np.empty saves a pass over ~5 MB at B = 1024)
-        obs = np.empty((B, V, self.obs_dim), dtype=np.float32)
+        obs = self._buffer("observation", (B, V, self.obs_dim), np.float32)
         sl = self.obs_slices
         np.divide(self._dist, np.float32(self.distance_scale_m), out=obs[..., sl["distance"]])
         obs[..., sl["load"]] = load_frac[:, None, :]
@@ -898,7 +901,7 @@ class BatchedMigrationRouting:
             rows = obs.reshape(B * V, self.obs_dim)
             rows[np.arange(B * V), sl["serving"].start + self.serving.ravel()] = 1.0
 
-        state = np.empty((B, self.state_dim), dtype=np.float32)
+        state = self._buffer("state", (B, self.state_dim), np.float32)
         ss = self.state_slices
         state[:, ss["position"]] = pos.reshape(B, 2 * V)
         state[:, ss["serving"]] = 0.0
@@ -912,16 +915,37 @@ class BatchedMigrationRouting:
             state[:, ss["uav_position"]] = uav.reshape(B, 2 * self.U)
         state[:, ss["time"]] = time
 
-        out = {"observation": obs, "action_mask": mask, "state": state, "active": active}
         if old is not None:
             assert freeze is not None
             self._dist[freeze] = old[0][freeze]
-            for key in ("observation", "action_mask", "state"):
-                out[key][freeze] = old[1][key][freeze]
-        self._mask = out["action_mask"]
-        self._obs = out
-        # fresh arrays every slot; the env keeps its own mask
-        return {**out, "action_mask": mask.copy()}
+            mask[freeze] = self._mask[freeze]
+            obs[freeze] = old[1]["observation"]
+            state[freeze] = old[1]["state"]
+        self._mask = mask  # the env keeps its own mask
+        shown = self._buffer("action_mask", mask.shape, np.bool_)
+        np.copyto(shown, mask)
+        self._obs = {"observation": obs, "action_mask": mask, "state": state, "active": active}
+        # fresh arrays every slot (or the caller's buffers, see set_observation_buffers)
+        return {**self._obs, "action_mask": shown}
+
+    def set_observation_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        """Write the ``observation``, ``action_mask`` and ``state`` of later observations into
+        ``buffers`` instead of fresh arrays (a buffer of another shape or dtype than the
+        observation's is not used; ``{}`` goes back to fresh arrays).
+
+        Meant for transports that pass results between processes in shared memory:
+        :class:`vtwin.envs.vector.SubprocBatchedEnv` hands its workers' envs views of its
+        blocks, so observations are written once, straight where the parent reads them.
+        The arrays returned are then these buffers, overwritten by the next reset or step.
+        """
+        self._out_buffers = dict(buffers)
+
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """The caller's buffer for observation entry ``key`` if it fits, else a fresh array."""
+        buf = self._out_buffers.get(key)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf
+        return np.empty(shape, dtype=dtype)
 
     def _nearest_feasible(self) -> IntArray:
         """Per vehicle the nearest feasible RSU/UAV, else the satellite (without one: the

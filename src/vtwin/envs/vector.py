@@ -51,6 +51,12 @@ class BatchedEnv(Protocol):
     def step(self, actions: ArrayLike) -> tuple[Any, Any, Any, Any, dict[str, Any]]: ...
 
 
+# Optional: an env with ``set_observation_buffers(buffers: dict[str, ndarray])`` gets, in a
+# worker, its rows of the shared blocks that hold the entries of step()'s observation dict
+# (whenever the parent assigns new blocks); if it writes its observations into them and
+# returns those very arrays, they are not copied again (BatchedMigrationRouting does so).
+
+
 class _Block(SharedMemory):
     """A shared-memory block that may outlive its owner's interest in it.
 
@@ -140,7 +146,8 @@ class _ShmWriter:
             return value
         slot = self._slots.get(path)
         if slot is not None and slot[1].shape == value.shape and slot[1].dtype == value.dtype:
-            np.copyto(slot[1], value)
+            if value is not slot[1]:  # the env wrote straight into our rows otherwise
+                np.copyto(slot[1], value)
             return _IN_SLOT
         held = self._own.get(path)
         if held is None or held[1].shape != value.shape or held[1].dtype != value.dtype:
@@ -154,6 +161,15 @@ class _ShmWriter:
             self._own[path] = held
         np.copyto(held[1], value)
         return _ShmRef(held[0].name, value.shape, value.dtype.str)
+
+    def rows_under(self, root: _Path) -> dict[Any, np.ndarray]:
+        """Our rows of the parent's blocks one level below ``root``, by key."""
+        n = len(root)
+        return {
+            path[n]: rows
+            for path, (_, rows) in self._slots.items()
+            if len(path) == n + 1 and path[:n] == root
+        }
 
     def close(self) -> None:
         """Detach from the parent's blocks and unlink our own."""
@@ -186,6 +202,9 @@ def _worker(
         _serve(conn, env, writer)
     finally:
         if writer is not None:
+            direct = getattr(env, "set_observation_buffers", None)
+            if direct is not None:
+                direct({})  # drop the env's views before detaching
             writer.close()
         conn.close()
 
@@ -202,7 +221,12 @@ def _serve(conn: Connection, env: BatchedEnv, writer: _ShmWriter | None) -> None
         out: Any
         try:
             if writer is not None and slots:
+                direct = getattr(env, "set_observation_buffers", None)  # see BatchedEnv
+                if direct is not None:  # let go of the blocks being replaced first
+                    direct({})
                 writer.assign(slots)
+                if direct is not None:
+                    direct(writer.rows_under(("step", 0)))
             if cmd == "reset":
                 out = env.reset(payload)
             elif cmd == "step":
