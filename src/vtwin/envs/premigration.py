@@ -39,6 +39,7 @@ from vtwin.physics.latency import (
     transmission_latency_s,
 )
 from vtwin.planning import FlightGraph, UavPlanner, make_planner
+from vtwin.seeding import GeneratorPool
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
 from vtwin.world.workload import profile_at_hours
@@ -187,20 +188,21 @@ class BatchedPreMigration:
         self.area_m = np.array([geo.width_m, geo.height_m])
         self.dist_scale_m = float(np.hypot(geo.width_m, geo.height_m) + self.altitude_m.max())
         self.obs_dim = 2 + 2 * self.M + 1
+        self._copy_rngs, self._turn_rngs = GeneratorPool(), GeneratorPool()  # re-seeded per reset
         self._started = False
 
     # ------------------------------------------------------------------ reset / step
     def reset(self, seed: int | Sequence[int] | None = None) -> tuple[FloatArray, dict[str, Any]]:
         """Start new episodes; ``seed`` is one int (copy b gets seed + b) or one per copy."""
         seeds = self._copy_seeds(seed)
-        streams = [
-            [np.random.default_rng(s) for s in np.random.SeedSequence(int(sd)).spawn(4)]
-            for sd in seeds
-        ]
+        # per copy: default_rng(c) for c in SeedSequence(seed).spawn(4), built all at once
+        streams = self._copy_rngs.spawn(seeds, 4)
         rng = {name: [st[i] for st in streams] for i, name in enumerate(_STREAMS)}
         self.seeds = seeds
         self.t = 0
-        self._mobility = grid_mobility(self.config, self.B * self.V, rng["mobility"])
+        self._mobility = grid_mobility(
+            self.config, self.B * self.V, rng["mobility"], self._turn_rngs.from_ints
+        )
         # background workload: per-server clock offsets, then noise drawn in chunks per copy
         self._wl_rngs = rng["workload"]
         self._phase_h = np.stack([g.uniform(-0.5, 0.5, self.M) for g in self._wl_rngs])

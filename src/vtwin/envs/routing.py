@@ -44,6 +44,7 @@ from vtwin.physics.latency import (
     transmission_latency_s,
     workload_variance,
 )
+from vtwin.seeding import GeneratorPool
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
 
@@ -397,6 +398,7 @@ class BatchedMigrationRouting:
         self._data_ref_bits = float(config.servers.rsu.capacity_mb * MB_TO_BITS)
         self._obs: dict[str, np.ndarray] = {}
         self._out_buffers: dict[str, np.ndarray] = {}  # see set_observation_buffers
+        self._copy_rngs, self._turn_rngs = GeneratorPool(), GeneratorPool()  # re-seeded per reset
         self._mask = np.ones((self.B, self.V, self.M), dtype=bool)
         self._dist = np.zeros((self.B, self.V, self.G), dtype=np.float32)
         self._started = False
@@ -472,10 +474,8 @@ class BatchedMigrationRouting:
         self.traffic_day = np.empty(B, dtype=np.int64)
         self._uav_tape = np.empty((B, U, H + 1))
         start = np.zeros((B, U), dtype=np.int64)
-        for b, sd in enumerate(seeds):
-            mob, ep = (
-                np.random.default_rng(s) for s in np.random.SeedSequence(sd).spawn(len(_STREAMS))
-            )
+        # per copy: default_rng(c) for c in SeedSequence(seed).spawn(2), built all at once
+        for b, (mob, ep) in enumerate(self._copy_rngs.spawn(seeds, len(_STREAMS))):
             mob_rngs.append(mob)
             self.data_bits[b] = ep.uniform(lo, hi, V)  # S_v per slot
             self.traffic_day[b] = ep.integers(days)  # the background's traffic day
@@ -500,11 +500,12 @@ class BatchedMigrationRouting:
             flo, fhi = self.trip_fraction
             frac = np.stack([g.uniform(flo, fhi, V) for g in mob_rngs])
             self.trip_end = np.clip(np.rint(frac * H), 1, H).astype(np.int64)  # t_v^end
-            mobility = grid_mobility(self.config, B * V, mob_rngs)
+            mobility = grid_mobility(self.config, B * V, mob_rngs, self._turn_rngs.from_ints)
             raw = mobility.trajectory(H + 1).reshape(H + 1, B, V, 2)
             # a vehicle stays at its destination once it arrived
             when = np.minimum(tt, self.trip_end[None])
-            xy = raw[when, np.arange(B)[None, :, None], np.arange(V)[None, None, :]]
+            rows = when * (B * V) + np.arange(B * V).reshape(B, V)  # rows of raw as [·, 2]
+            xy = raw.reshape(-1, 2).take(rows.ravel(), axis=0).reshape(H + 1, B, V, 2)
             latlon = self.projection.to_latlon(xy)
             self._active_tab = tt < self.trip_end[None]
             self._arrived_tab = ~self._active_tab

@@ -22,7 +22,7 @@ the order in which slots are queried.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Protocol, runtime_checkable
@@ -144,12 +144,16 @@ class ManhattanGridMobility:
         rng: np.random.Generator | Sequence[np.random.Generator],
         origin_xy: tuple[float, float] = (0.0, 0.0),
         turn_probs: tuple[float, float, float] = (0.5, 0.25, 0.25),
+        turn_generators: Callable[[list[int]], list[np.random.Generator]] | None = None,
     ) -> None:
         """Draw speeds and start positions from ``rng``; later turns use child generators.
 
         ``rng`` may be a sequence of generators: vehicles are then split into equal
         contiguous groups, group ``g`` drawing everything from ``rng[g]`` only. A batched
         environment uses this so that copy ``b`` depends on its own seed alone.
+        Each group's child generator is ``np.random.default_rng(seed)`` of a seed its stream
+        draws; ``turn_generators(seeds)`` may build them instead, giving the same streams
+        (batched envs pass :meth:`vtwin.seeding.GeneratorPool.from_ints`, which is faster).
         """
         self._n = _count(n_vehicles, "n_vehicles", 0)
         self.block_m = _positive_float(block_m, "block_m")
@@ -206,7 +210,12 @@ class ManhattanGridMobility:
         self._moving = self._step_m > 0
         # a vehicle can pass two intersections in one slot only if it covers a whole block
         self._multi_cross = self._n > 0 and float(self._step_m.max()) >= self.block_m
-        self._turn_rngs = [p[4] for p in parts]
+        turn_seeds = [p[4] for p in parts]
+        self._turn_rngs = (
+            turn_generators(turn_seeds)
+            if turn_generators is not None
+            else [np.random.default_rng(s) for s in turn_seeds]
+        )
         # turn uniforms, one column per vehicle: vehicle v's k-th intersection uses
         # tape[k, v]; rows 0 .. _filled-1 are drawn, the rest is spare capacity.
         # _tape_at[v] = k * n + v is the flat position of vehicle v's next uniform.
@@ -280,7 +289,7 @@ class ManhattanGridMobility:
 
     def _draw_stream(
         self, rng: np.random.Generator, speed: tuple[float, float] | float
-    ) -> tuple[FloatArray, NDArray[np.int64], FloatArray, FloatArray, np.random.Generator]:
+    ) -> tuple[FloatArray, NDArray[np.int64], FloatArray, FloatArray, int]:
         """One stream's draws, in this order: speeds, start segments, direction and offset
         uniforms (see :meth:`_initial_state`), then the seed of its child turn generator."""
         k = self._per_stream
@@ -292,8 +301,7 @@ class ManhattanGridMobility:
         seg = rng.integers(0, nbx * (nby + 1) + (nbx + 1) * nby, size=k)
         # one call fills direction then offset uniforms, the same values as two calls of k
         direction_u, offset_u = rng.random((2, k))
-        turn_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
-        return speeds, seg, direction_u, offset_u, turn_rng
+        return speeds, seg, direction_u, offset_u, int(rng.integers(0, 2**63 - 1))
 
     def _turn_uniforms(self, idx: NDArray[np.int64]) -> FloatArray:
         """Next turn uniform of each vehicle in ``idx`` from its own tape (extended in chunks)."""

@@ -8,7 +8,7 @@ changing, say, the vehicle count does not move the RSU layout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,10 +312,12 @@ def grid_mobility(
     config: VTwinConfig,
     n_vehicles: int,
     rng: np.random.Generator | Sequence[np.random.Generator],
+    turn_generators: Callable[[list[int]], list[np.random.Generator]] | None = None,
 ) -> ManhattanGridMobility:
     """Street-grid driving over the config's area (``vehicles.mobility`` settings).
 
-    ``rng`` may be one generator per group of vehicles (see :class:`ManhattanGridMobility`).
+    ``rng`` may be one generator per group of vehicles, ``turn_generators`` builds their
+    child generators (see :class:`ManhattanGridMobility`).
     """
     geo = config.geography
     mcfg = config.vehicles.mobility
@@ -328,6 +330,7 @@ def grid_mobility(
         slot_s=config.slot_s,
         rng=rng,
         turn_probs=mcfg.turn_probs,
+        turn_generators=turn_generators,
     )
 
 
