@@ -22,6 +22,7 @@ from vtwin.experiments.paper_b_routing import (
     claim_mask_gain,
     claim_no_uav,
     claim_prediction_gain,
+    claim_variance_falls,
     draw_fig10,
     draw_fig11,
     run_replay,
@@ -132,6 +133,17 @@ def test_claims() -> None:
     text, agrees = claim_lowest_latency(t)
     assert agrees is False and "120: best greedy" in text
     assert claim_loss_below_10(t)[1] is True
+    t = _table(
+        [
+            ("dm_mappo", 1.0, {"workload_variance": 200.0}),
+            ("greedy", 1.0, {"workload_variance": 100.0}),
+            ("dm_mappo", 3.0, {"workload_variance": 150.0}),
+            ("greedy", 3.0, {"workload_variance": 110.0}),
+        ]
+    )
+    text, agrees = claim_variance_falls(t)
+    assert agrees is False and "dm_mappo 200 → 150 MB² (-25.0 %)" in text and "+10.0 %" in text
+    assert claim_variance_falls(t[t["sweep_value"] == 1.0])[1] is None
     base = {"reward_per_step": -1.0, "latency_s": 10.0, "packet_loss_pct": 5.0}
     worse = {"reward_per_step": -2.0, "latency_s": 12.0, "packet_loss_pct": 9.0}
     t = _table([("dm_mappo", None, base), ("dm_mappo_no_uav", None, worse)])
