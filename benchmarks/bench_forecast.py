@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from vtwin.data.samples import available_samples
-from vtwin.experiments.paper_b_forecast import _FULL, _QUICK, MODELS, PAPER_TABLE2, run_model
+from vtwin.experiments.paper_b.forecast import _FULL, _QUICK, MODELS, PAPER_TABLE2, run_model
 from vtwin.experiments.spec import RunSpec
 
 METRICS = ("rmse", "mae", "error_rate_pct", "r2")

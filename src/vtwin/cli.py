@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vtwin import __version__
-from vtwin.cliutil import parse_params
+from vtwin.cliutil import DeviceOption, ParamOption, SeedOption, parse_params
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
 from vtwin.experiments.cli import register_cli as register_experiment_commands
 from vtwin.forecast.cli import register_cli as register_forecast_commands
@@ -137,15 +137,12 @@ def train_command(
     env: Annotated[str, typer.Option("--env", help="Preset (e.g. paper-a) or YAML file.")],
     algo: Annotated[str, typer.Option(help="ppo, dsac or random.")],
     steps: Annotated[int, typer.Option(help="Agent transitions to train for.", min=1)],
-    seed: Annotated[int, typer.Option(min=0)] = 0,
+    seed: SeedOption = 0,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/train/…).")] = None,
     batch_envs: Annotated[int, typer.Option(help="Env copies stepped together.", min=1)] = 8,
-    device: Annotated[str, typer.Option(help="auto (CUDA if present), cpu or cuda.")] = "auto",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Algorithm parameter, e.g. -p lr=3e-4.", metavar="K=V"),
-    ] = None,
+    device: DeviceOption = "auto",
+    param: ParamOption = None,
 ) -> None:
     """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
     from rich.progress import Progress

@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-__all__ = ["parse_params"]
+import typer
+
+__all__ = ["DeviceOption", "ParamOption", "SeedOption", "parse_params"]
+
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA if present), cpu or cuda.")]
+"""``--device``: where a network trains."""
+
+SeedOption = Annotated[int, typer.Option(help="Random seed.", min=0)]
+"""``--seed``."""
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="A parameter of the algorithm or model, e.g. -p lr=3e-4 (YAML value; repeatable).",
+        metavar="K=V",
+    ),
+]
+"""``--param/-p K=V`` (repeatable); :func:`parse_params` reads the values."""
 
 
 def parse_params(items: Sequence[str] | None, option: str = "--param") -> dict[str, Any]:

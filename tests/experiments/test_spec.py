@@ -153,3 +153,13 @@ def test_budget_may_set_seeds_and_thin_the_sweep() -> None:
     bad = Experiment(**{**exp.__dict__, "budgets": {"quick": {"sweep_stride": 0}, "full": {}}})
     with pytest.raises(ValueError, match="sweep_stride must be ≥ 1"):
         expand(bad, quick=True)
+
+
+def test_figure_shorthands_equal_the_full_form() -> None:
+    assert Figure.bar("f", "cost", "t", "y") == Figure("f", "bar", "cost", "t", "y")
+    line = Figure("f", "line", "cost", "t", "y", xlabel="x")
+    assert Figure.line("f", "cost", "t", "y", "x") == line
+    curve = Figure("f", "curve", "reward", "t", "y", xlabel="step")
+    assert Figure.curve("f", "reward", "t", "y", "step") == curve
+    custom = Figure("f", "custom", "", "t", "y", draw="m:draw")
+    assert Figure.custom("f", "m:draw", "t", "y") == custom

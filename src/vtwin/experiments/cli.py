@@ -8,15 +8,12 @@ with status 2; failed runs make ``reproduce`` exit with status 1.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-if TYPE_CHECKING:
-    from vtwin.experiments.executor import Executor
 
 __all__ = ["experiments_list", "register_cli", "reproduce_command"]
 
@@ -93,40 +90,31 @@ def reproduce_command(
     except (UnknownExperimentError, UnknownMethodError, BackendUnavailableError) as exc:
         _fail(str(exc))
         return
+    options: dict[str, Any] = {  # reproduce()'s keyword arguments, the same for every member
+        "quick": quick,
+        "seeds": seeds,
+        "out": out,
+        "workers": workers,
+        "methods": requested,
+        "progress": progress,
+        "executor": executor,
+        "console": err_console,
+    }
     failed = 0
     for member in names:
         if len(names) > 1:
             console.rule(f"[bold]{escape(member)}")
-        failed += _reproduce_one(member, quick, seeds, out, workers, requested, progress, executor)
+        failed += _reproduce_one(member, options)
     if failed:
         raise typer.Exit(code=1)
 
 
-def _reproduce_one(
-    name: str,
-    quick: bool,
-    seeds: int | None,
-    out: Path,
-    workers: int,
-    requested: list[str] | None,
-    progress: bool,
-    executor: Executor,
-) -> int:
+def _reproduce_one(name: str, options: dict[str, Any]) -> int:
     """Reproduce one experiment and print its claims; returns the number of failed runs."""
     from vtwin.experiments.runner import reproduce
 
     try:
-        report = reproduce(
-            name,
-            quick=quick,
-            seeds=seeds,
-            out=out,
-            workers=workers,
-            methods=requested,
-            progress=progress,
-            executor=executor,
-            console=err_console,
-        )
+        report = reproduce(name, **options)
     except KeyboardInterrupt:
         err_console.print(
             "interrupted: finished runs are saved; run the same command again to resume."

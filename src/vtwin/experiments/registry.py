@@ -1,8 +1,8 @@
 """The registry of experiments: paper modules call :func:`register`; the CLI looks them up.
 
-Paper modules (``vtwin.experiments.paper_a`` …) are imported lazily, the first time the
-registry is queried, so ``vtwin --help`` stays fast and a paper whose module is not written
-yet is simply absent.
+Paper modules (``vtwin.experiments.paper_a.rl`` …, one sub-package per paper) are imported
+lazily, the first time the registry is queried, so ``vtwin --help`` stays fast and a paper
+whose module is not written yet is simply absent.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ __all__ = [
 ]
 
 _EXPERIMENT_MODULES: tuple[str, ...] = (
-    "vtwin.experiments.paper_a",
-    "vtwin.experiments.paper_a_rl",
-    "vtwin.experiments.paper_b_forecast",
-    "vtwin.experiments.paper_b_routing",
+    "vtwin.experiments.paper_a.rl",
+    "vtwin.experiments.paper_a.uav",
+    "vtwin.experiments.paper_b.forecast",
+    "vtwin.experiments.paper_b.routing",
 )
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 

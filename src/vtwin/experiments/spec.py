@@ -65,7 +65,7 @@ def _check_path(what: str, value: str) -> None:
     if not isinstance(value, str) or not _PATH_RE.match(value):
         raise ValueError(
             f"{what} = {value!r}: must be an import path 'package.module:function' "
-            "(e.g. 'vtwin.experiments.paper_a:run')"
+            "(e.g. 'vtwin.experiments.paper_a.uav:run_planner')"
         )
 
 
@@ -176,6 +176,26 @@ class Figure:
             raise ValueError(f"figure {self.name}: draw is only used by kind 'custom'")
         if self.kind != "custom" and not self.metric:
             raise ValueError(f"figure {self.name}: metric must name a column")
+
+    @classmethod
+    def bar(cls, name: str, metric: str, title: str, ylabel: str, xlabel: str = "") -> Figure:
+        """A ``bar`` figure: summary ``metric`` per method."""
+        return cls(name, "bar", metric, title, ylabel, xlabel)
+
+    @classmethod
+    def line(cls, name: str, metric: str, title: str, ylabel: str, xlabel: str) -> Figure:
+        """A ``line`` figure: summary ``metric`` against the sweep value (labelled ``xlabel``)."""
+        return cls(name, "line", metric, title, ylabel, xlabel)
+
+    @classmethod
+    def curve(cls, name: str, metric: str, title: str, ylabel: str, xlabel: str) -> Figure:
+        """A ``curve`` figure: the per-step ``metric`` column against ``step``."""
+        return cls(name, "curve", metric, title, ylabel, xlabel)
+
+    @classmethod
+    def custom(cls, name: str, draw: str, title: str, ylabel: str) -> Figure:
+        """A ``custom`` figure drawn by ``draw`` (``'module:function'``)."""
+        return cls(name, "custom", "", title, ylabel, draw=draw)
 
 
 @dataclass(frozen=True)

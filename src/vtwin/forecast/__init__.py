@@ -1,4 +1,5 @@
-"""Workload forecasting (paper B Sec. V): models, training, metrics and the Predictor interface.
+"""Workload forecasting (paper B Sec. V): models, training, metrics, the Predictor interface
+and the on-disk cache of trained forecasters (``cache``).
 
 Import the submodules directly (``vtwin.forecast.train`` imports torch).
 """

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vtwin.cliutil import parse_params
+from vtwin.cliutil import DeviceOption, ParamOption, SeedOption, parse_params
 
 if TYPE_CHECKING:
     from vtwin.data.traffic import TrafficSeries
@@ -104,12 +104,9 @@ def train_command(
     lr: Annotated[float, typer.Option(help="Adam learning rate.", min=0.0)] = 1e-3,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=0.8)] = 0.1,
     test_fraction: Annotated[float, typer.Option(min=0.01, max=0.8)] = 0.2,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    device: Annotated[str, typer.Option(help="auto (CUDA if present), cpu or cuda.")] = "auto",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Model parameter, e.g. -p hidden=128.", metavar="K=V"),
-    ] = None,
+    seed: SeedOption = 0,
+    device: DeviceOption = "auto",
+    param: ParamOption = None,
 ) -> None:
     """Train a forecaster (scaler fitted on the training part only), then test it."""
     from pydantic import ValidationError
@@ -119,19 +116,20 @@ def train_command(
     from vtwin.forecast.train import ForecastSettings, evaluate_forecaster, train_forecaster
 
     try:
-        params = parse_params(param)
-        settings = ForecastSettings(
-            model=model,
-            window=window,
-            epochs=epochs,
-            patience=patience,
-            batch_size=batch_size,
-            lr=lr,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            seed=seed,
-            device=device,
-            model_params=params,
+        settings = ForecastSettings.model_validate(
+            {
+                "model": model,
+                "window": window,
+                "epochs": epochs,
+                "patience": patience,
+                "batch_size": batch_size,
+                "lr": lr,
+                "val_fraction": val_fraction,
+                "test_fraction": test_fraction,
+                "seed": seed,
+                "device": device,
+                "model_params": parse_params(param),
+            }
         )
         series = load_data(data, fmt, max_series, seed)
         folder = out or Path("runs") / "forecast" / f"{model}__seed={seed}"

@@ -219,11 +219,6 @@ def _best_claim(table: pd.DataFrame, metric: str, higher: bool) -> tuple[str, bo
     return "; ".join(parts), all(agree)
 
 
-def _paper_row(metric: str, pct: bool = False) -> str:
-    unit = " %" if pct else ""
-    return ", ".join(f"{m} {v:g}{unit}" for m, v in PAPER_TABLE2[metric].items())
-
-
 def claim_rmse(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Table II: the LSTM-Transformer has the lowest RMSE."""
     return _best_claim(table, "rmse", higher=False)
@@ -312,6 +307,16 @@ if _missing:
         "the folder holding `pems/`)."
     )
 
+_HERE = __name__
+
+
+def _table2_claim(metric: str, best: str, check: str, pct: bool = False) -> Claim:
+    """The LSTM-Transformer is ``best`` in ``metric`` (Table II), checked by ``check``."""
+    unit = " %" if pct else ""
+    paper = ", ".join(f"{m} {v:g}{unit}" for m, v in PAPER_TABLE2[metric].items())
+    return Claim(f"LSTM-Transformer has {best} (Table II)", paper, f"{_HERE}:{check}")
+
+
 register(
     Experiment(
         name="paper-b-table2",
@@ -319,62 +324,37 @@ register(
         title="Paper B Table II and Fig. 5: next-slot traffic forecasting, five models",
         preset="paper-b-city",
         methods=METHODS,
-        run="vtwin.experiments.paper_b_forecast:run_model",
+        run=f"{_HERE}:run_model",
         seeds=3,
         sweep=Sweep("budget.dataset", _DATASETS, "dataset"),
         budgets={"quick": _QUICK, "full": _FULL},
         figures=(
-            Figure(
-                name="table2_error_rate",
-                kind="bar",
-                metric="error_rate_pct",
-                title="Table II: error rate (mean |error| / mean |actual|) on the test part",
-                ylabel="error rate (%)",
+            Figure.bar(
+                "table2_error_rate",
+                "error_rate_pct",
+                "Table II: error rate (mean |error| / mean |actual|) on the test part",
+                "error rate (%)",
             ),
-            Figure(
-                name="table2_r2",
-                kind="bar",
-                metric="r2",
-                title="Table II: R² on the test part",
-                ylabel="R²",
-            ),
+            Figure.bar("table2_r2", "r2", "Table II: R² on the test part", "R²"),
             *(
-                Figure(
-                    name=f"fig5_{d.replace('-', '_')}",
-                    kind="custom",
-                    metric="",
-                    title=f"Fig. 5: predicted vs actual, first test day ({d})",
-                    ylabel=_FIG5_YLABEL[d],
-                    draw=f"vtwin.experiments.paper_b_forecast:{_FIG5[d]}",
+                Figure.custom(
+                    f"fig5_{d.replace('-', '_')}",
+                    f"{_HERE}:{_FIG5[d]}",
+                    f"Fig. 5: predicted vs actual, first test day ({d})",
+                    _FIG5_YLABEL[d],
                 )
                 for d in _DATASETS
             ),
         ),
         claims=(
+            _table2_claim("rmse", "the lowest RMSE", "claim_rmse"),
+            _table2_claim("mae", "the lowest MAE", "claim_mae"),
+            _table2_claim("error_rate_pct", "the lowest error rate", "claim_error_rate", pct=True),
+            _table2_claim("r2", "the highest R²", "claim_r2"),
             Claim(
-                text="LSTM-Transformer has the lowest RMSE (Table II)",
-                paper_value=_paper_row("rmse"),
-                compute="vtwin.experiments.paper_b_forecast:claim_rmse",
-            ),
-            Claim(
-                text="LSTM-Transformer has the lowest MAE (Table II)",
-                paper_value=_paper_row("mae"),
-                compute="vtwin.experiments.paper_b_forecast:claim_mae",
-            ),
-            Claim(
-                text="LSTM-Transformer has the lowest error rate (Table II)",
-                paper_value=_paper_row("error_rate_pct", pct=True),
-                compute="vtwin.experiments.paper_b_forecast:claim_error_rate",
-            ),
-            Claim(
-                text="LSTM-Transformer has the highest R² (Table II)",
-                paper_value=_paper_row("r2"),
-                compute="vtwin.experiments.paper_b_forecast:claim_r2",
-            ),
-            Claim(
-                text="Forecasting beats reusing the last value (Sec. VII-C, Fig. 6 premise)",
-                paper_value="prediction improves the agents' reward by 17–36 %",
-                compute="vtwin.experiments.paper_b_forecast:claim_beats_last_value",
+                "Forecasting beats reusing the last value (Sec. VII-C, Fig. 6 premise)",
+                "prediction improves the agents' reward by 17–36 %",
+                f"{_HERE}:claim_beats_last_value",
             ),
         ),
         notes=_notes,

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from vtwin.experiments import expand, expand_name, get_experiment
-from vtwin.experiments.paper_a_rl import (
+from vtwin.experiments.paper_a.rl import (
     claim_dsac_beats_ppo_curve,
     claim_dsac_vs_baselines,
     claim_gpu_latency,

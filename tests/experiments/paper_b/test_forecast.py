@@ -12,7 +12,7 @@ import pytest
 
 from vtwin.data.samples import available_samples
 from vtwin.experiments import expand, get_experiment
-from vtwin.experiments.paper_b_forecast import (
+from vtwin.experiments.paper_b.forecast import (
     METHODS,
     MODELS,
     PAPER_TABLE2,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from vtwin.experiments.common import method_means
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec
 
@@ -175,13 +176,9 @@ def draw_route(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _means(table: pd.DataFrame, metric: str) -> dict[str, float]:
-    return table.groupby("method")[metric].mean().to_dict()
-
-
 def _reductions(table: pd.DataFrame, metric: str) -> tuple[str, bool]:
     """DURP's reduction of ``metric`` vs each baseline, in % of the baseline's value."""
-    means = _means(table, metric)
+    means = method_means(table, metric)
     if "durp" not in means:
         return "DURP was not run", False
     parts, better = [], []
@@ -200,7 +197,7 @@ def claim_workload(table: pd.DataFrame) -> tuple[str, bool]:
 
 def claim_fluctuation(table: pd.DataFrame) -> tuple[str, bool]:
     """Paper A Fig. 6: DURP's RSU workload fluctuates least."""
-    means = _means(table, "rsu_load_fluct_pct")
+    means = method_means(table, "rsu_load_fluct_pct")
     text = ", ".join(f"{m} {v:.2f}" for m, v in sorted(means.items(), key=lambda kv: kv[1]))
     best = min(means.items(), key=lambda kv: kv[1])[0]
     return f"std of RSU load (pct points): {text}", best == "durp"
@@ -223,6 +220,8 @@ margins are smaller than the paper's because two 30 GHz UAVs add at most 6 % to 
 RSUs' compute; the ranking and the smaller fluctuation match. Details:
 `docs/reproductions/paper-a.md`."""
 
+_HERE = __name__
+
 register(
     Experiment(
         name="paper-a-uav",
@@ -230,63 +229,57 @@ register(
         title="Paper A Figs. 5-7: DURP UAV routing vs baselines (RSU workload, UAV energy)",
         preset="paper-a",
         methods=PLANNERS,
-        run="vtwin.experiments.paper_a:run_planner",
+        run=f"{_HERE}:run_planner",
         seeds=3,
         budgets={"quick": {"slots": 300, "batch": 4}, "full": {"slots": 1000, "batch": 16}},
         figures=(
-            Figure(
-                name="fig5_durp_route",
-                kind="custom",
-                metric="",
-                title="Fig. 5: DURP route over four consecutive planning steps",
-                ylabel="",
-                draw="vtwin.experiments.paper_a:draw_route",
+            Figure.custom(
+                "fig5_durp_route",
+                f"{_HERE}:draw_route",
+                "Fig. 5: DURP route over four consecutive planning steps",
+                "",
             ),
-            Figure(
-                name="fig6_rsu_workload",
-                kind="bar",
-                metric="rsu_load_pct",
-                title="Fig. 6: average RSU workload per UAV planner",
-                ylabel="RSU queue (% of L_max)",
+            Figure.bar(
+                "fig6_rsu_workload",
+                "rsu_load_pct",
+                "Fig. 6: average RSU workload per UAV planner",
+                "RSU queue (% of L_max)",
             ),
-            Figure(
-                name="fig6_workload_fluctuation",
-                kind="bar",
-                metric="rsu_load_fluct_pct",
-                title="Fig. 6: fluctuation of the RSU workload (std over slots)",
-                ylabel="std of RSU-average queue (pct points)",
+            Figure.bar(
+                "fig6_workload_fluctuation",
+                "rsu_load_fluct_pct",
+                "Fig. 6: fluctuation of the RSU workload (std over slots)",
+                "std of RSU-average queue (pct points)",
             ),
-            Figure(
-                name="fig6_workload_over_time",
-                kind="curve",
-                metric="rsu_load_pct",
-                title="RSU-average workload over the episode",
-                ylabel="RSU queue (% of L_max)",
-                xlabel="slot",
+            Figure.curve(
+                "fig6_workload_over_time",
+                "rsu_load_pct",
+                "RSU-average workload over the episode",
+                "RSU queue (% of L_max)",
+                "slot",
             ),
-            Figure(
-                name="fig7_uav_energy",
-                kind="bar",
-                metric="uav_energy_kj",
-                title="Fig. 7: average UAV propulsion energy per planner",
-                ylabel="energy per UAV over the episode (kJ)",
+            Figure.bar(
+                "fig7_uav_energy",
+                "uav_energy_kj",
+                "Fig. 7: average UAV propulsion energy per planner",
+                "energy per UAV over the episode (kJ)",
             ),
         ),
         claims=(
             Claim(
-                text="DURP lowers the average RSU workload vs the baselines (Fig. 6)",
-                paper_value="better by 36 %, 10 %, 52 % (three baselines)",
-                compute="vtwin.experiments.paper_a:claim_workload",
+                "DURP lowers the average RSU workload vs the baselines (Fig. 6)",
+                "better by 36 %, 10 %, 52 % (three baselines)",
+                f"{_HERE}:claim_workload",
             ),
             Claim(
-                text="DURP's RSU workload fluctuates least (Fig. 6)",
-                paper_value="considerably smaller fluctuation",
-                compute="vtwin.experiments.paper_a:claim_fluctuation",
+                "DURP's RSU workload fluctuates least (Fig. 6)",
+                "considerably smaller fluctuation",
+                f"{_HERE}:claim_fluctuation",
             ),
             Claim(
-                text="DURP's UAVs use less energy than the baselines' (Fig. 7)",
-                paper_value="better by about 9 %, 6 %, 15 %",
-                compute="vtwin.experiments.paper_a:claim_energy",
+                "DURP's UAVs use less energy than the baselines' (Fig. 7)",
+                "better by about 9 %, 6 %, 15 %",
+                f"{_HERE}:claim_energy",
             ),
         ),
         notes=_NOTES,

@@ -31,6 +31,12 @@ from typing import Any
 
 import pandas as pd
 
+from vtwin.experiments.common import (
+    gain_pct,
+    lowest_everywhere,
+    method_means,
+    paired_gains,
+)
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec, Sweep
 
@@ -130,25 +136,13 @@ def run_agent(spec: RunSpec) -> RunResult:
 
 
 # ---------------------------------------------------------------------------- claims
-def _mean(table: pd.DataFrame, metric: str, **where: Any) -> dict[str, float]:
-    rows = table
-    for key, value in where.items():
-        rows = rows[rows[key] == value]
-    return rows.groupby("method")[metric].mean().to_dict()
-
-
-def _gain(better: float, base: float) -> float:
-    """How much higher (less negative) reward ``better`` is than ``base``, in % of |base|."""
-    return 100 * (better - base) / abs(base)
-
-
 def claim_dsac_vs_baselines(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 3: diffusion+UAV beats PPO+UAV (19 %) and random (34 %) in reward."""
-    r = _mean(table, "reward_per_slot")
+    r = method_means(table, "reward_per_slot")
     if not {"dsac_uav", "ppo_uav", "random_uav"} <= set(r):
         return "needs dsac_uav, ppo_uav and random_uav", None
-    vs_ppo = _gain(r["dsac_uav"], r["ppo_uav"])
-    vs_rand = _gain(r["dsac_uav"], r["random_uav"])
+    vs_ppo = gain_pct(r["dsac_uav"], r["ppo_uav"])
+    vs_rand = gain_pct(r["dsac_uav"], r["random_uav"])
     text = (
         f"{vs_ppo:+.1f} % vs PPO+UAV, {vs_rand:+.1f} % vs random+UAV "
         f"(reward/slot {r['dsac_uav']:.3f}, {r['ppo_uav']:.3f}, {r['random_uav']:.3f})"
@@ -158,21 +152,17 @@ def claim_dsac_vs_baselines(table: pd.DataFrame) -> tuple[str, bool | None]:
 
 def claim_uav_gain(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 3: UAV assistance raises the reward (5 %)."""
-    r = _mean(table, "reward_per_slot")
-    parts, agree = [], []
-    for algo in ("dsac", "ppo"):
-        if {algo, f"{algo}_uav"} <= set(r):
-            g = _gain(r[f"{algo}_uav"], r[algo])
-            parts.append(f"{algo}: {g:+.1f} %")
-            agree.append(g > 0)
-    if not parts:
+    r = method_means(table, "reward_per_slot")
+    found = paired_gains(r, [(algo, f"{algo}_uav", algo) for algo in ("dsac", "ppo")])
+    if not found:
         return "needs a method with and without UAVs", None
-    return ", ".join(parts), all(agree)
+    text = ", ".join(f"{algo}: {g:+.1f} %" for algo, g, _, _ in found)
+    return text, all(g > 0 for _, g, _, _ in found)
 
 
 def claim_dsac_beats_ppo_curve(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 3: diffusion's reward during training is higher than PPO's."""
-    r = _mean(table, "train_reward")
+    r = method_means(table, "train_reward")
     if not {"dsac_uav", "ppo_uav"} <= set(r):
         return "needs dsac_uav and ppo_uav", None
     text = (
@@ -183,26 +173,18 @@ def claim_dsac_beats_ppo_curve(table: pd.DataFrame) -> tuple[str, bool | None]:
 
 def claim_gpu_latency(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 4: diffusion+UAV has the lowest latency at every RSU GPU capability."""
-    wins, parts = [], []
-    for ghz in sorted(table["sweep_value"].unique()):
-        lat = _mean(table, "latency_s", sweep_value=ghz)
-        if "dsac_uav" not in lat:
-            continue
-        best = min(lat, key=lambda m: lat[m])
-        wins.append(best == "dsac_uav")
-        parts.append(
-            f"{ghz:g} GHz: best {best} ({lat[best]:.2f} s; dsac_uav {lat['dsac_uav']:.2f} s)"
-        )
-    if not parts:
-        return "dsac_uav was not run", None
-    return "; ".join(parts), all(wins)
+
+    def describe(ghz: float, best: str, lat: dict[str, float]) -> str:
+        return f"{ghz:g} GHz: best {best} ({lat[best]:.2f} s; dsac_uav {lat['dsac_uav']:.2f} s)"
+
+    return lowest_everywhere(table, "latency_s", "dsac_uav", describe)
 
 
 def claim_gpu_uav_trend(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 4: the UAVs' latency saving grows as the RSUs' GPU capability shrinks."""
     saving = {}
     for ghz in sorted(table["sweep_value"].unique()):
-        lat = _mean(table, "latency_s", sweep_value=ghz)
+        lat = method_means(table, "latency_s", sweep_value=ghz)
         if {"dsac", "dsac_uav"} <= set(lat):
             saving[float(ghz)] = lat["dsac"] - lat["dsac_uav"]
     if len(saving) < 2:
@@ -240,87 +222,93 @@ _FULL = {
     "eval_batch": 16,
 }
 
-register(
-    Experiment(
-        name="paper-a-rl",
+_HERE = __name__
+
+
+def _register(
+    name: str,
+    title: str,
+    methods: tuple[str, ...],
+    figures: tuple[Figure, ...],
+    claims: tuple[Claim, ...],
+    **extra: Any,
+) -> None:
+    """Register one experiment of Figs. 3–4 with what they share (world, run, notes)."""
+    experiment = Experiment(
+        name=name,
         paper="A",
-        title="Paper A Fig. 3: reward curves of diffusion SAC, PPO (with/without UAVs), random",
+        title=title,
         preset="paper-a",
-        methods=METHODS,
-        run="vtwin.experiments.paper_a_rl:run_agent",
-        seeds=3,
-        budgets={"quick": _QUICK, "full": _FULL},
-        figures=(
-            Figure(
-                name="fig3_reward_curves",
-                kind="curve",
-                metric="reward_per_slot",
-                title="Fig. 3: reward per slot during training",
-                ylabel="mean reward per slot (−latency, s)",
-                xlabel="agent transitions",
-            ),
-            Figure(
-                name="fig3_final_reward",
-                kind="bar",
-                metric="reward_per_slot",
-                title="Fig. 3: reward per slot of the trained policies (evaluation)",
-                ylabel="mean reward per slot",
-            ),
-        ),
-        claims=(
-            Claim(
-                text="Diffusion+UAV beats PPO+UAV and random in reward (Fig. 3)",
-                paper_value="by 19 % and 34 %",
-                compute="vtwin.experiments.paper_a_rl:claim_dsac_vs_baselines",
-            ),
-            Claim(
-                text="UAV assistance raises the reward (Fig. 3)",
-                paper_value="by 5 %",
-                compute="vtwin.experiments.paper_a_rl:claim_uav_gain",
-            ),
-            Claim(
-                text="Diffusion's training reward is higher than PPO's (Fig. 3)",
-                paper_value="higher and converges faster",
-                compute="vtwin.experiments.paper_a_rl:claim_dsac_beats_ppo_curve",
-            ),
-        ),
+        methods=methods,
+        run=f"{_HERE}:run_agent",
+        figures=figures,
+        claims=claims,
         notes=_NOTES,
+        **extra,
     )
+    register(experiment)
+
+
+_register(
+    "paper-a-rl",
+    "Paper A Fig. 3: reward curves of diffusion SAC, PPO (with/without UAVs), random",
+    METHODS,
+    figures=(
+        Figure.curve(
+            "fig3_reward_curves",
+            "reward_per_slot",
+            "Fig. 3: reward per slot during training",
+            "mean reward per slot (−latency, s)",
+            "agent transitions",
+        ),
+        Figure.bar(
+            "fig3_final_reward",
+            "reward_per_slot",
+            "Fig. 3: reward per slot of the trained policies (evaluation)",
+            "mean reward per slot",
+        ),
+    ),
+    claims=(
+        Claim(
+            "Diffusion+UAV beats PPO+UAV and random in reward (Fig. 3)",
+            "by 19 % and 34 %",
+            f"{_HERE}:claim_dsac_vs_baselines",
+        ),
+        Claim("UAV assistance raises the reward (Fig. 3)", "by 5 %", f"{_HERE}:claim_uav_gain"),
+        Claim(
+            "Diffusion's training reward is higher than PPO's (Fig. 3)",
+            "higher and converges faster",
+            f"{_HERE}:claim_dsac_beats_ppo_curve",
+        ),
+    ),
+    budgets={"quick": _QUICK, "full": _FULL},
 )
 
-register(
-    Experiment(
-        name="paper-a-gpu",
-        paper="A",
-        title="Paper A Fig. 4: average latency vs RSU GPU capability (40-80 GHz)",
-        preset="paper-a",
-        methods=GPU_METHODS,
-        run="vtwin.experiments.paper_a_rl:run_agent",
-        seeds=3,
-        sweep=Sweep("servers.rsu.compute_ghz", GPU_GHZ, "RSU GPU capability (GHz)"),
-        budgets={"quick": {**_QUICK, "seeds": 1, "sweep_stride": 2}, "full": _FULL},
-        figures=(
-            Figure(
-                name="fig4_latency_vs_gpu",
-                kind="line",
-                metric="latency_s",
-                title="Fig. 4: average latency vs RSU GPU capability",
-                ylabel="average latency (s)",
-                xlabel="RSU GPU capability (GHz)",
-            ),
+_register(
+    "paper-a-gpu",
+    "Paper A Fig. 4: average latency vs RSU GPU capability (40-80 GHz)",
+    GPU_METHODS,
+    figures=(
+        Figure.line(
+            "fig4_latency_vs_gpu",
+            "latency_s",
+            "Fig. 4: average latency vs RSU GPU capability",
+            "average latency (s)",
+            "RSU GPU capability (GHz)",
         ),
-        claims=(
-            Claim(
-                text="Diffusion+UAV has the lowest latency from 40 to 80 GHz (Fig. 4)",
-                paper_value="lower than the baselines at every value",
-                compute="vtwin.experiments.paper_a_rl:claim_gpu_latency",
-            ),
-            Claim(
-                text="The UAVs' benefit grows as RSU GPU capability shrinks (Fig. 4)",
-                paper_value="larger at 40 GHz than at 80 GHz",
-                compute="vtwin.experiments.paper_a_rl:claim_gpu_uav_trend",
-            ),
+    ),
+    claims=(
+        Claim(
+            "Diffusion+UAV has the lowest latency from 40 to 80 GHz (Fig. 4)",
+            "lower than the baselines at every value",
+            f"{_HERE}:claim_gpu_latency",
         ),
-        notes=_NOTES,
-    )
+        Claim(
+            "The UAVs' benefit grows as RSU GPU capability shrinks (Fig. 4)",
+            "larger at 40 GHz than at 80 GHz",
+            f"{_HERE}:claim_gpu_uav_trend",
+        ),
+    ),
+    sweep=Sweep("servers.rsu.compute_ghz", GPU_GHZ, "RSU GPU capability (GHz)"),
+    budgets={"quick": {**_QUICK, "seeds": 1, "sweep_stride": 2}, "full": _FULL},
 )

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vtwin.experiments import get_experiment
-from vtwin.experiments.paper_a import (
+from vtwin.experiments.paper_a.uav import (
     PLANNERS,
     claim_energy,
     claim_fluctuation,

@@ -1,0 +1,63 @@
+"""What the paper modules share: the arithmetic of their claims over the summary table.
+
+A claim function gets the summary table (one row per run: ``method``, ``sweep_value`` when the
+experiment sweeps, ``seed`` and the summary metrics) and returns ``(our value, agrees)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["gain_pct", "lowest_everywhere", "method_means", "paired_gains"]
+
+
+def method_means(table: pd.DataFrame, metric: str, **where: Any) -> dict[str, float]:
+    """{method: mean of ``metric`` over its runs}, over the rows whose columns equal ``where``."""
+    rows = table
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    return {str(k): float(v) for k, v in rows.groupby("method")[metric].mean().items()}
+
+
+def gain_pct(value: float, base: float) -> float:
+    """Relative change of ``value`` over ``base`` in % of |base| (NaN when ``base`` is 0)."""
+    return 100.0 * (value - base) / abs(base) if base else float("nan")
+
+
+def paired_gains(
+    means: dict[str, float], pairs: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, float, float, float]]:
+    """``(label, gain %, value, base)`` for each ``(label, method, base method)`` of ``pairs``
+    whose two methods both have a mean in ``means`` (:func:`gain_pct` of method over base)."""
+    return [
+        (label, gain_pct(means[m], means[base]), means[m], means[base])
+        for label, m, base in pairs
+        if m in means and base in means
+    ]
+
+
+def lowest_everywhere(
+    table: pd.DataFrame,
+    metric: str,
+    method: str,
+    describe: Callable[[float, str, dict[str, float]], str],
+) -> tuple[str, bool | None]:
+    """Whether ``method`` has the lowest mean ``metric`` at every sweep value it was run at.
+
+    ``describe(sweep value, best method, means)`` words one sweep value; the parts are joined
+    with ``"; "``.
+    """
+    wins, parts = [], []
+    for value in sorted(table["sweep_value"].unique()):
+        means = method_means(table, metric, sweep_value=value)
+        if method not in means:
+            continue
+        best = min(means, key=lambda m: means[m])
+        wins.append(best == method)
+        parts.append(describe(value, best, means))
+    if not parts:
+        return f"{method} was not run", None
+    return "; ".join(parts), all(wins)
