@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pettingzoo import ParallelEnv
 
-from vtwin.config import VTwinConfig
+from vtwin.config import VTwinConfig, load_config
 
 __all__ = [
     "BatchedEnv",
@@ -23,6 +23,7 @@ __all__ = [
     "check_batch",
     "copy_seeds",
     "squeeze_info",
+    "view_config",
 ]
 
 ObsT = TypeVar("ObsT")
@@ -153,6 +154,11 @@ class EpisodeEnds:
     def flags(self) -> tuple[BoolArray, BoolArray]:
         """Copies of (terminated, truncated) [B] for a step's result."""
         return self.terminated.copy(), self.truncated.copy()
+
+
+def view_config(preset: str, config: VTwinConfig | None, overrides: Sequence[str]) -> VTwinConfig:
+    """A single-copy view's config: ``config`` when given, else ``preset`` plus overrides."""
+    return config if config is not None else load_config(preset, list(overrides))
 
 
 def squeeze_info(info: dict[str, Any]) -> dict[str, Any]:

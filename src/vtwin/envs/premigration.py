@@ -23,8 +23,15 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-from vtwin.config import VTwinConfig, load_config
-from vtwin.envs.base import EpisodeEnds, SingleCopyEnv, check_actions, check_batch, copy_seeds
+from vtwin.config import VTwinConfig
+from vtwin.envs.base import (
+    EpisodeEnds,
+    SingleCopyEnv,
+    check_actions,
+    check_batch,
+    copy_seeds,
+    view_config,
+)
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.energy import hover_power_w, rotary_wing_power_w
 from vtwin.physics.geo import slant_distance_m
@@ -599,6 +606,7 @@ class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
+    batched: BatchedPreMigration
 
     def __init__(
         self,
@@ -609,11 +617,10 @@ class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
         planner: str | None = None,
         reward: Reward | RewardFn | None = None,
     ) -> None:
-        """Build the env from a preset name (or a config) plus dotted overrides."""
-        cfg = config if config is not None else load_config(preset, list(overrides))
-        self.batched: BatchedPreMigration = BatchedPreMigration(
-            cfg, 1, planner=planner, reward=reward
-        )
+        """Build the env from a preset name (or a config) plus dotted overrides; ``planner``
+        and ``reward`` replace the preset's."""
+        cfg = view_config(preset, config, overrides)
+        self.batched = BatchedPreMigration(cfg, 1, planner=planner, reward=reward)
         b = self.batched
         self.observation_space = spaces.Box(0.0, 1.0, (b.V * b.obs_dim,), dtype=np.float32)
         self.action_space: spaces.Space[Any] = (

@@ -28,7 +28,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-from vtwin.config import VTwinConfig, load_config
+from vtwin.config import VTwinConfig
 from vtwin.data.traffic import synthetic_traffic
 from vtwin.envs.base import (
     EpisodeEnds,
@@ -37,6 +37,7 @@ from vtwin.envs.base import (
     check_agent_action,
     check_batch,
     copy_seeds,
+    view_config,
 )
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
@@ -1146,6 +1147,7 @@ class MigrationRoutingEnv(SingleCopyParallelEnv[dict[str, np.ndarray], int]):
         "render_modes": [],
         "is_parallelizable": True,
     }
+    batched: BatchedMigrationRouting
 
     def __init__(
         self,
@@ -1156,10 +1158,8 @@ class MigrationRoutingEnv(SingleCopyParallelEnv[dict[str, np.ndarray], int]):
         reward: Reward | RewardFn | None = None,
     ) -> None:
         """Build the env from a preset name (or a config) plus dotted overrides."""
-        cfg = config if config is not None else load_config(preset, list(overrides))
-        self.batched: BatchedMigrationRouting = BatchedMigrationRouting(
-            cfg, 1, predictor=predictor, reward=reward
-        )
+        cfg = view_config(preset, config, overrides)
+        self.batched = BatchedMigrationRouting(cfg, 1, predictor=predictor, reward=reward)
         b = self.batched
         self.render_mode = None
         self.possible_agents = [f"vehicle_{v}" for v in range(b.V)]
