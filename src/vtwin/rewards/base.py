@@ -39,14 +39,14 @@ RewardOutput = tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]
 """The reward ``[B, V]`` and its named components (each ``[B, V]``)."""
 
 RewardFn = Callable[..., RewardOutput]
-"""A plain user reward: ``fn(terms)``, or ``fn(terms, weights)`` when weights are configured."""
+"""A plain user reward: ``fn(terms)``, or ``fn(terms, weights)`` to get ``reward.weights``."""
 
 TermSpec = Mapping[str, type]
 """The terms an env provides: name → ``float`` or ``bool`` (for sample terms)."""
 
 _EXPECTED = (
-    "expected reward(terms{w}) -> (reward, components): a finite float array [B, V] and a "
-    "dict of named finite [B, V] arrays"
+    "expected reward(terms) or reward(terms, weights) -> (reward, components): a finite float "
+    "array [B, V] and a dict of named finite [B, V] arrays"
 )
 
 
@@ -87,7 +87,8 @@ def reward_info(reward: Reward) -> dict[str, Any]:
 
 
 class FunctionReward:
-    """A plain function as a stateless :class:`Reward`; weights go to its ``weights``."""
+    """A plain function as a stateless :class:`Reward`; ``weights`` (when not None) go to
+    its ``weights`` argument."""
 
     def __init__(
         self,
@@ -100,7 +101,7 @@ class FunctionReward:
         self.fn = fn
         self.names = names
         self.components = components
-        self._kwargs = {"weights": dict(weights)} if weights else {}
+        self._kwargs = {"weights": dict(weights)} if weights is not None else {}
 
     def reset(self, B: int) -> None:
         """Nothing to reset (a plain function holds no state)."""
@@ -159,22 +160,22 @@ def validate_reward(
 ) -> Reward:
     """Check a user reward by calling it once on sample terms; return it as a :class:`Reward`.
 
-    Checked: the signature takes ``(terms)`` (plus ``weights`` when given), the terms it
-    names exist, the output is ``(reward, components)`` with a finite ``[B, V]`` reward and a
-    dict of finite ``[B, V]`` arrays. A failure is a one-line ValueError starting with
-    ``source`` (the config path or the callable's name). Objects with ``reset`` and
-    ``names`` are used as they are (tried on a copy, so their state is untouched).
+    Checked: the signature takes ``(terms)`` (a function with a ``weights`` parameter is
+    given ``weights`` too), the terms it names exist, the output is ``(reward, components)``
+    with a finite ``[B, V]`` reward and a dict of finite ``[B, V]`` arrays. A failure is a
+    one-line ValueError starting with ``source`` (the config path or the callable's name).
+    Objects with ``reset`` and ``names`` are used as they are (tried on a copy, so their
+    state is untouched).
     """
-    expected = _EXPECTED.format(w=", weights" if weights else "")
+    expected = _EXPECTED
     is_object = isinstance(reward, Reward)
     fn: Callable[..., Any] = reward
-    kwargs = {"weights": dict(weights)} if weights and not is_object else {}
-    if is_object and weights:
-        raise ValueError(f"{source}: a reward object takes no reward.weights (got {dict(weights)})")
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # builtins without a signature: trust the call below
         signature = None
+    takes_weights = not is_object and signature is not None and "weights" in signature.parameters
+    kwargs = {"weights": dict(weights or {})} if takes_weights else {}
     if signature is not None:
         try:
             signature.bind({}, **kwargs)
@@ -201,7 +202,7 @@ def validate_reward(
     components = _check_output(out, B, V, source, expected)
     if is_object:
         return reward  # type: ignore[return-value]
-    return FunctionReward(reward, names, components, weights)
+    return FunctionReward(reward, names, components, kwargs.get("weights"))
 
 
 def _check_output(out: Any, B: int, V: int, source: str, expected: str) -> tuple[str, ...]:
@@ -254,6 +255,19 @@ def make_reward(
     rc = config.reward
     # a user reward gets the configured weights unless they are a built-in kind's
     weights = None if rc.kind in BUILTIN_REWARDS else rc.weights
+    builtins: dict[str, type[PaperAReward] | type[PaperBReward]] = {
+        "paper-a": PaperAReward,
+        "paper-b": PaperBReward,
+    }
+    builtin = builtins.get(rc.kind or "")
+    if reward is None and builtin is not None:
+        missing = [n for n in builtin.names if n not in terms]
+        if missing:
+            raise ValueError(
+                f"reward.kind = '{rc.kind}': needs term(s) {', '.join(missing)} the env does "
+                f"not provide (it provides {', '.join(terms)})"
+            )
+    built: Reward
     if reward is not None:
         name = getattr(reward, "__qualname__", type(reward).__qualname__)
         built = validate_reward(
@@ -273,12 +287,6 @@ def make_reward(
     else:
         built = validate_reward(
             load_reward(rc.kind), terms, B, V, weights=weights, source=f"reward.kind = '{rc.kind}'"
-        )
-    missing = [n for n in built.names if n not in terms]
-    if missing:
-        raise ValueError(
-            f"reward.kind = '{rc.kind}': needs term(s) {', '.join(missing)} the env does not "
-            f"provide (it provides {', '.join(terms)})"
         )
     built.reset(B)
     return built
