@@ -147,3 +147,19 @@ def test_models_are_frozen() -> None:
     cfg = load_config("paper-a")
     with pytest.raises(Exception, match="frozen"):
         cfg.seed = 3  # type: ignore[misc]
+
+
+def test_reward_section_defaults_to_the_papers_reward_with_named_weights() -> None:
+    a, b, c = load_config("paper-a"), load_config("paper-b-rural"), load_config("paper-c")
+    assert (a.reward.kind, a.reward.weights) == ("paper-a", {"latency": 1.0, "overload": 1.0})
+    assert b.reward.kind == "paper-b"
+    assert b.reward.weights == {"latency": 1.0, "load": 1.0, "failure": 1.0}
+    assert c.reward.kind is None  # no built-in reward for paper C yet
+    raw = {"name": "x", "paper": "B", "routing": {}, "reward": {"weights": {"load": 2}}}
+    assert VTwinConfig.model_validate(raw).reward.weights["load"] == 2.0
+    user = load_config("paper-c", ["reward.kind=pkg.mod:fn", "reward.weights.any=0.5"])
+    assert user.reward.weights == {"any": 0.5}
+    with pytest.raises(ConfigError, match=r"reward.weights = .*unknown weight\(s\) w_T"):
+        load_config("paper-b-tiny", ["reward.weights.w_T=1"])
+    with pytest.raises(ConfigError, match=r"reward.weights.latency = -1"):
+        load_config("paper-a", ["reward.weights.latency=-1"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -26,11 +27,16 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 __all__ = [
+    "BUILTIN_REWARDS",
+    "PAPER_REWARDS",
     "ConfigError",
+    "RewardConfig",
     "VTwinConfig",
     "apply_overrides",
     "config_to_yaml",
@@ -247,6 +253,60 @@ class BackhaulConfig(StrictModel):
     rate_mbps: PositiveFloat = 1000.0
 
 
+BUILTIN_REWARDS: dict[str, dict[str, float]] = {
+    "paper-a": {"latency": 1.0, "overload": 1.0},
+    "paper-b": {"latency": 1.0, "load": 1.0, "failure": 1.0},
+}
+"""Built-in reward kinds (:mod:`vtwin.rewards`) and their named weights, with defaults."""
+
+PAPER_REWARDS = {"A": "paper-a", "B": "paper-b"}
+"""The reward kind a paper's presets get when ``reward.kind`` is not set."""
+
+_USER_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class RewardConfig(StrictModel):
+    """The reward an env computes from its named per-slot terms (see :mod:`vtwin.rewards`)."""
+
+    kind: str | None = Field(
+        None,
+        description="A built-in reward ('paper-a': paper A's latency and overload penalty; "
+        "'paper-b': paper B eq. (22)) or a user reward 'package.module:function'. Unset: the "
+        "preset's paper's own reward.",
+    )
+    weights: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Named weights. Built-in kinds: paper-a {latency (per s), overload}, "
+        "paper-b {latency: w_T, load: w_s, failure: w_d}; unset ones keep their default "
+        "(1.0). A user reward gets them as its 'weights' argument.",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind not in BUILTIN_REWARDS and not _USER_REWARD.match(kind):
+            raise ValueError(
+                f"must be a built-in reward ({', '.join(BUILTIN_REWARDS)}) or a user reward "
+                "'package.module:function'"
+            )
+        return kind
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights(cls, weights: Any, info: ValidationInfo) -> Any:
+        """A built-in kind's weights: its names only, unset ones at their defaults."""
+        defaults = BUILTIN_REWARDS.get(info.data.get("kind") or "")
+        if defaults is None or not isinstance(weights, dict):
+            return weights
+        unknown = sorted(set(weights) - set(defaults))
+        if unknown:
+            raise ValueError(
+                f"unknown weight(s) {', '.join(map(str, unknown))} for reward kind "
+                f"'{info.data['kind']}'; valid weights: {', '.join(sorted(defaults))}"
+            )
+        return {**defaults, **weights}
+
+
 # --------------------------------------------------------------------------------------------
 # Paper-specific parameters (their envs read them; later issues extend them)
 # --------------------------------------------------------------------------------------------
@@ -265,10 +325,6 @@ class PremigrationConfig(StrictModel):
         0.7,
         description="Mean background work arriving per slot as a fraction of a server's "
         "compute per slot (c·τ), before the hotspot gain and the daily shape.",
-    )
-    overload_penalty: NonNegativeFloat = 1.0
-    latency_weight_per_s: PositiveFloat = Field(
-        1.0, description="Reward per second of total latency (reward = −weight·T_total − …)."
     )
     uav_planner: Literal["durp", "greedy", "random_walk", "patrol", "hover"] = Field(
         "durp", description="How UAVs choose their next RSU (paper A Sec. IV and baselines)."
@@ -297,9 +353,6 @@ class RoutingConfig(StrictModel):
     )
     cycles_per_bit: PositiveFloat = 1000.0
     migration_bandwidth_mhz: PositiveFloat = 300.0
-    reward_weights: tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat] = Field(
-        (1.0, 1.0, 1.0), description="w_T, w_s, w_d of the reward, eq. (22)."
-    )
     trip_fraction: Interval = Field(
         (0.5, 1.0),
         description="Synthetic trips (vehicles.mobility.kind = grid): each vehicle drives for a "
@@ -393,6 +446,22 @@ class VTwinConfig(StrictModel):
     routing: RoutingConfig | None = None
     privacy: PrivacyConfig | None = None
     twin_update: TwinUpdateConfig | None = None
+    reward: RewardConfig = RewardConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paper_reward(cls, data: Any) -> Any:
+        """An unset ``reward.kind`` becomes the paper's own reward (``PAPER_REWARDS``)."""
+        if not isinstance(data, dict) or data.get("paper") not in PAPER_REWARDS:
+            return data
+        reward = data.get("reward")
+        if isinstance(reward, RewardConfig):
+            reward = reward.model_dump()
+        if reward is None:
+            reward = {}
+        if isinstance(reward, dict) and reward.get("kind") is None:
+            data = {**data, "reward": {**reward, "kind": PAPER_REWARDS[data["paper"]]}}
+        return data
 
     @model_validator(mode="after")
     def _paper_section(self) -> Self:

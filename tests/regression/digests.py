@@ -110,10 +110,11 @@ def _routing(preset: str, B: int, overrides: tuple[str, ...] = (), slots: int = 
 
 def _routing_reference(preset: str) -> str:
     from vtwin.config import load_config
-    from vtwin.envs.routing import reference_moments
+    from vtwin.envs.routing import BatchedMigrationRouting
+    from vtwin.rewards import reference_moments
 
     d = Digest()
-    d.add(reference_moments(load_config(preset)))
+    d.add(reference_moments(load_config(preset), BatchedMigrationRouting))
     return d.hexdigest()
 
 

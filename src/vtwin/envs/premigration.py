@@ -19,13 +19,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, SupportsFloat
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-from vtwin.config import VTwinConfig, load_config
-from vtwin.envs._batch import check_actions, copy_seeds
+from vtwin.config import VTwinConfig
+from vtwin.envs.base import (
+    EpisodeEnds,
+    SingleCopyEnv,
+    check_actions,
+    check_batch,
+    copy_seeds,
+    view_config,
+)
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.energy import hover_power_w, rotary_wing_power_w
 from vtwin.physics.geo import slant_distance_m
@@ -39,6 +45,7 @@ from vtwin.physics.latency import (
     transmission_latency_s,
 )
 from vtwin.planning import FlightGraph, UavPlanner, make_planner
+from vtwin.rewards import PaperAReward, Reward, RewardFn, make_reward
 from vtwin.seeding import GeneratorPool
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
@@ -51,6 +58,17 @@ _NOISE_CHUNK = 128
 """Background-noise slots drawn per copy at a time."""
 
 _STREAMS = ("mobility", "workload", "uav", "planner")
+
+REWARD_TERMS: dict[str, type] = {
+    "latency_s": float,
+    "uplink_s": float,
+    "premigration_s": float,
+    "processing_s": float,
+    "downlink_s": float,
+    "alpha": float,
+    "violated": bool,
+}
+"""Per-slot terms [B, V] the env hands its reward (``latency_s`` is T_total)."""
 
 
 class BatchedPreMigration:
@@ -82,18 +100,14 @@ class BatchedPreMigration:
         batch_size: int = 1,
         *,
         planner: str | None = None,
+        reward: Reward | RewardFn | None = None,
     ) -> None:
-        """Build the static layout from ``config`` (a paper A preset) for ``batch_size`` copies."""
-        if config.paper != "A" or config.premigration is None:
-            raise ValueError(
-                f"config '{config.name}' is for paper {config.paper}; the pre-migration env "
-                "needs a paper A preset (e.g. paper-a)"
-            )
-        if batch_size < 1:
-            raise ValueError(f"batch_size = {batch_size}: must be ≥ 1")
+        """Build the static layout from ``config`` (a paper A preset) for ``batch_size`` copies;
+        ``reward`` replaces the config's reward (a user callable, checked at load)."""
+        self.B = check_batch(config, "A", "pre-migration", "paper-a", batch_size)
         self.config = config
-        self.B = int(batch_size)
         pm = config.premigration
+        assert pm is not None  # VTwinConfig requires it of paper A
         scenario = Scenario.from_config(config, seed=config.seed)
         servers = scenario.servers
         rsu = servers.of_kind(ServerKind.RSU)
@@ -146,8 +160,11 @@ class BatchedPreMigration:
         self.result_bits = pm.result_mb * MB_TO_BITS
         self.upload_bits = pm.upload_mb * MB_TO_BITS
         self.premigration_bps = pm.premigration_mbps * 1e6
-        self.latency_weight = pm.latency_weight_per_s
-        self.overload_penalty = pm.overload_penalty
+        self.reward = make_reward(config, REWARD_TERMS, self.B, self.V, reward=reward)
+        # the greedy baseline scores actions by paper A's reward (its weights when configured)
+        self._greedy_reward = (
+            self.reward if isinstance(self.reward, PaperAReward) else PaperAReward()
+        )
 
         # ---- background workload (paper A: downtown hotspots) ----------------------------
         w = config.workload
@@ -232,6 +249,8 @@ class BatchedPreMigration:
             p = make_planner(self.planner_name, **self._planner_params)
             p.reset(self.flight, self.U, g)
             self.planners.append(p)
+        self.reward.reset(self.B)
+        self._ends = EpisodeEnds(np.zeros(self.B, dtype=bool))  # one horizon: no termination
         self._started = True
         self._vehicle_xy = self._mobility.positions(0).reshape(self.B, self.V, 2)
         return self._observe(), {"seeds": np.asarray(seeds)}
@@ -261,20 +280,28 @@ class BatchedPreMigration:
         violated = (load_e > self.capacity_cycles[serving]) | (
             load_m > self.capacity_cycles[target]
         )
-        r_latency = -self.latency_weight * terms["total_s"]
-        r_overload = -self.overload_penalty * violated.astype(np.float64)
-        reward = r_latency + r_overload
+        reward, components = self.reward(
+            {
+                "latency_s": terms["total_s"],
+                "uplink_s": terms["uplink_s"],
+                "premigration_s": terms["premigration_s"],
+                "processing_s": terms["processing_s"],
+                "downlink_s": terms["downlink_s"],
+                "alpha": alpha_eff,
+                "violated": violated,
+            }
+        )
 
         dropped = self._update_queues(serving, target, alpha_eff)
         fly_s, spent = self._move_uavs()
 
         self.t += 1
-        truncated = np.full(self.B, self.t >= self.horizon)
-        terminated = np.zeros(self.B, dtype=bool)
+        self._ends.update(np.zeros(self.B, dtype=bool), np.full(self.B, self.t >= self.horizon))
+        terminated, truncated = self._ends.flags()
         t_obs = min(self.t, self.horizon - 1)
         self._vehicle_xy = self._mobility.positions(t_obs).reshape(self.B, self.V, 2)
         info: dict[str, Any] = {
-            "reward_components": {"latency": r_latency, "overload": r_overload},
+            "reward_components": components,
             "latency_s": terms["total_s"],
             "uplink_s": terms["uplink_s"],
             "premigration_s": terms["premigration_s"],
@@ -359,19 +386,12 @@ class BatchedPreMigration:
 
         uplink = transmission_latency_s(self.upload_bits, up_bps)
         t_mig = premigration_latency_s(alpha_eff, self.task_bits, mig_bps)
+        task = (self.task_bits, self.cycles_per_bit)
         local = local_processing_latency_s(
-            self.load[bidx, s_ex],
-            alpha_eff,
-            self.task_bits,
-            self.cycles_per_bit,
-            self.compute_hz[s_ex],
+            self.load[bidx, s_ex], alpha_eff, *task, self.compute_hz[s_ex]
         )
         remote = target_processing_latency_s(
-            self.load[bidx, target],
-            alpha_eff,
-            self.task_bits,
-            self.cycles_per_bit,
-            self.compute_hz[target],
+            self.load[bidx, target], alpha_eff, *task, self.compute_hz[target]
         )
         remote = np.where(same, 0.0, remote)
         processing = parallel_processing_latency_s(local, remote, t_mig)
@@ -389,7 +409,8 @@ class BatchedPreMigration:
         }
 
     def greedy_actions(self) -> IntArray:
-        """Per vehicle, the action with the lowest one-slot latency plus penalty: [B, V]."""
+        """Per vehicle, the action with the best one-slot paper A reward (lowest latency plus
+        overload penalty): [B, V]."""
         target = np.repeat(np.arange(self.M), self.K)  # action a → server a // K
         alpha = np.tile(self.alpha_levels, self.M)
         shape = (self.B, self.V, self.n_actions)
@@ -401,8 +422,8 @@ class BatchedPreMigration:
         over = (self.load[bidx, s] + (1 - a_eff) * share > self.capacity_cycles[s]) | (
             self.load[bidx, target] + a_eff * share > self.capacity_cycles[target]
         )
-        score = self.latency_weight * terms["total_s"] + self.overload_penalty * over
-        return np.argmin(score, axis=-1).astype(np.int64)
+        reward, _ = self._greedy_reward({"latency_s": terms["total_s"], "violated": over})
+        return np.argmax(reward, axis=-1).astype(np.int64)
 
     # ------------------------------------------------------------------ internals
     def _copy_seeds(self, seed: int | Sequence[int] | None) -> list[int]:
@@ -550,7 +571,7 @@ class BatchedPreMigration:
         return np.clip(obs, 0.0, 1.0)
 
 
-class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
+class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
     """vtwin/PreMigration-v0 — paper A's UAV-assisted VT pre-migration as a Gymnasium env.
 
     A ``B = 1`` view of :class:`BatchedPreMigration` (see it for the dynamics).
@@ -566,9 +587,10 @@ class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
     and the elapsed fraction of the episode.
 
     ## Rewards
-    Mean over vehicles of ``−latency_weight_per_s · T_total − overload_penalty·[5b or 5c
-    broken]``; the named parts are in ``info["reward_components"]`` (``latency``,
-    ``overload``) so an ablation is a config change.
+    Mean over vehicles of the configured reward (``reward:``; default ``paper-a``:
+    ``−w_latency · T_total − w_overload·[5b or 5c broken]``); the named parts are in
+    ``info["reward_components"]`` (``latency``, ``overload``) so an ablation is a config
+    change.
 
     ## Episode end
     No terminal state; truncated after ``horizon_slots`` slots.
@@ -576,13 +598,15 @@ class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
     ## Arguments
     ``preset`` (default ``"paper-a"``) or ``config`` (a validated :class:`VTwinConfig`),
     ``overrides`` (dotted ``key=value`` strings), ``planner`` (UAV planner name; default the
-    preset's ``premigration.uav_planner``).
+    preset's ``premigration.uav_planner``), ``reward`` (a user reward callable, see
+    :mod:`vtwin.rewards`; default the preset's ``reward``).
 
     ## Version history
     * v0: first version (SPEC §A).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
+    batched: BatchedPreMigration
 
     def __init__(
         self,
@@ -591,10 +615,12 @@ class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
         config: VTwinConfig | None = None,
         overrides: Sequence[str] = (),
         planner: str | None = None,
+        reward: Reward | RewardFn | None = None,
     ) -> None:
-        """Build the env from a preset name (or a config) plus dotted overrides."""
-        cfg = config if config is not None else load_config(preset, list(overrides))
-        self.batched = BatchedPreMigration(cfg, 1, planner=planner)
+        """Build the env from a preset name (or a config) plus dotted overrides; ``planner``
+        and ``reward`` replace the preset's."""
+        cfg = view_config(preset, config, overrides)
+        self.batched = BatchedPreMigration(cfg, 1, planner=planner, reward=reward)
         b = self.batched
         self.observation_space = spaces.Box(0.0, 1.0, (b.V * b.obs_dim,), dtype=np.float32)
         self.action_space: spaces.Space[Any] = (
@@ -607,20 +633,16 @@ class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
         """Start an episode; a given seed makes it reproducible, None draws one from np_random."""
-        super().reset(seed=seed)
-        copy_seed = seed if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
-        obs, _ = self.batched.reset([copy_seed])
+        obs, _, copy_seed = self._reset_copy(seed)
         return self._flat(obs), {"seed": copy_seed, "action_mask": self._mask()}
 
     def step(
         self, action: Any
     ) -> tuple[NDArray[np.float32], SupportsFloat, bool, bool, dict[str, Any]]:
         """One slot for the vehicle(s); returns obs, mean reward, terminated, truncated, info."""
-        act = np.asarray(action).reshape(1, self.batched.V)
-        obs, reward, term, trunc, binfo = self.batched.step(act)
-        info = _squeeze(binfo)
+        obs, reward, term, trunc, info = self._step_copy(action)
         info["action_mask"] = self._mask()
-        return self._flat(obs), float(reward.mean()), bool(term[0]), bool(trunc[0]), info
+        return self._flat(obs), reward, term, trunc, info
 
     def _flat(self, obs: FloatArray) -> NDArray[np.float32]:
         return obs[0].reshape(-1).astype(np.float32)
@@ -628,16 +650,3 @@ class PreMigrationEnv(gym.Env[NDArray[np.float32], Any]):
     def _mask(self) -> NDArray[np.int8]:
         b = self.batched
         return np.ones((b.V, b.n_actions) if b.V > 1 else (b.n_actions,), dtype=np.int8)
-
-
-def _squeeze(info: dict[str, Any]) -> dict[str, Any]:
-    """Drop the batch axis (B = 1) from every array in a (nested) info dict."""
-    out: dict[str, Any] = {}
-    for key, value in info.items():
-        if isinstance(value, dict):
-            out[key] = _squeeze(value)
-        elif isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == 1:
-            out[key] = value[0]
-        else:
-            out[key] = value
-    return out

@@ -27,11 +27,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
-from pettingzoo import ParallelEnv
 
-from vtwin.config import VTwinConfig, load_config
+from vtwin.config import VTwinConfig
 from vtwin.data.traffic import synthetic_traffic
-from vtwin.envs._batch import check_actions, copy_seeds
+from vtwin.envs.base import (
+    EpisodeEnds,
+    SingleCopyParallelEnv,
+    check_actions,
+    check_agent_action,
+    check_batch,
+    copy_seeds,
+    view_config,
+)
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.geo import EARTH_RADIUS_M, LocalProjection, slant_distance_m
@@ -44,6 +51,7 @@ from vtwin.physics.latency import (
     transmission_latency_s,
     workload_variance,
 )
+from vtwin.rewards import Reward, RewardFn, make_reward, reward_info
 from vtwin.seeding import GeneratorPool
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
@@ -51,7 +59,7 @@ from vtwin.world.servers import ServerKind
 if TYPE_CHECKING:
     from vtwin.forecast.predictor import Predictor
 
-__all__ = ["BatchedMigrationRouting", "MigrationRoutingEnv", "reference_moments"]
+__all__ = ["REWARD_TERMS", "BatchedMigrationRouting", "MigrationRoutingEnv"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -62,11 +70,23 @@ ENV_ID = "vtwin/MigrationRouting-v0"
 _STREAMS = ("mobility", "episode")
 """Per-copy random streams: vehicle trips; everything else drawn at reset (in a fixed order)."""
 
+REWARD_TERMS: dict[str, type] = {
+    "latency_s": float,
+    "uplink_s": float,
+    "downlink_s": float,
+    "compute_s": float,
+    "migration_s": float,
+    "load_mb": float,
+    "failure": float,
+    "migrated": bool,
+    "infeasible": bool,
+    "active": bool,
+}
+"""Per-slot terms [B, V] the env hands its reward: T_sum and its parts (s), S'_m of the host
+(MB), ξ, J, a masked action taken, and which vehicles drive (raw: not zeroed when inactive)."""
+
 _CHORD_EXACT_M = 64_000.0
 """Chords longer than this (metres) are turned into arcs by asin (see :func:`_arc_from_chord`)."""
-
-_Z_FLOOR = {"latency": 1e-6, "load": 1e-6}
-"""Smallest standard deviation (s, MB) a z-score divides by: equal values give z = 0."""
 
 _TRAFFIC_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 """Day 0 of the synthetic traffic pool (a Monday)."""
@@ -186,15 +206,14 @@ class BatchedMigrationRouting:
     False, which agents must read as all True (:func:`vtwin.agents.mappo.effective_mask`,
     :meth:`greedy_actions`); whatever it picks is flagged ``infeasible``.
 
-    **Reward** (eq. (22)) per active vehicle ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)``; z
-    is a z-score over time, ``z = (x − mean) / max(std, 10⁻⁶)`` (latency in s, load in MB).
-    By default (``routing.zscore_scope = reference``) mean and std are fixed: those of one
-    episode of a uniformly random policy on the same config (:func:`reference_moments`), so
-    rewards are comparable across methods and episodes. ``episode``: running statistics per
-    copy, reset with the episode (each slot the active vehicles' values join the running
-    count/mean/variance, Chan's parallel update); ``env``: running on across episodes.
-    ``info["reward_components"]`` holds the three weighted terms (they sum to −reward);
-    raw values are ``info["latency_s"]``, ``info["load_mb"]`` and ``info["failure"]``.
+    **Reward**: the configured one (``reward:``), given the terms of :data:`REWARD_TERMS`;
+    by default paper B eq. (22) (:class:`vtwin.rewards.PaperBReward`) per active vehicle
+    ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)``, z a z-score over time
+    (``routing.zscore_scope``: fixed moments of a random policy by default, see
+    :func:`vtwin.rewards.reference_moments`, or running per episode / across episodes).
+    ``info["reward_components"]`` holds the reward's named parts (eq. (22): the three
+    weighted terms, which sum to −reward); raw values are ``info["latency_s"]``,
+    ``info["load_mb"]`` and ``info["failure"]``.
 
     **Info** of :meth:`step`, per vehicle [B, V]: ``reward_components``; ``latency_s``
     (T_sum) and its parts ``uplink_s``, ``downlink_s``, ``compute_s``, ``migration_s``;
@@ -203,8 +222,8 @@ class BatchedMigrationRouting:
     over the slots driven so far); ``arrived`` (destination reached); ``action_mask`` and
     ``active`` of the next observation (without a satellite an ``action_mask`` row may be all
     False: no server is feasible, read it as all True). Per copy [B]: ``workload_variance``
-    (population variance of S'_m over the M servers, MB²) and ``zscore`` (running means and
-    stds).
+    (population variance of S'_m over the M servers, MB²) and what the reward adds (eq. (22):
+    ``zscore``, the means and stds in use).
     Per-vehicle values are 0 (False) for vehicles that did not drive this slot.
 
     **Episode.** A copy terminates when every vehicle has reached its destination and is
@@ -221,23 +240,19 @@ class BatchedMigrationRouting:
         *,
         predictor: Predictor | None = None,
         reference: VTwinConfig | None = None,
+        reward: Reward | RewardFn | None = None,
     ) -> None:
         """Build the static layout from ``config`` (a paper B preset) for ``batch_size`` copies.
 
         ``reference``: with ``zscore_scope = reference``, take the reward's z-score moments
         from this config instead (e.g. the full system when ``config`` removes the UAVs, so
-        that the ablation's rewards share the full system's scale).
+        that the ablation's rewards share the full system's scale). ``reward`` replaces the
+        config's reward (a user callable, checked at load).
         """
-        if config.paper != "B" or config.routing is None:
-            raise ValueError(
-                f"config '{config.name}' is for paper {config.paper}; the migration-routing env "
-                "needs a paper B preset (e.g. paper-b-city)"
-            )
-        if batch_size < 1:
-            raise ValueError(f"batch_size = {batch_size}: must be ≥ 1")
+        self.B = check_batch(config, "B", "migration-routing", "paper-b-city", batch_size)
         self.config = config
-        self.B = int(batch_size)
         rc = config.routing
+        assert rc is not None  # VTwinConfig requires it of paper B
         self.horizon = config.horizon_slots
         self.slot_s = config.slot_s
 
@@ -308,11 +323,16 @@ class BatchedMigrationRouting:
         gen = rc.generated_mbps
         lo, hi = gen if isinstance(gen, tuple) else (gen, gen)  # a scalar: exactly that rate
         self._data_range_bits = (lo * self.slot_s * MB_TO_BITS, hi * self.slot_s * MB_TO_BITS)
-        self.reward_weights = tuple(float(w) for w in rc.reward_weights)
         self.trip_fraction = rc.trip_fraction
-        self.zscore_scope = rc.zscore_scope
-        self._reference = (
-            reference_moments(reference or config) if rc.zscore_scope == "reference" else None
+        self.n_actions = self.M
+        self.reward = make_reward(
+            config,
+            REWARD_TERMS,
+            self.B,
+            self.V,
+            reward=reward,
+            env_factory=BatchedMigrationRouting,
+            reference=reference,
         )
         self._drain_bits = self.compute_hz * self.slot_s / self.cycles_per_bit
 
@@ -522,10 +542,8 @@ class BatchedMigrationRouting:
         self.cache_bits = np.zeros((B, self.M))
         self.t = 0
         self._load_slot()
-        self._terminated = self._arrived_tab[0].all(axis=1)  # nobody left to drive
-        self._truncated = np.zeros(B, dtype=bool)
-        if self.zscore_scope == "episode" or not hasattr(self, "_stats"):
-            self._stats = {k: np.zeros((3, B)) for k in ("latency", "load")}  # count, mean, M2
+        self._ends = EpisodeEnds(self._arrived_tab[0].all(axis=1))  # nobody left to drive
+        self.reward.reset(B)
         self._failures = np.zeros((B, V))
         self._slots = np.zeros((B, V))
         self.serving = np.full((B, V), max(self.sat, 0), dtype=np.int64)  # placeholder
@@ -549,7 +567,7 @@ class BatchedMigrationRouting:
             raise RuntimeError("call reset() before step()")
         act = self._check_actions(actions)
         B, M = self.B, self.M
-        live = ~(self._terminated | self._truncated)
+        live = self._ends.live
         if not live.any():  # every copy finished: nothing moves
             return self._finished_step()
         t = self.t
@@ -567,16 +585,22 @@ class BatchedMigrationRouting:
         with unchecked():  # every argument is valid by construction (config checked at load)
             terms = self._slot_terms(chosen, data, load)
 
-        # running z-scores over time, per copy (eq. (22) normalisation)
-        z_lat = self._zscore("latency", terms["latency_s"], active)
         load_mb = terms["load_bits"] / MB_TO_BITS
-        z_load = self._zscore("load", load_mb, active)
-        w_t, w_s, w_d = self.reward_weights
-        r_lat = np.where(active, w_t * z_lat, 0.0)
-        r_load = np.where(active, w_s * z_load, 0.0)
+        reward, components = self.reward(
+            {
+                "latency_s": terms["latency_s"],
+                "uplink_s": terms["uplink_s"],
+                "downlink_s": terms["downlink_s"],
+                "compute_s": terms["compute_s"],
+                "migration_s": terms["migration_s"],
+                "load_mb": load_mb,
+                "failure": terms["failure"],
+                "migrated": terms["migrated"],
+                "infeasible": infeasible,
+                "active": active,
+            }
+        )
         xi = np.where(active, terms["failure"], 0.0)
-        r_fail = w_d * xi
-        reward = np.where(active, -(r_lat + r_load + r_fail), 0.0)  # paper B eq. (22)
 
         self._failures += xi
         self._slots += active
@@ -603,15 +627,14 @@ class BatchedMigrationRouting:
         arrived = self._arrived_tab[self.t] & live[:, None]
         term_now = live & self._arrived_tab[self.t].all(axis=1)
         trunc_now = live & ~term_now & (self.t >= self.horizon)
-        self._terminated |= term_now
-        self._truncated |= trunc_now
+        self._ends.update(term_now, trunc_now)
         obs = self._observe(freeze=~live)
 
         def act_only(x: FloatArray) -> FloatArray:
             return np.where(active, x, 0.0)
 
         info: dict[str, Any] = {
-            "reward_components": {"latency": r_lat, "load": r_load, "failure": r_fail},
+            "reward_components": components,
             "latency_s": act_only(terms["latency_s"]),
             "uplink_s": act_only(terms["uplink_s"]),
             "downlink_s": act_only(terms["downlink_s"]),
@@ -624,16 +647,12 @@ class BatchedMigrationRouting:
             "server": np.where(active, chosen, -1),
             "packet_loss_rate": loss,
             "workload_variance": variance,
-            "zscore": {
-                f"{k}_{s}": v
-                for k in ("latency", "load")
-                for s, v in zip(("mean", "std"), self._moments(k), strict=True)
-            },
+            **reward_info(self.reward),
             "arrived": arrived,
             "action_mask": obs["action_mask"],
             "active": obs["active"],
         }
-        return obs, reward, self._terminated.copy(), self._truncated.copy(), info
+        return obs, reward, *self._ends.flags(), info
 
     # ------------------------------------------------------------------ physics
     def _slot_terms(self, chosen: IntArray, data: FloatArray, load: FloatArray) -> dict[str, Any]:
@@ -886,8 +905,7 @@ class BatchedMigrationRouting:
             mask[..., M - 1] = True
         load_frac = (seen / self.capacity_bits).astype(np.float32)
         pos = np.clip(self._veh_xy[t] / self.area_m, 0.0, 1.0)
-        ended = self._terminated | self._truncated
-        active = self._active_tab[t] & ~ended[:, None]
+        active = self._active_tab[t] & self._ends.live[:, None]
         time = t / self.horizon
 
         # every column is written below (np.empty saves a pass over ~5 MB at B = 1024)
@@ -1028,39 +1046,6 @@ class BatchedMigrationRouting:
         return self._observe()
 
     # ------------------------------------------------------------------ internals
-    def _zscore(self, key: str, x: FloatArray, active: BoolArray) -> FloatArray:
-        """Fold this slot's active values into the running stats of ``key``; z-score ``x``.
-
-        With the ``reference`` scope the fixed reference moments are used instead.
-        """
-        if self._reference is not None:
-            mu_ref, sd_ref = self._reference[key]
-            return (x - mu_ref) / max(sd_ref, _Z_FLOOR[key])
-        st = self._stats[key]
-        n_b = active.sum(axis=1).astype(np.float64)
-        safe = np.maximum(n_b, 1.0)
-        mean_b = np.where(active, x, 0.0).sum(axis=1) / safe
-        dev = np.where(active, x - mean_b[:, None], 0.0)
-        m2_b = (dev * dev).sum(axis=1)
-        n, mean, m2 = st
-        total = n + n_b
-        frac = np.divide(n_b, total, out=np.zeros_like(total), where=total > 0)
-        delta = mean_b - mean
-        st[1] = np.where(n_b > 0, mean + delta * frac, mean)  # Chan et al. parallel update
-        st[2] = np.where(n_b > 0, m2 + m2_b + delta * delta * n * frac, m2)
-        st[0] = total
-        mu, sd = self._moments(key)
-        return (x - mu[:, None]) / np.maximum(sd, _Z_FLOOR[key])[:, None]
-
-    def _moments(self, key: str) -> tuple[FloatArray, FloatArray]:
-        """Running mean and standard deviation [B] of ``key`` (0 before any value)."""
-        if self._reference is not None:
-            mu_ref, sd_ref = self._reference[key]
-            return np.full(self.B, mu_ref), np.full(self.B, sd_ref)
-        n, mean, m2 = self._stats[key]
-        var = np.divide(m2, n, out=np.zeros_like(m2), where=n > 0)
-        return mean.copy(), np.sqrt(var)
-
     def _finished_step(
         self,
     ) -> tuple[dict[str, np.ndarray], FloatArray, BoolArray, BoolArray, dict[str, Any]]:
@@ -1070,7 +1055,7 @@ class BatchedMigrationRouting:
         zeros = np.zeros((B, V))
         no = np.zeros((B, V), dtype=bool)
         info: dict[str, Any] = {
-            "reward_components": {"latency": zeros, "load": zeros.copy(), "failure": zeros.copy()},
+            "reward_components": {k: zeros.copy() for k in self.reward.components},
             "latency_s": zeros.copy(),
             "uplink_s": zeros.copy(),
             "downlink_s": zeros.copy(),
@@ -1088,16 +1073,12 @@ class BatchedMigrationRouting:
                 where=self._slots > 0,
             ),
             "workload_variance": np.zeros(B),
-            "zscore": {
-                f"{k}_{s}": v
-                for k in ("latency", "load")
-                for s, v in zip(("mean", "std"), self._moments(k), strict=True)
-            },
+            **reward_info(self.reward),
             "arrived": no.copy(),
             "action_mask": obs["action_mask"],
             "active": obs["active"],
         }
-        return obs, zeros.copy(), self._terminated.copy(), self._truncated.copy(), info
+        return obs, zeros, *self._ends.flags(), info
 
     def _copy_seeds(self, seed: int | Sequence[int] | None) -> list[int]:
         return copy_seeds(seed, self.B)
@@ -1114,66 +1095,7 @@ class BatchedMigrationRouting:
         )
 
 
-def _agent_action(agent: str, value: Any, n: int) -> int:
-    """One agent's action as an int in [0, n), or a ValueError naming agent, value and range."""
-    a = np.asarray(value)
-    ok = a.size == 1 and (
-        np.issubdtype(a.dtype, np.integer)
-        or (np.issubdtype(a.dtype, np.floating) and np.isfinite(a).all() and float(a) % 1 == 0)
-    )
-    if not ok or a.dtype == np.bool_:
-        raise ValueError(f"action {value!r} of {agent} must be one integer server index")
-    idx = int(a.reshape(()))
-    if not 0 <= idx < n:
-        raise ValueError(f"action {idx} of {agent} is outside [0, {n}) (M servers)")
-    return idx
-
-
-_REFERENCE_CACHE: dict[str, dict[str, tuple[float, float]]] = {}
-_REFERENCE_COPIES = 8
-_REFERENCE_SEED = 987_654_321  # reference episodes use seeds no training or test run uses
-
-
-def reference_moments(config: VTwinConfig) -> dict[str, tuple[float, float]]:
-    """Mean and std over time of latency (s) and host load (MB) under a random policy.
-
-    One episode of :data:`_REFERENCE_COPIES` copies with uniformly random servers, on
-    ``config`` with running z-scores (so nothing recurses); deterministic per config and
-    cached per config. These fixed moments z-score the rewards of the default ``reference``
-    scope (paper B eq. (22) normalises "in the time dimension"; fixing the statistics keeps
-    the reward stationary and comparable between methods, which running statistics are not:
-    a constant policy scores about 0 against its own running mean).
-    """
-    key = config.model_dump_json()
-    if key not in _REFERENCE_CACHE:
-        rc = config.routing
-        assert rc is not None
-        calib = config.model_copy(
-            update={"routing": rc.model_copy(update={"zscore_scope": "episode"})}
-        )
-        env = BatchedMigrationRouting(calib, _REFERENCE_COPIES)
-        obs, _ = env.reset([_REFERENCE_SEED + b for b in range(_REFERENCE_COPIES)])
-        rng = np.random.default_rng(_REFERENCE_SEED)
-        lat: list[FloatArray] = []
-        load: list[FloatArray] = []
-        for _ in range(env.horizon):
-            active = obs["active"]
-            obs, _, term, trunc, info = env.step(rng.integers(0, env.M, (env.B, env.V)))
-            lat.append(info["latency_s"][active])
-            load.append(info["load_mb"][active])
-            if (term | trunc).all():
-                break
-        lat_all, load_all = np.concatenate(lat), np.concatenate(load)
-        if lat_all.size == 0:
-            raise ValueError(f"config '{config.name}': no vehicle drove in the reference episode")
-        _REFERENCE_CACHE[key] = {
-            "latency": (float(lat_all.mean()), float(lat_all.std())),
-            "load": (float(load_all.mean()), float(load_all.std())),
-        }
-    return _REFERENCE_CACHE[key]
-
-
-class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
+class MigrationRoutingEnv(SingleCopyParallelEnv[dict[str, np.ndarray], int]):
     """vtwin/MigrationRouting-v0 — paper B's VT migration routing as a PettingZoo ParallelEnv.
 
     A ``B = 1`` view of :class:`BatchedMigrationRouting` (see it for the dynamics). One agent
@@ -1198,8 +1120,8 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
 
     ## Rewards
     Paper B eq. (22): ``−(w_T z(T_sum) + w_s z(S'_m) + w_d ξ)`` with z-scores over time
-    (``routing.zscore_scope``); ``info["reward_components"]`` holds the three weighted terms
-    (``latency``, ``load``, ``failure``), which sum to −reward.
+    (``routing.zscore_scope``), or the configured ``reward:``; ``info["reward_components"]``
+    holds its named parts (eq. (22): ``latency``, ``load``, ``failure``, summing to −reward).
 
     ## Starting state
     Synthetic trips on a street grid (or T-Drive traces), a traffic day of background load and
@@ -1213,7 +1135,8 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
     ## Arguments
     ``preset`` (default ``"paper-b-city"``) or ``config`` (a validated :class:`VTwinConfig`),
     ``overrides`` (dotted ``key=value`` strings), ``predictor`` (a
-    :class:`vtwin.forecast.predictor.Predictor`; default: the last measured load).
+    :class:`vtwin.forecast.predictor.Predictor`; default: the last measured load), ``reward``
+    (a user reward callable, see :mod:`vtwin.rewards`; default the preset's ``reward``).
 
     ## Version history
     * v0: first version (SPEC §B).
@@ -1224,6 +1147,7 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         "render_modes": [],
         "is_parallelizable": True,
     }
+    batched: BatchedMigrationRouting
 
     def __init__(
         self,
@@ -1231,10 +1155,11 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         overrides: Sequence[str] = (),
         config: VTwinConfig | None = None,
         predictor: Predictor | None = None,
+        reward: Reward | RewardFn | None = None,
     ) -> None:
         """Build the env from a preset name (or a config) plus dotted overrides."""
-        cfg = config if config is not None else load_config(preset, list(overrides))
-        self.batched = BatchedMigrationRouting(cfg, 1, predictor=predictor)
+        cfg = view_config(preset, config, overrides)
+        self.batched = BatchedMigrationRouting(cfg, 1, predictor=predictor, reward=reward)
         b = self.batched
         self.render_mode = None
         self.possible_agents = [f"vehicle_{v}" for v in range(b.V)]
@@ -1251,16 +1176,8 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         }
         self.action_spaces = {a: spaces.Discrete(b.M) for a in self.possible_agents}
         self.state_space = spaces.Box(0.0, np.inf, (b.state_dim,), dtype=np.float32)
-        self._np_random: np.random.Generator | None = None
+        self._np_random = None
         self._state = np.zeros(b.state_dim, dtype=np.float32)
-
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        """The (same) observation space object of ``agent``."""
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        """The (same) action space object of ``agent``."""
-        return self.action_spaces[agent]
 
     def state(self) -> np.ndarray:
         """Global state of the current slot, ``[state_dim]`` float32."""
@@ -1271,13 +1188,7 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
     ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, Any]]]:
         """Start an episode; a given seed makes it reproducible, None draws one from the env's
         generator (seeded by the last given seed, else from entropy)."""
-        if seed is not None:
-            self._np_random = np.random.default_rng(seed)
-            copy_seed = int(seed)
-        else:
-            if self._np_random is None:
-                self._np_random = np.random.default_rng()
-            copy_seed = int(self._np_random.integers(0, 2**31 - 1))
+        copy_seed = self._copy_seed(seed)
         obs, _ = self.batched.reset([copy_seed])
         arrived = self.batched._arrived_tab[0, 0]
         self.agents = [a for a in self.possible_agents if not arrived[self._index[a]]]
@@ -1306,7 +1217,7 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
                 raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")
             if agent not in self.agents:
                 raise ValueError(f"agent {agent!r} is done; live agents are {self.agents}")
-            act[0, self._index[agent]] = _agent_action(agent, a, b.M)
+            act[0, self._index[agent]] = check_agent_action(agent, a, b.M)
         moving = b._active_tab[b.t, 0]
         missing = [a for a in self.agents if a not in actions and moving[self._index[a]]]
         if missing:
@@ -1344,11 +1255,3 @@ class MigrationRoutingEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
             "observation": obs["observation"][0, v].copy(),
             "action_mask": obs["action_mask"][0, v].astype(np.int8),
         }
-
-    def render(self) -> None:
-        """No rendering (``render_modes`` is empty)."""
-        return None
-
-    def close(self) -> None:
-        """Nothing to release."""
-        return None

@@ -1,0 +1,45 @@
+"""Rewards: an env's named per-slot terms → a reward and its named components.
+
+An env computes raw terms per slot, each batched ``[B, V]`` (copies × vehicles), and hands
+them to the reward chosen by config (``reward: {kind: …, weights: {…}}``):
+
+* ``paper-a`` — :class:`PaperAReward`, paper A's latency plus overload penalty;
+* ``paper-b`` — :class:`PaperBReward`, paper B eq. (22) with z-scores over time (scopes
+  ``reference``, ``episode``, ``env``; :func:`reference_moments` calibrates the first);
+* ``package.module:function`` — a user reward, or a Python callable given to the env: it is
+  loaded and checked at load (:func:`validate_reward`) by calling it once on sample terms.
+
+Rewards never import envs: the reference calibration takes an env factory.
+"""
+
+from vtwin.rewards.base import (
+    FunctionReward,
+    Reward,
+    RewardFn,
+    RewardOutput,
+    RewardTerms,
+    TermSpec,
+    load_reward,
+    make_reward,
+    reward_info,
+    validate_reward,
+)
+from vtwin.rewards.paper_a import PaperAReward
+from vtwin.rewards.paper_b import EnvFactory, PaperBReward, reference_moments
+
+__all__ = [
+    "EnvFactory",
+    "FunctionReward",
+    "PaperAReward",
+    "PaperBReward",
+    "Reward",
+    "RewardFn",
+    "RewardOutput",
+    "RewardTerms",
+    "TermSpec",
+    "load_reward",
+    "make_reward",
+    "reference_moments",
+    "reward_info",
+    "validate_reward",
+]
