@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,7 +44,13 @@ from vtwin.physics.latency import (
     workload_variance,
 )
 from vtwin.seeding import GeneratorPool
-from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
+from vtwin.world.scenario import (
+    MB_TO_BITS,
+    Scenario,
+    grid_mobility,
+    hotspot_gain,
+    trace_mobility,
+)
 from vtwin.world.servers import ServerKind
 
 if TYPE_CHECKING:
@@ -430,32 +435,17 @@ class BatchedMigrationRouting:
 
     def _load_traces(self) -> None:
         """Read the trace pool; tabulate positions, activity and arrival per slot."""
-        from vtwin.data.traces import read_tdrive
-        from vtwin.world.mobility import TraceReplayMobility
-
-        mob = self.config.vehicles.mobility
-        if self.config.geography.coordinates != "latlon":
+        replay = trace_mobility(self.config)
+        if replay.n < self.V:
             raise ValueError(
-                "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
-                "(an origin to project the GPS fixes)"
+                f"vehicles.count = {self.V} but '{self.config.vehicles.mobility.path}' holds "
+                f"{replay.n} trace(s)"
             )
-        assert mob.path is not None  # checked by the config model
-        path = Path(mob.path)
-        if not path.exists():
-            raise ValueError(f"vehicles.mobility.path = '{mob.path}': no such file or folder")
-        traces = read_tdrive(path)
-        if len(traces) < self.V:
-            raise ValueError(
-                f"vehicles.count = {self.V} but '{mob.path}' holds {len(traces)} trace(s)"
-            )
-        replay = TraceReplayMobility(
-            traces, projection=self.projection, slot_s=self.slot_s, start_time_s=mob.start_time_s
-        )
         n = self.horizon + 1
         self.trace_ids = replay.vehicle_ids
         self._trace_latlon = replay.trajectory_latlon(n)  # [H+1, P, 2]
         self._trace_xy = replay.trajectory(n)
-        last = np.array([float(np.max(tr.time_s)) - replay.start_time_s for tr in traces])
+        last = replay.last_fix_s
         times = np.arange(n)[:, None] * self.slot_s
         self._trace_arrived = times > last[None, :] + 1e-6  # past the last fix: destination
         self._trace_active = replay.active_matrix(n) & ~self._trace_arrived

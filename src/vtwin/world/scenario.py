@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -17,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.config import VTwinConfig
+from vtwin.data.traces import read_tdrive
 from vtwin.physics.channel import dbm_to_w
 from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
 from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMobility
@@ -128,7 +130,7 @@ class Scenario:
         )
         rsu_xy = _rsu_positions(config, rng["layout"])
         servers = _build_servers(config, rsu_xy, rng)
-        vehicles = _build_vehicles(config, projection, rng["mobility"])
+        vehicles = _build_vehicles(config, rng["mobility"])
         sensors = _build_sensors(config, rng["sensors"])
         load = _background_load(config, servers, rng["workload"])
         backhaul = _backhaul_graph(config, rsu_xy)
@@ -284,28 +286,38 @@ def _build_servers(
     return EdgeServers.concat(parts)
 
 
-def _build_vehicles(
-    config: VTwinConfig, projection: LocalProjection | None, rng: np.random.Generator
-) -> Vehicles:
+def _build_vehicles(config: VTwinConfig, rng: np.random.Generator) -> Vehicles:
     vcfg = config.vehicles
     mcfg = vcfg.mobility
     mobility: Mobility
     if mcfg.kind == "grid":
         mobility = grid_mobility(config, vcfg.count, rng)
     else:
-        from vtwin.data.traces import read_trace_csv
-
-        if projection is None:
-            raise ValueError(
-                "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
-                "(an origin to project the GPS fixes)"
-            )
-        assert mcfg.path is not None  # checked by the config model
-        traces = read_trace_csv(mcfg.path, max_vehicles=vcfg.count or None)
-        mobility = TraceReplayMobility(
-            traces, projection=projection, slot_s=config.slot_s, start_time_s=mcfg.start_time_s
-        )
+        mobility = trace_mobility(config, max_vehicles=vcfg.count or None)
     return Vehicles(mobility=mobility, tx_power_w=float(dbm_to_w(vcfg.power_dbm)))
+
+
+def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> TraceReplayMobility:
+    """Replay of the GPS traces at ``vehicles.mobility.path`` (a trace file, or a folder of
+    T-Drive files: :func:`vtwin.data.traces.read_tdrive`) projected about the config's origin;
+    ``max_vehicles`` keeps the first ones (None: all)."""
+    geo = config.geography
+    mcfg = config.vehicles.mobility
+    if geo.coordinates != "latlon":
+        raise ValueError(
+            "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
+            "(an origin to project the GPS fixes)"
+        )
+    assert mcfg.path is not None  # checked by the config model
+    path = Path(mcfg.path)
+    if not path.exists():
+        raise ValueError(f"vehicles.mobility.path = '{mcfg.path}': no such file or folder")
+    return TraceReplayMobility(
+        read_tdrive(path, max_taxis=max_vehicles),
+        projection=LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg),
+        slot_s=config.slot_s,
+        start_time_s=mcfg.start_time_s,
+    )
 
 
 def grid_mobility(
@@ -421,4 +433,5 @@ __all__ = [
     "build_scenario",
     "grid_mobility",
     "hotspot_gain",
+    "trace_mobility",
 ]
