@@ -33,7 +33,14 @@ from vtwin.data.traffic import synthetic_traffic
 from vtwin.envs._batch import check_actions, copy_seeds
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
-from vtwin.physics.geo import EARTH_RADIUS_M, LocalProjection, slant_distance_m
+from vtwin.physics.geo import (
+    LocalProjection,
+    SphereOffsets,
+    arc_from_squared_chord,
+    chord_to_arc_m,
+    slant_distance_m,
+    squared_chords,
+)
 from vtwin.physics.latency import (
     cache_carryover_bits,
     compute_latency_s,
@@ -67,56 +74,11 @@ ENV_ID = "vtwin/MigrationRouting-v0"
 _STREAMS = ("mobility", "episode")
 """Per-copy random streams: vehicle trips; everything else drawn at reset (in a fixed order)."""
 
-_CHORD_EXACT_M = 64_000.0
-"""Chords longer than this (metres) are turned into arcs by asin (see :func:`_arc_from_chord`)."""
-
 _Z_FLOOR = {"latency": 1e-6, "load": 1e-6}
 """Smallest standard deviation (s, MB) a z-score divides by: equal values give z = 0."""
 
 _TRAFFIC_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 """Day 0 of the synthetic traffic pool (a Monday)."""
-
-
-def _unit_vectors(latlon_deg: FloatArray) -> FloatArray:
-    """Points on the unit sphere [..., 3] of (lat, lon) degrees [..., 2]."""
-    phi = np.radians(latlon_deg[..., 0])
-    lam = np.radians(latlon_deg[..., 1])
-    cos_phi = np.cos(phi)
-    return np.stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)], axis=-1)
-
-
-def _squared_chords(
-    ev: NDArray[np.float32], cols: tuple[NDArray[np.float32], ...], out: NDArray[np.float32]
-) -> None:
-    """out = |e_v − e_m|²: ``ev`` [B, V, 3] offsets, ``cols`` the server offsets' x, y, z
-    (each broadcasting to ``out`` [B, V, n] against [B, V, 1])."""
-    np.subtract(ev[..., 0:1], cols[0], out=out)
-    out *= out
-    tmp = ev[..., 1:2] - cols[1]
-    tmp *= tmp
-    out += tmp
-    np.subtract(ev[..., 2:3], cols[2], out=tmp)
-    tmp *= tmp
-    out += tmp
-
-
-def _arc_from_chord(q: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Great-circle distance in metres from squared chords q = |P − Q|² (m²), in place.
-
-    P, Q are points on the sphere of radius R. This is the standard haversine (paper B
-    eq. (1) as corrected in SPEC §0): hav(η) = sin²(η/2) = (c / 2R)² with c = |P − Q|, so
-    d = 2R asin(√hav) = 2R asin(c / 2R) = c (1 + c²/24R² + …). Up to ``_CHORD_EXACT_M``
-    (64 km) d = c is used (relative error < 5·10⁻⁶, under 2 mm at 12 km); beyond, asin.
-    """
-    far = None
-    if q.size and q.max() > _CHORD_EXACT_M**2:
-        far = np.flatnonzero(q > _CHORD_EXACT_M**2)
-        c = np.sqrt(q.ravel()[far].astype(np.float64))
-        exact = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(c / (2.0 * EARTH_RADIUS_M), 1.0))
-    np.sqrt(q, out=q)
-    if far is not None:
-        q.ravel()[far] = exact
-    return q
 
 
 class BatchedMigrationRouting:
@@ -332,11 +294,8 @@ class BatchedMigrationRouting:
         self.sat_latlon = self.projection.to_latlon(self.area_m / 2.0)
         # points on the Earth's sphere as offsets (m) from the area centre: float32 keeps
         # ~1 mm there and halves the memory traffic of the [B, V, M] distance block
-        self._centre_unit = _unit_vectors(self.sat_latlon)
-        self._centre_latlon = self.sat_latlon.copy()
-        phi0, lam0 = np.radians(self.sat_latlon)
-        self._centre_trig = (np.cos(phi0), np.sin(phi0), np.cos(lam0), np.sin(lam0))
-        self._rsu_off64 = self._offsets(self.rsu_latlon)
+        self._sphere = SphereOffsets(self.sat_latlon)
+        self._rsu_off64 = self._sphere.offsets(self.rsu_latlon)
         self._rsu_off = tuple(self._rsu_off64[:, k].astype(np.float32) for k in range(3))
         self._coverage32 = self.coverage_m[: self.G].astype(np.float32)
         self.uav_altitude_m = self.altitude_m[self.N : self.N + self.U].copy()
@@ -681,8 +640,7 @@ class BatchedMigrationRouting:
     def _migration_rate(self, src: IntArray, dst: IntArray) -> FloatArray:
         """R_mig between hosts [B, V]: Shannon between RSUs/UAVs, fixed rates via the satellite."""
         chord = np.linalg.norm(self._server_offsets(src) - self._server_offsets(dst), axis=-1)
-        # paper B eq. (1) (haversine, through the chord: hav = (c / 2R)²)
-        ground = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_M), 1.0))
+        ground = chord_to_arc_m(chord)  # paper B eq. (1) (haversine, through the chord)
         # paper B eq. (2) between servers: slant over the altitude difference (UAVs at h_u)
         d = slant_distance_m(ground, self.altitude_m[src] - self.altitude_m[dst])
         shannon = shannon_rate_bps(  # paper B eq. (11), the source server transmits
@@ -702,40 +660,11 @@ class BatchedMigrationRouting:
         row = np.where(idx < N, idx, np.where(idx < self.G, uav_row, N + B * U))
         return self._server_table[row]
 
-    def _offsets(self, latlon_deg: FloatArray) -> FloatArray:
-        """Points (lat, lon) [..., 2] on the sphere of radius R less the area centre, m [..., 3].
-
-        Near the area (|Δφ|, |Δλ| ≤ 0.02 rad from its centre) cos and sin of the offsets come
-        from their Taylor series to 8th order (exact in float64) and angle addition, which is
-        3× cheaper than numpy's trigonometry; farther points use np.cos / np.sin.
-        """
-        a = np.radians(latlon_deg[..., 0] - self._centre_latlon[0])
-        b = np.radians(latlon_deg[..., 1] - self._centre_latlon[1])
-        if a.size and max(np.abs(a).max(), np.abs(b).max()) > 0.02:
-            return (_unit_vectors(latlon_deg) - self._centre_unit) * EARTH_RADIUS_M
-        cphi0, sphi0, clam0, slam0 = self._centre_trig
-
-        def cos_sin(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-            x2 = x * x
-            c = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 / 40320.0)))
-            s = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 / 5040.0)))
-            return c, s
-
-        ca, sa = cos_sin(a)
-        cb, sb = cos_sin(b)
-        cphi = cphi0 * ca - sphi0 * sa
-        out = np.empty((*a.shape, 3))
-        out[..., 0] = cphi * (clam0 * cb - slam0 * sb) - self._centre_unit[0]
-        out[..., 1] = cphi * (slam0 * cb + clam0 * sb) - self._centre_unit[1]
-        out[..., 2] = sphi0 * ca + cphi0 * sa - self._centre_unit[2]
-        out *= EARTH_RADIUS_M
-        return out
-
     def _set_uavs(self, xy: FloatArray) -> None:
         """Move the UAVs to local metres ``xy`` [B, U, 2]; refresh their lat/lon and offsets."""
         self._uav_xy = xy
         self._uav_latlon = self.projection.to_latlon(xy)
-        self._uav_off64 = self._offsets(self._uav_latlon)
+        self._uav_off64 = self._sphere.offsets(self._uav_latlon)
         # rows: RSUs, then copy b's UAVs at N + b·U + u, then the satellite (the centre)
         self._server_table = np.concatenate(
             [self._rsu_off64, self._uav_off64.reshape(-1, 3), np.zeros((1, 3))]
@@ -746,19 +675,19 @@ class BatchedMigrationRouting:
     def _geometry(self) -> None:
         """Vehicle → RSU/UAV distances D_{v,m} [B, V, M−1] at the current slot (eqs. (1)–(2)).
 
-        float32 metres, via :func:`_arc_from_chord` (haversine).
+        float32 metres, via :func:`vtwin.physics.geo.arc_from_squared_chord` (haversine).
         """
         B, V, N, U = self.B, self.V, self.N, self.U
-        ev = self._offsets(self._veh_latlon[self.t]).astype(np.float32)  # [B, V, 3]
+        ev = self._sphere.offsets(self._veh_latlon[self.t]).astype(np.float32)  # [B, V, 3]
         rsu = np.empty((B, V, N), dtype=np.float32)  # contiguous blocks: strided is 2× slower
-        _squared_chords(ev, self._rsu_off, rsu)
-        _arc_from_chord(rsu)
+        squared_chords(ev, self._rsu_off, rsu)
+        arc_from_squared_chord(rsu)
         if not U:
             self._dist = rsu
             return
         uav = np.empty((B, V, U), dtype=np.float32)
-        _squared_chords(ev, self._uav_cols, uav)
-        _arc_from_chord(uav)
+        squared_chords(ev, self._uav_cols, uav)
+        arc_from_squared_chord(uav)
         uav *= uav  # paper B eq. (2): UAVs at altitude h_u
         uav += self._uav_h2
         np.sqrt(uav, out=uav)
