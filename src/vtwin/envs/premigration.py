@@ -42,6 +42,7 @@ from vtwin.planning import FlightGraph, UavPlanner, make_planner
 from vtwin.seeding import GeneratorPool
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
 from vtwin.world.servers import ServerKind
+from vtwin.world.uav import fly_straight, slot_energy_j
 from vtwin.world.workload import profile_at_hours
 
 FloatArray = NDArray[np.float64]
@@ -507,29 +508,24 @@ class BatchedPreMigration:
         if not self.U:
             return np.zeros((self.B, 0)), np.zeros((self.B, 0))
         alive = self.uav_energy_j > 0
-        goal = self.rsu_xy[self.uav_wp]
-        delta = goal - self.uav_xy
-        dist = np.hypot(delta[..., 0], delta[..., 1])
-        flying = alive & (dist > 1e-9)
-        reach = self.uav_speed_mps * self.slot_s
-        arrive = flying & (dist <= reach)
-        fly_s = np.where(flying, np.minimum(dist, reach) / self.uav_speed_mps, 0.0)
-        unit = np.divide(
-            delta, dist[..., None], out=np.zeros_like(delta), where=dist[..., None] > 0
+        flight = fly_straight(
+            self.uav_xy,
+            self.rsu_xy[self.uav_wp],
+            self.uav_speed_mps,
+            self.slot_s,
+            alive,
+            hover_within_m=1e-9,
         )
-        self.uav_xy = np.where(
-            (flying & ~arrive)[..., None], self.uav_xy + unit * reach, self.uav_xy
-        )
-        self.uav_xy[arrive] = goal[arrive]
+        fly_s, arrive = flight.flight_s, flight.arrived
+        self.uav_xy = flight.xy
         self.uav_node[arrive] = self.uav_wp[arrive]
         self.uav_ready |= arrive
-        hovering = alive & ~flying
+        hovering = alive & ~flight.flying
         self.uav_hover_left = np.where(hovering, self.uav_hover_left - self.slot_s, 0.0)
         self.uav_ready |= hovering & (self.uav_hover_left <= 1e-9)
-        spent = np.where(
-            alive, self.fly_power_w * fly_s + self.hover_power_w * (self.slot_s - fly_s), 0.0
+        spent = slot_energy_j(
+            fly_s, self.slot_s, self.fly_power_w, self.hover_power_w, self.uav_energy_j
         )
-        spent = np.minimum(spent, self.uav_energy_j)
         self.uav_energy_j = self.uav_energy_j - spent
         self.uav_energy_used_j += spent
         return fly_s, spent

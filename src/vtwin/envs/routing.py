@@ -59,6 +59,7 @@ from vtwin.world.scenario import (
     trace_mobility,
 )
 from vtwin.world.servers import ServerKind
+from vtwin.world.uav import PatrolGraph, fly_straight
 
 if TYPE_CHECKING:
     from vtwin.forecast.predictor import Predictor
@@ -301,13 +302,7 @@ class BatchedMigrationRouting:
         self.uav_altitude_m = self.altitude_m[self.N : self.N + self.U].copy()
         self._uav_h2 = (self.uav_altitude_m**2).astype(np.float32)
         self.uav_speed_mps = config.servers.uav.speed_mps
-        # UAV patrol graph: each RSU's backhaul neighbours (padded)
-        nbrs = [sorted(scenario.backhaul.neighbors(i)) for i in range(self.N)]
-        self._deg = np.array([len(n) for n in nbrs], dtype=np.int64)
-        width = max(1, int(self._deg.max(initial=0)))
-        self._nbr = np.array(
-            [n + [i] * (width - len(n)) for i, n in enumerate(nbrs)], dtype=np.int64
-        ).reshape(self.N, width)
+        self._patrol = PatrolGraph.from_graph(scenario.backhaul, self.N)  # UAV patrol legs
 
         # ---- background load: traffic-flow pool and the predictor ---------------------------
         self.predictor = predictor
@@ -707,22 +702,22 @@ class BatchedMigrationRouting:
         k = self._uav_k[b, u]
         draw = self._uav_tape.reshape(-1)[(b * self.U + u) * width + k]
         self._uav_k[b, u] = k + 1
-        deg = self._deg[node]
-        j = np.minimum((draw * deg).astype(np.int64), np.maximum(deg - 1, 0))
-        return np.where(deg > 0, self._nbr[node, j], node)
+        return self._patrol.next_rsu(node, draw)
 
     def _move_uavs(self, live: BoolArray) -> None:
         """Fly every live copy's UAVs one slot toward their targets; re-pick on arrival."""
         if not self.U:
             return
-        goal = self.rsu_xy[self._uav_target]
-        delta = goal - self._uav_xy
-        dist = np.hypot(delta[..., 0], delta[..., 1])
-        reach = self.uav_speed_mps * self.slot_s
-        arrive = (dist <= reach) & live[:, None]
-        flying = (dist > reach) & live[:, None]
-        scale = np.divide(reach, dist, out=np.zeros_like(dist), where=flying)
-        self._set_uavs(np.where(arrive[..., None], goal, self._uav_xy + delta * scale[..., None]))
+        flight = fly_straight(
+            self._uav_xy,
+            self.rsu_xy[self._uav_target],
+            self.uav_speed_mps,
+            self.slot_s,
+            np.broadcast_to(live[:, None], self._uav_target.shape),
+            rounding="fraction",
+        )
+        self._set_uavs(flight.xy)
+        arrive = flight.arrived
         if arrive.any():  # the UAVs that arrived pick their next RSU
             b, u = np.nonzero(arrive)
             node = self._uav_target[b, u]
