@@ -20,7 +20,6 @@ Units inside are SI (metres, seconds, bits, Hz, watts); loads are bits. Names en
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +28,6 @@ from numpy.typing import ArrayLike, NDArray
 from pettingzoo import ParallelEnv
 
 from vtwin.config import VTwinConfig, load_config
-from vtwin.data.traffic import synthetic_traffic
 from vtwin.envs._batch import check_actions, copy_seeds
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
@@ -51,11 +49,11 @@ from vtwin.physics.latency import (
     workload_variance,
 )
 from vtwin.seeding import GeneratorPool
+from vtwin.world.background import TrafficDays, load_weights
 from vtwin.world.scenario import (
     MB_TO_BITS,
     Scenario,
     grid_mobility,
-    hotspot_gain,
     trace_mobility,
 )
 from vtwin.world.servers import ServerKind
@@ -77,9 +75,6 @@ _STREAMS = ("mobility", "episode")
 
 _Z_FLOOR = {"latency": 1e-6, "load": 1e-6}
 """Smallest standard deviation (s, MB) a z-score divides by: equal values give z = 0."""
-
-_TRAFFIC_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-"""Day 0 of the synthetic traffic pool (a Monday)."""
 
 
 class BatchedMigrationRouting:
@@ -309,15 +304,20 @@ class BatchedMigrationRouting:
         self.window = int(predictor.window) if predictor is not None else 1
         if self.window < 1:
             raise ValueError(f"predictor.window = {self.window}: must be ≥ 1")
-        w = config.workload
-        carries = np.zeros(self.G, dtype=bool)
-        carries[: self.N] = "rsu" in w.servers
-        carries[self.N :] = "uav" in w.servers
-        gain = np.ones(self.G)
-        gain[: self.N] = hotspot_gain(config, self.rsu_xy)
-        self.background_mb_per_flow = np.where(carries, rc.background_mb_per_vehicle * gain, 0.0)
-        pool_flow = self._traffic_pool(rc.traffic_pool_days, w.start_hour)
-        self._pool_bits = pool_flow * (self.background_mb_per_flow * MB_TO_BITS)
+        ground = slice(0, self.G)
+        weights = load_weights(config, servers.kind[ground], servers.xy_m[ground])
+        self.background_mb_per_flow = rc.background_mb_per_vehicle * weights
+        self.background = TrafficDays(
+            self.background_mb_per_flow * MB_TO_BITS,
+            self.B,
+            days=rc.traffic_pool_days,
+            slot_s=self.slot_s,
+            horizon=self.horizon,
+            window=self.window,
+            start_hour=config.workload.start_hour,
+            seed=config.seed,
+        )
+        self._pool_bits = self.background.pool
         self._pred_pool = np.zeros((rc.traffic_pool_days, self.horizon + 1, self.G))
         self._predicted = np.zeros(rc.traffic_pool_days, dtype=bool)
 
@@ -363,30 +363,6 @@ class BatchedMigrationRouting:
         self._started = False
 
     # ------------------------------------------------------------------ construction helpers
-    def _traffic_pool(self, days: int, start_hour: float) -> FloatArray:
-        """Flows [days, window + horizon + 1, N + U]: slots −window … horizon of each day."""
-        n_steps = self.window + self.horizon + 1
-        n_series = self.G
-        pool = np.zeros((days, n_steps, n_series))
-        if n_series == 0:
-            return pool
-        seeds = np.random.SeedSequence(self.config.seed).generate_state(days, dtype=np.uint32)
-        for d in range(days):
-            start = (
-                _TRAFFIC_EPOCH
-                + timedelta(days=d, hours=start_hour)
-                - timedelta(seconds=self.window * self.slot_s)
-            )
-            series = synthetic_traffic(
-                n_series,
-                days=n_steps * self.slot_s / 86400.0,
-                interval_s=self.slot_s,
-                seed=int(seeds[d]),
-                start=start.strftime("%Y-%m-%d %H:%M:%S"),
-            )
-            pool[d] = series.values[:n_steps]
-        return pool
-
     def _load_traces(self) -> None:
         """Read the trace pool; tabulate positions, activity and arrival per slot."""
         replay = trace_mobility(self.config)
@@ -413,16 +389,14 @@ class BatchedMigrationRouting:
         B, V, H, U = self.B, self.V, self.horizon, self.U
         mob_rngs: list[np.random.Generator] = []
         lo, hi = self._data_range_bits
-        days = self._pool_bits.shape[0]
         self.data_bits = np.empty((B, V))
-        self.traffic_day = np.empty(B, dtype=np.int64)
         self._uav_tape = np.empty((B, U, H + 1))
         start = np.zeros((B, U), dtype=np.int64)
         # per copy: default_rng(c) for c in SeedSequence(seed).spawn(2), built all at once
         for b, (mob, ep) in enumerate(self._copy_rngs.spawn(seeds, len(_STREAMS))):
             mob_rngs.append(mob)
             self.data_bits[b] = ep.uniform(lo, hi, V)  # S_v per slot
-            self.traffic_day[b] = ep.integers(days)  # the background's traffic day
+            self.background.reset_copy(b, ep)  # the background's traffic day
             self._uav_tape[b] = ep.random((U, H + 1))  # patrol choices
             if U:  # UAVs start above random RSUs (distinct when possible)
                 start[b] = ep.choice(self.N, size=U, replace=U > self.N)
@@ -770,10 +744,15 @@ class BatchedMigrationRouting:
         self._pred_pool[missing] = np.maximum(preds, 0.0) * MB_TO_BITS
         self._predicted[missing] = True
 
+    @property
+    def traffic_day(self) -> IntArray:
+        """The pool day whose background each copy replays, [B]."""
+        return self.background.day
+
     def _load_slot(self) -> None:
         """True and predicted background (bits) of the current slot, [B, M−1] each."""
         t = min(self.t, self.horizon)
-        self._bg_now = self._pool_bits[self.traffic_day, self.window + t]
+        self._bg_now = self.background.load(t)
         self._pred_now = self._pred_pool[self.traffic_day, t]
 
     # ------------------------------------------------------------------ observation

@@ -21,11 +21,11 @@ from vtwin.config import VTwinConfig
 from vtwin.data.traces import read_tdrive
 from vtwin.physics.channel import dbm_to_w
 from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
+from vtwin.world.background import DiurnalArrivals, load_weights
 from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMobility
 from vtwin.world.placement import clustered_positions, grid_positions, random_positions
 from vtwin.world.servers import EdgeServers, ServerKind
 from vtwin.world.topology import grid_graph, hop_matrix, knn_graph
-from vtwin.world.workload import SyntheticWorkload, hotspot_multipliers
 
 FloatArray = NDArray[np.float64]
 
@@ -357,39 +357,27 @@ def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
     )
 
 
-def hotspot_gain(config: VTwinConfig, xy_m: ArrayLike) -> FloatArray:
-    """Background-load multiplier of servers at ``xy_m``: the strongest hotspot's bump (≥ 1)."""
-    xy = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
-    gain = np.ones(xy.shape[0])
-    for spot in config.servers.hotspots:
-        bump = hotspot_multipliers(xy, [(spot.x_m, spot.y_m)], spot.radius_m, spot.gain)
-        gain = np.maximum(gain, bump)
-    return gain
-
-
 def _background_load(
     config: VTwinConfig, servers: EdgeServers, rng: np.random.Generator
 ) -> FloatArray:
+    """Background bits [horizon, servers]: paper A's diurnal arrivals (one copy), with mean
+    ``workload.mean_fraction`` of each server's capacity × its load weight."""
     wcfg = config.workload
-    load = np.zeros((config.horizon_slots, servers.n))
-    kinds = [ServerKind[k.upper()] for k in wcfg.servers]
-    idx = np.flatnonzero(np.isin(servers.kind, [int(k) for k in kinds]))
-    if idx.size == 0:
-        return load
-    gain = hotspot_gain(config, servers.xy_m[idx])
-    series = SyntheticWorkload(
-        idx.size,
+    mean = (
+        wcfg.mean_fraction
+        * servers.capacity_bits
+        * load_weights(config, servers.kind, servers.xy_m)
+    )
+    background = DiurnalArrivals(
+        mean,
         slot_s=config.slot_s,
-        mean=1.0,
-        rng=rng,
-        hotspot_multiplier=gain,
+        start_hour=wcfg.start_hour,
         diurnal_amplitude=wcfg.diurnal_amplitude,
         noise_std=wcfg.noise_std,
         noise_corr=wcfg.noise_corr,
-        start_hour=wcfg.start_hour,
-    ).series(config.horizon_slots)
-    load[:, idx] = series * wcfg.mean_fraction * servers.capacity_bits[idx][None, :]
-    return load
+    )
+    background.reset([rng])
+    return background.series(config.horizon_slots)
 
 
 def _backhaul_graph(config: VTwinConfig, rsu_xy: FloatArray) -> nx.Graph:
@@ -432,6 +420,5 @@ __all__ = [
     "Vehicles",
     "build_scenario",
     "grid_mobility",
-    "hotspot_gain",
     "trace_mobility",
 ]
