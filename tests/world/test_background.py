@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vtwin.config import load_config
+from vtwin.config import WorkloadConfig, load_config
 from vtwin.world.background import DiurnalArrivals, TrafficDays, load_weights
 from vtwin.world.scenario import Scenario
 from vtwin.world.servers import ServerKind
@@ -13,10 +13,10 @@ from vtwin.world.workload import flow_to_load
 
 
 def _arrivals(seed: int = 0, n_servers: int = 6, batch: int = 1, **kw) -> DiurnalArrivals:
-    params = {"slot_s": 300.0}
-    params.update(kw)
-    mean = params.pop("mean", np.full(n_servers, 2.0e6))
-    bg = DiurnalArrivals(mean, batch, **params)
+    params = {"slot_s": kw.pop("slot_s", 300.0), "phase_jitter_h": kw.pop("phase_jitter_h", 0.5)}
+    mean = kw.pop("mean", np.full(n_servers, 2.0e6))
+    shape = {"start_hour": 0.0, "diurnal_amplitude": 1.0, "noise_std": 0.1} | kw
+    bg = DiurnalArrivals(mean, batch, workload=WorkloadConfig(**shape), **params)
     bg.reset([np.random.default_rng(seed + b) for b in range(batch)])
     return bg
 
@@ -90,7 +90,7 @@ def test_rejects_bad_arguments(kwargs: dict, field: str) -> None:
 
 
 def test_reset_needs_one_generator_per_copy() -> None:
-    bg = DiurnalArrivals(np.ones(2), 2, slot_s=1.0)
+    bg = DiurnalArrivals(np.ones(2), 2, slot_s=1.0, workload=WorkloadConfig())
     with pytest.raises(ValueError, match="one per copy"):
         bg.reset([np.random.default_rng(0)])
 

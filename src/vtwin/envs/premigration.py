@@ -155,10 +155,7 @@ class BatchedPreMigration:
             self.bg_mean_cycles,
             self.B,
             slot_s=self.slot_s,
-            start_hour=w.start_hour,
-            diurnal_amplitude=w.diurnal_amplitude,
-            noise_std=w.noise_std,
-            noise_corr=w.noise_corr,
+            workload=w,
         )
 
         # ---- UAVs and their planner ------------------------------------------------------

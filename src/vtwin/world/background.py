@@ -16,7 +16,6 @@ Loads are in the caller's unit (bits, or CPU cycles): the per-server scale says 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vtwin.config import VTwinConfig
+from vtwin.config import VTwinConfig, WorkloadConfig
 from vtwin.data.traffic import synthetic_traffic
 from vtwin.world.servers import ServerKind
 from vtwin.world.workload import flow_to_load, hotspot_multipliers, profile_at_hours
@@ -116,24 +115,19 @@ class DiurnalArrivals(BackgroundLoad):
         batch_size: int = 1,
         *,
         slot_s: float,
-        start_hour: float = 0.0,
-        diurnal_amplitude: float = 1.0,
-        noise_std: float = 0.1,
-        noise_corr: float = 0.0,
+        workload: WorkloadConfig,
         phase_jitter_h: float = 0.5,
     ) -> None:
-        """``mean`` ``[n]``: each server's mean load per slot (caller's unit, ≥ 0)."""
+        """``mean`` ``[n]``: each server's mean load per slot (caller's unit, ≥ 0); the shape
+        and noise from ``workload`` (``start_hour``, ``diurnal_amplitude``, ``noise_std``,
+        ``noise_corr``; its ``mean_fraction`` and ``servers`` are the caller's business)."""
         m = np.array(mean, dtype=np.float64)
         if m.ndim != 1 or not np.all(np.isfinite(m)) or np.any(m < 0):
             raise ValueError(f"mean = {mean!r}: must be a 1-D array of finite loads ≥ 0")
         checks = (
             ("batch_size", batch_size, batch_size >= 1, "≥ 1"),
             ("slot_s", slot_s, slot_s > 0, "> 0 seconds"),
-            ("diurnal_amplitude", diurnal_amplitude, 0 <= diurnal_amplitude <= 1, "in [0, 1]"),
-            ("noise_std", noise_std, noise_std >= 0, "≥ 0"),
-            ("noise_corr", noise_corr, 0 <= noise_corr < 1, "in [0, 1)"),
             ("phase_jitter_h", phase_jitter_h, phase_jitter_h >= 0, "≥ 0 hours"),
-            ("start_hour", start_hour, math.isfinite(start_hour), "finite"),
         )
         for name, value, ok, allowed in checks:
             if not ok:
@@ -142,10 +136,10 @@ class DiurnalArrivals(BackgroundLoad):
         self.batch_size = int(batch_size)
         self.n_servers = int(m.size)
         self.slot_s = float(slot_s)
-        self.start_hour = float(start_hour)
-        self.diurnal_amplitude = float(diurnal_amplitude)
-        self.noise_std = float(noise_std)
-        self.noise_corr = float(noise_corr)
+        self.start_hour = workload.start_hour
+        self.diurnal_amplitude = workload.diurnal_amplitude
+        self.noise_std = workload.noise_std
+        self.noise_corr = workload.noise_corr
         self.phase_jitter_h = float(phase_jitter_h)
         self.loaded = np.flatnonzero(m > 0)
         """Servers with a positive mean (the only ones with noise)."""

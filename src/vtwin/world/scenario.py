@@ -371,10 +371,7 @@ def _background_load(
     background = DiurnalArrivals(
         mean,
         slot_s=config.slot_s,
-        start_hour=wcfg.start_hour,
-        diurnal_amplitude=wcfg.diurnal_amplitude,
-        noise_std=wcfg.noise_std,
-        noise_corr=wcfg.noise_corr,
+        workload=wcfg,
     )
     background.reset([rng])
     return background.series(config.horizon_slots)
