@@ -10,11 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vtwin.physics.geo import (
+    CHORD_EXACT_M,
     EARTH_RADIUS_M,
     LocalProjection,
+    SphereOffsets,
+    arc_from_squared_chord,
+    chord_to_arc_m,
     euclidean_m,
     haversine_m,
     slant_distance_m,
+    squared_chords,
+    taylor_cos_sin,
+    unit_vectors,
 )
 
 lat = st.floats(min_value=-89.9, max_value=89.9, allow_nan=False)
@@ -135,3 +142,71 @@ def test_local_projection_agrees_with_haversine_over_20km(
     planar = float(np.hypot(*xy))
     great_circle = float(haversine_m(o_lat, o_lon, lat_p, lon_p))
     assert great_circle == pytest.approx(planar, rel=1e-3)
+
+
+# --------------------------------------------------------------------------- sphere offsets
+
+BEIJING = (39.9042, 116.4074)
+
+
+def test_unit_vectors_hand_values() -> None:
+    np.testing.assert_allclose(
+        unit_vectors([[0.0, 0.0], [0.0, 90.0], [90.0, 0.0]]), np.eye(3), atol=1e-15
+    )
+
+
+def test_taylor_cos_sin_matches_numpy_within_its_range() -> None:
+    x = np.linspace(-0.02, 0.02, 2001)
+    c, s = taylor_cos_sin(x)
+    np.testing.assert_allclose(c, np.cos(x), rtol=0, atol=2e-16)
+    np.testing.assert_allclose(s, np.sin(x), rtol=0, atol=2e-16)
+
+
+def test_offsets_agree_with_numpy_trigonometry_near_and_far() -> None:
+    sphere = SphereOffsets(BEIJING)
+    rng = np.random.default_rng(0)
+    near = np.array(BEIJING) + rng.uniform(-1.0, 1.0, (50, 2))  # Taylor branch (≤ 0.02 rad)
+    far = np.array(BEIJING) + rng.uniform(-30.0, 30.0, (50, 2))  # np.cos / np.sin branch
+    for pts in (near, far):
+        phi, lam = np.radians(pts[:, 0]), np.radians(pts[:, 1])
+        exact = np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], -1)
+        expected = (exact - unit_vectors(BEIJING)) * EARTH_RADIUS_M
+        np.testing.assert_allclose(sphere.offsets(pts), expected, rtol=0, atol=1e-6)
+    assert sphere.offsets(np.array(BEIJING)) == pytest.approx(np.zeros(3), abs=1e-9)
+
+
+def test_chord_arcs_agree_with_haversine() -> None:
+    sphere = SphereOffsets(BEIJING)
+    rng = np.random.default_rng(1)
+    a = np.array(BEIJING) + rng.uniform(-0.5, 0.5, (200, 2))  # within ~60 km: chord = arc
+    b = np.array(BEIJING) + rng.uniform(-0.5, 0.5, (200, 2))
+    chord = np.linalg.norm(sphere.offsets(a) - sphere.offsets(b), axis=-1)
+    truth = haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    np.testing.assert_allclose(chord_to_arc_m(chord), truth, rtol=1e-9, atol=1e-6)
+    # float32 kernel: d = c below CHORD_EXACT_M (relative error < 5e-6, float32 adds ~1e-7)
+    off_a = sphere.offsets(a).astype(np.float32)[None]  # [1, 200, 3]
+    cols = tuple(sphere.offsets(b).astype(np.float32)[None, None, :, k] for k in range(3))
+    q = np.empty((1, 200, 200), dtype=np.float32)
+    squared_chords(off_a, cols, q)
+    arcs = arc_from_squared_chord(q)
+    assert arcs.dtype == np.float32
+    np.testing.assert_allclose(np.diagonal(arcs[0]), truth, rtol=5e-6, atol=0.05)
+
+
+def test_arc_from_squared_chord_beyond_the_exact_limit_uses_asin() -> None:
+    # Beijing–Shanghai (~1 067 km) is far beyond 64 km: the chord is shorter than the arc
+    sh = (31.2304, 121.4737)
+    sphere = SphereOffsets(BEIJING)
+    c = float(np.linalg.norm(sphere.offsets(np.array(sh)) - sphere.offsets(np.array(BEIJING))))
+    assert c > CHORD_EXACT_M
+    q = np.array([c * c, 1000.0**2], dtype=np.float32)
+    out = arc_from_squared_chord(q)
+    assert out is q
+    truth = haversine_m(*BEIJING, *sh)
+    assert out[0] == pytest.approx(truth, rel=1e-6) and c < truth
+    assert out[1] == pytest.approx(1000.0)
+
+
+def test_sphere_offsets_rejects_a_bad_centre() -> None:
+    with pytest.raises(ValueError, match="centre_latlon_deg"):
+        SphereOffsets([1.0, 2.0, 3.0])

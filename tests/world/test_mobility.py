@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vtwin.data.traces import Trace
 from vtwin.physics.geo import LocalProjection
 from vtwin.world.mobility import (
     ManhattanGridMobility,
     Mobility,
     StaticMobility,
-    Trace,
     TraceReplayMobility,
 )
 

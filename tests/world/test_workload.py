@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from vtwin.world.workload import (
-    SyntheticWorkload,
     diurnal_profile,
     flow_to_load,
     hotspot_multipliers,
@@ -78,98 +77,6 @@ def test_profile_rejects_bad_arguments(kwargs: dict, field: str) -> None:
     n_slots, slot_s = args.pop("n_slots"), args.pop("slot_s")
     with pytest.raises(ValueError, match=field):
         diurnal_profile(n_slots, slot_s, **args)
-
-
-# --------------------------------------------------------------------------- synthetic workload
-
-
-def _workload(seed: int = 0, n_servers: int = 6, **kw) -> SyntheticWorkload:
-    params = {"slot_s": 300.0, "mean": 2.0e6, "rng": np.random.default_rng(seed)}
-    params.update(kw)
-    return SyntheticWorkload(n_servers, **params)
-
-
-def test_series_shape_non_negative_and_cached() -> None:
-    w = _workload()
-    s = w.series(500)
-    assert s.shape == (500, 6)
-    assert s.dtype == np.float64
-    assert np.all(s >= 0)
-    np.testing.assert_array_equal(w.series(500), s)
-    s[:] = -1.0  # a returned array is a copy
-    assert np.all(w.series(500) >= 0)
-
-
-def test_series_deterministic_per_seed_and_prefix_consistent() -> None:
-    a = _workload(seed=11).series(800)
-    b = _workload(seed=11).series(800)
-    c = _workload(seed=12).series(800)
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-    w = _workload(seed=11)
-    short = w.series(100)
-    long = w.series(2000)  # asked later and longer: the first 100 rows do not change
-    np.testing.assert_array_equal(long[:100], short)
-    np.testing.assert_array_equal(long[:800], a)
-
-
-@pytest.mark.parametrize("noise_corr", [0.0, 0.9])
-def test_series_mean_over_whole_days(noise_corr: float) -> None:
-    slots_per_day = 24 * 12  # 5-minute slots
-    w = _workload(seed=2, noise_std=0.3, noise_corr=noise_corr, n_servers=20)
-    s = w.series(7 * slots_per_day)
-    np.testing.assert_allclose(s.mean(), 2.0e6, rtol=0.10)
-    np.testing.assert_allclose(s.mean(axis=0), 2.0e6, rtol=0.10 if noise_corr == 0 else 0.25)
-
-
-def test_series_no_noise_no_diurnal_is_constant_mean() -> None:
-    w = _workload(noise_std=0.0, diurnal_amplitude=0.0)
-    np.testing.assert_allclose(w.series(50), 2.0e6, rtol=1e-12)
-
-
-def test_series_follows_daily_shape() -> None:
-    w = _workload(noise_std=0.05, phase_jitter_h=0.0, slot_s=3600.0)
-    s = w.series(24 * 5).reshape(5, 24, -1).mean(axis=(0, 2))
-    assert abs(int(np.argmax(s)) - 18) <= 1
-    assert s[3] < 0.5 * s.max()
-
-
-def test_series_hotspot_servers_heavier() -> None:
-    hot = np.array([1.0, 1.0, 3.0, 1.0, 2.0, 1.0])
-    w = _workload(seed=4, hotspot_multiplier=hot)
-    s = w.series(24 * 12 * 2).mean(axis=0)
-    cold_mean = s[hot == 1.0].mean()
-    assert s[2] > 2.5 * cold_mean
-    assert s[4] > 1.6 * cold_mean
-    assert s[2] > s[4]
-
-
-def test_series_noise_corr_gives_autocorrelation() -> None:
-    s = _workload(seed=5, diurnal_amplitude=0.0, noise_std=0.3, noise_corr=0.9).series(3000)
-    x = np.log(s[:, 0])
-    r = np.corrcoef(x[:-1], x[1:])[0, 1]
-    assert 0.8 < r < 0.97
-    iid = np.log(_workload(seed=5, diurnal_amplitude=0.0, noise_std=0.3).series(3000)[:, 0])
-    assert abs(np.corrcoef(iid[:-1], iid[1:])[0, 1]) < 0.1
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"n_servers": -1}, "n_servers"),
-        ({"slot_s": -5.0}, "slot_s"),
-        ({"mean": -1.0}, "mean"),
-        ({"hotspot_multiplier": [1.0, 2.0]}, "hotspot_multiplier"),
-        ({"hotspot_multiplier": [1.0, -2.0, 1, 1, 1, 1]}, "hotspot_multiplier"),
-        ({"diurnal_amplitude": 1.5}, "diurnal_amplitude"),
-        ({"noise_std": -0.1}, "noise_std"),
-        ({"noise_corr": 1.0}, "noise_corr"),
-        ({"phase_jitter_h": -1.0}, "phase_jitter_h"),
-    ],
-)
-def test_workload_rejects_bad_arguments(kwargs: dict, field: str) -> None:
-    with pytest.raises(ValueError, match=field):
-        _workload(**kwargs)
 
 
 # --------------------------------------------------------------------------- helpers

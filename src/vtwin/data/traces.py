@@ -15,14 +15,14 @@ import csv
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
-from vtwin.world.mobility import Trace
-
-__all__ = ["TraceFormatError", "parse_time_s", "read_tdrive", "read_trace_csv"]
+__all__ = ["Trace", "TraceFormatError", "parse_time_s", "read_tdrive", "read_trace_csv"]
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "vehicle_id", "vehicle", "taxi_id", "taxi", "car_id", "track_id"),
@@ -32,6 +32,40 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One vehicle's GPS trace: times in seconds, latitude and longitude in degrees."""
+
+    vehicle_id: str
+    time_s: NDArray[np.float64]
+    lat_deg: NDArray[np.float64]
+    lon_deg: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        """Coerce the three series to 1-D float64 arrays of equal length."""
+        arrays = []
+        for name in ("time_s", "lat_deg", "lon_deg"):
+            try:
+                arr = np.asarray(getattr(self, name), dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"trace {self.vehicle_id!r}: {name} must be numeric, got "
+                    f"{getattr(self, name)!r}"
+                ) from exc
+            if arr.ndim != 1:
+                raise ValueError(
+                    f"trace {self.vehicle_id!r}: {name} must be 1-D, got shape {arr.shape}"
+                )
+            arrays.append(arr)
+            object.__setattr__(self, name, arr)
+        lengths = {a.size for a in arrays}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"trace {self.vehicle_id!r}: time_s, lat_deg and lon_deg must have equal "
+                f"lengths, got {[a.size for a in arrays]}"
+            )
 
 
 class TraceFormatError(ValueError):

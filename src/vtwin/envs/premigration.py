@@ -47,15 +47,13 @@ from vtwin.physics.latency import (
 from vtwin.planning import FlightGraph, UavPlanner, make_planner
 from vtwin.rewards import PaperAReward, Reward, RewardFn, make_reward
 from vtwin.seeding import GeneratorPool
-from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
+from vtwin.world.background import DiurnalArrivals, load_weights
+from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility
 from vtwin.world.servers import ServerKind
-from vtwin.world.workload import profile_at_hours
+from vtwin.world.uav import fly_straight, slot_energy_j
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-_NOISE_CHUNK = 128
-"""Background-noise slots drawn per copy at a time."""
 
 _STREAMS = ("mobility", "workload", "uav", "planner")
 
@@ -168,18 +166,14 @@ class BatchedPreMigration:
 
         # ---- background workload (paper A: downtown hotspots) ----------------------------
         w = config.workload
-        carries = np.zeros(self.M, dtype=bool)
-        carries[: self.E] = "rsu" in w.servers
-        carries[self.E :] = "uav" in w.servers
-        gain = np.ones(self.M)
-        gain[: self.E] = hotspot_gain(config, self.rsu_xy)
-        self.bg_mean_cycles = np.where(
-            carries, pm.background_utilisation * self.compute_hz * self.slot_s * gain, 0.0
+        weights = load_weights(config, servers.kind[idx], servers.xy_m[idx])
+        self.bg_mean_cycles = pm.background_utilisation * self.compute_hz * self.slot_s * weights
+        self.background = DiurnalArrivals(
+            self.bg_mean_cycles,
+            self.B,
+            slot_s=self.slot_s,
+            workload=w,
         )
-        self._bg_servers = np.flatnonzero(self.bg_mean_cycles > 0)
-        # the daily shape, tabulated per minute once; slots look it up by clock time
-        self._day_grid_h = np.linspace(0.0, 24.0, 24 * 60 + 1)
-        self._day_profile = profile_at_hours(self._day_grid_h)
 
         # ---- UAVs and their planner ------------------------------------------------------
         ucfg = config.servers.uav
@@ -222,14 +216,7 @@ class BatchedPreMigration:
         )
         # background workload: per-server clock offsets, then noise drawn in chunks per copy
         self._wl_rngs = rng["workload"]
-        self._phase_h = np.stack([g.uniform(-0.5, 0.5, self.M) for g in self._wl_rngs])
-        # current chunk of noise slots [B, chunk, servers with background load]
-        self._noise = np.zeros((self.B, 0, self._bg_servers.size), dtype=np.float32)
-        self._noise_t0 = 0  # slot index of the chunk's first row
-        self._profile_minute = -1  # minute of day the cached [B, M] daily shape belongs to
-        self._z = np.stack(  # AR(1) state of the log-normal noise
-            [g.standard_normal(self._bg_servers.size) for g in self._wl_rngs]
-        ).reshape(self.B, self._bg_servers.size)
+        self.background.reset(self._wl_rngs)
         # queues start at the mean background level scaled by a random factor in [0.5, 1]
         init = np.stack([g.uniform(0.5, 1.0, self.M) for g in self._wl_rngs])
         self.load = np.minimum(init * self.bg_mean_cycles, self.capacity_cycles)
@@ -434,35 +421,6 @@ class BatchedPreMigration:
             actions, self.B, self.V, self.n_actions, f"{self.M} servers × {self.K} alpha levels"
         )
 
-    def _background_noise(self, t: int) -> NDArray[np.float32]:
-        """Standard-normal noise [B, loaded servers] of slot t from each copy's own stream."""
-        while t >= self._noise_t0 + self._noise.shape[1]:
-            self._noise_t0 += self._noise.shape[1]
-            shape = (_NOISE_CHUNK, self._bg_servers.size)
-            self._noise = np.stack(
-                [g.standard_normal(shape, dtype=np.float32) for g in self._wl_rngs]
-            )
-        return self._noise[:, t - self._noise_t0]
-
-    def _background_arrivals(self) -> FloatArray:
-        """Background cycles arriving at each server this slot, [B, M] (SPEC §0 workload)."""
-        w = self.config.workload
-        clock_h = w.start_hour + self.t * self.slot_s / 3600.0
-        minute = int(clock_h * 60.0)
-        if minute != self._profile_minute:  # the shape is tabulated per minute: reuse it
-            hours = np.mod(minute / 60.0 + self._phase_h, 24.0)
-            profile = np.interp(hours, self._day_grid_h, self._day_profile)
-            self._daily_shape = 1.0 + w.diurnal_amplitude * (profile - 1.0)
-            self._profile_minute = minute
-        shape = self._daily_shape
-        rho = w.noise_corr
-        self._z = rho * self._z + np.sqrt(1.0 - rho * rho) * self._background_noise(self.t)
-        arrivals = np.zeros((self.B, self.M))
-        cols = self._bg_servers
-        noise = np.exp(w.noise_std * self._z - 0.5 * w.noise_std**2)  # mean-one log-normal
-        arrivals[:, cols] = self.bg_mean_cycles[cols] * shape[:, cols] * noise
-        return arrivals
-
     def _update_queues(self, serving: IntArray, target: IntArray, alpha: FloatArray) -> FloatArray:
         """Add shares and arrivals, let UAVs take backlog, reject overflow, drain. Returns drops."""
         share = self.task_bits * self.cycles_per_bit
@@ -470,7 +428,7 @@ class BatchedPreMigration:
         flat = np.concatenate([(base + serving).ravel(), (base + target).ravel()])
         shares = np.concatenate([((1.0 - alpha) * share).ravel(), (alpha * share).ravel()])
         agents = np.bincount(flat, weights=shares, minlength=self.B * self.M)
-        load = self.load + self._background_arrivals() + agents.reshape(self.B, self.M)
+        load = self.load + self.background.load(self.t) + agents.reshape(self.B, self.M)
         if self.U:
             alive = self.uav_energy_j > 0
             dx = self.uav_xy[:, :, None, 0] - self.rsu_xy[None, None, :, 0]
@@ -528,29 +486,24 @@ class BatchedPreMigration:
         if not self.U:
             return np.zeros((self.B, 0)), np.zeros((self.B, 0))
         alive = self.uav_energy_j > 0
-        goal = self.rsu_xy[self.uav_wp]
-        delta = goal - self.uav_xy
-        dist = np.hypot(delta[..., 0], delta[..., 1])
-        flying = alive & (dist > 1e-9)
-        reach = self.uav_speed_mps * self.slot_s
-        arrive = flying & (dist <= reach)
-        fly_s = np.where(flying, np.minimum(dist, reach) / self.uav_speed_mps, 0.0)
-        unit = np.divide(
-            delta, dist[..., None], out=np.zeros_like(delta), where=dist[..., None] > 0
+        flight = fly_straight(
+            self.uav_xy,
+            self.rsu_xy[self.uav_wp],
+            self.uav_speed_mps,
+            self.slot_s,
+            alive,
+            hover_within_m=1e-9,
         )
-        self.uav_xy = np.where(
-            (flying & ~arrive)[..., None], self.uav_xy + unit * reach, self.uav_xy
-        )
-        self.uav_xy[arrive] = goal[arrive]
+        fly_s, arrive = flight.flight_s, flight.arrived
+        self.uav_xy = flight.xy
         self.uav_node[arrive] = self.uav_wp[arrive]
         self.uav_ready |= arrive
-        hovering = alive & ~flying
+        hovering = alive & ~flight.flying
         self.uav_hover_left = np.where(hovering, self.uav_hover_left - self.slot_s, 0.0)
         self.uav_ready |= hovering & (self.uav_hover_left <= 1e-9)
-        spent = np.where(
-            alive, self.fly_power_w * fly_s + self.hover_power_w * (self.slot_s - fly_s), 0.0
+        spent = slot_energy_j(
+            fly_s, self.slot_s, self.fly_power_w, self.hover_power_w, self.uav_energy_j
         )
-        spent = np.minimum(spent, self.uav_energy_j)
         self.uav_energy_j = self.uav_energy_j - spent
         self.uav_energy_used_j += spent
         return fly_s, spent

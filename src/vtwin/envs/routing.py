@@ -20,8 +20,6 @@ Units inside are SI (metres, seconds, bits, Hz, watts); loads are bits. Names en
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +27,6 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.config import VTwinConfig
-from vtwin.data.traffic import synthetic_traffic
 from vtwin.envs.base import (
     EpisodeEnds,
     SingleCopyParallelEnv,
@@ -41,7 +38,14 @@ from vtwin.envs.base import (
 )
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
-from vtwin.physics.geo import EARTH_RADIUS_M, LocalProjection, slant_distance_m
+from vtwin.physics.geo import (
+    LocalProjection,
+    SphereOffsets,
+    arc_from_squared_chord,
+    chord_to_arc_m,
+    slant_distance_m,
+    squared_chords,
+)
 from vtwin.physics.latency import (
     cache_carryover_bits,
     compute_latency_s,
@@ -53,8 +57,15 @@ from vtwin.physics.latency import (
 )
 from vtwin.rewards import Reward, RewardFn, make_reward, reward_info
 from vtwin.seeding import GeneratorPool
-from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, hotspot_gain
+from vtwin.world.background import TrafficDays, load_weights
+from vtwin.world.scenario import (
+    MB_TO_BITS,
+    Scenario,
+    grid_mobility,
+    trace_mobility,
+)
 from vtwin.world.servers import ServerKind
+from vtwin.world.uav import PatrolGraph, fly_straight
 
 if TYPE_CHECKING:
     from vtwin.forecast.predictor import Predictor
@@ -84,54 +95,6 @@ REWARD_TERMS: dict[str, type] = {
 }
 """Per-slot terms [B, V] the env hands its reward: T_sum and its parts (s), S'_m of the host
 (MB), ξ, J, a masked action taken, and which vehicles drive (raw: not zeroed when inactive)."""
-
-_CHORD_EXACT_M = 64_000.0
-"""Chords longer than this (metres) are turned into arcs by asin (see :func:`_arc_from_chord`)."""
-
-_TRAFFIC_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-"""Day 0 of the synthetic traffic pool (a Monday)."""
-
-
-def _unit_vectors(latlon_deg: FloatArray) -> FloatArray:
-    """Points on the unit sphere [..., 3] of (lat, lon) degrees [..., 2]."""
-    phi = np.radians(latlon_deg[..., 0])
-    lam = np.radians(latlon_deg[..., 1])
-    cos_phi = np.cos(phi)
-    return np.stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)], axis=-1)
-
-
-def _squared_chords(
-    ev: NDArray[np.float32], cols: tuple[NDArray[np.float32], ...], out: NDArray[np.float32]
-) -> None:
-    """out = |e_v − e_m|²: ``ev`` [B, V, 3] offsets, ``cols`` the server offsets' x, y, z
-    (each broadcasting to ``out`` [B, V, n] against [B, V, 1])."""
-    np.subtract(ev[..., 0:1], cols[0], out=out)
-    out *= out
-    tmp = ev[..., 1:2] - cols[1]
-    tmp *= tmp
-    out += tmp
-    np.subtract(ev[..., 2:3], cols[2], out=tmp)
-    tmp *= tmp
-    out += tmp
-
-
-def _arc_from_chord(q: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Great-circle distance in metres from squared chords q = |P − Q|² (m²), in place.
-
-    P, Q are points on the sphere of radius R. This is the standard haversine (paper B
-    eq. (1) as corrected in SPEC §0): hav(η) = sin²(η/2) = (c / 2R)² with c = |P − Q|, so
-    d = 2R asin(√hav) = 2R asin(c / 2R) = c (1 + c²/24R² + …). Up to ``_CHORD_EXACT_M``
-    (64 km) d = c is used (relative error < 5·10⁻⁶, under 2 mm at 12 km); beyond, asin.
-    """
-    far = None
-    if q.size and q.max() > _CHORD_EXACT_M**2:
-        far = np.flatnonzero(q > _CHORD_EXACT_M**2)
-        c = np.sqrt(q.ravel()[far].astype(np.float64))
-        exact = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(c / (2.0 * EARTH_RADIUS_M), 1.0))
-    np.sqrt(q, out=q)
-    if far is not None:
-        q.ravel()[far] = exact
-    return q
 
 
 class BatchedMigrationRouting:
@@ -347,38 +310,34 @@ class BatchedMigrationRouting:
         self.sat_latlon = self.projection.to_latlon(self.area_m / 2.0)
         # points on the Earth's sphere as offsets (m) from the area centre: float32 keeps
         # ~1 mm there and halves the memory traffic of the [B, V, M] distance block
-        self._centre_unit = _unit_vectors(self.sat_latlon)
-        self._centre_latlon = self.sat_latlon.copy()
-        phi0, lam0 = np.radians(self.sat_latlon)
-        self._centre_trig = (np.cos(phi0), np.sin(phi0), np.cos(lam0), np.sin(lam0))
-        self._rsu_off64 = self._offsets(self.rsu_latlon)
+        self._sphere = SphereOffsets(self.sat_latlon)
+        self._rsu_off64 = self._sphere.offsets(self.rsu_latlon)
         self._rsu_off = tuple(self._rsu_off64[:, k].astype(np.float32) for k in range(3))
         self._coverage32 = self.coverage_m[: self.G].astype(np.float32)
         self.uav_altitude_m = self.altitude_m[self.N : self.N + self.U].copy()
         self._uav_h2 = (self.uav_altitude_m**2).astype(np.float32)
         self.uav_speed_mps = config.servers.uav.speed_mps
-        # UAV patrol graph: each RSU's backhaul neighbours (padded)
-        nbrs = [sorted(scenario.backhaul.neighbors(i)) for i in range(self.N)]
-        self._deg = np.array([len(n) for n in nbrs], dtype=np.int64)
-        width = max(1, int(self._deg.max(initial=0)))
-        self._nbr = np.array(
-            [n + [i] * (width - len(n)) for i, n in enumerate(nbrs)], dtype=np.int64
-        ).reshape(self.N, width)
+        self._patrol = PatrolGraph.from_graph(scenario.backhaul, self.N)  # UAV patrol legs
 
         # ---- background load: traffic-flow pool and the predictor ---------------------------
         self.predictor = predictor
         self.window = int(predictor.window) if predictor is not None else 1
         if self.window < 1:
             raise ValueError(f"predictor.window = {self.window}: must be ≥ 1")
-        w = config.workload
-        carries = np.zeros(self.G, dtype=bool)
-        carries[: self.N] = "rsu" in w.servers
-        carries[self.N :] = "uav" in w.servers
-        gain = np.ones(self.G)
-        gain[: self.N] = hotspot_gain(config, self.rsu_xy)
-        self.background_mb_per_flow = np.where(carries, rc.background_mb_per_vehicle * gain, 0.0)
-        pool_flow = self._traffic_pool(rc.traffic_pool_days, w.start_hour)
-        self._pool_bits = pool_flow * (self.background_mb_per_flow * MB_TO_BITS)
+        ground = slice(0, self.G)
+        weights = load_weights(config, servers.kind[ground], servers.xy_m[ground])
+        self.background_mb_per_flow = rc.background_mb_per_vehicle * weights
+        self.background = TrafficDays(
+            self.background_mb_per_flow * MB_TO_BITS,
+            self.B,
+            days=rc.traffic_pool_days,
+            slot_s=self.slot_s,
+            horizon=self.horizon,
+            window=self.window,
+            start_hour=config.workload.start_hour,
+            seed=config.seed,
+        )
+        self._pool_bits = self.background.pool
         self._pred_pool = np.zeros((rc.traffic_pool_days, self.horizon + 1, self.G))
         self._predicted = np.zeros(rc.traffic_pool_days, dtype=bool)
 
@@ -424,58 +383,19 @@ class BatchedMigrationRouting:
         self._started = False
 
     # ------------------------------------------------------------------ construction helpers
-    def _traffic_pool(self, days: int, start_hour: float) -> FloatArray:
-        """Flows [days, window + horizon + 1, N + U]: slots −window … horizon of each day."""
-        n_steps = self.window + self.horizon + 1
-        n_series = self.G
-        pool = np.zeros((days, n_steps, n_series))
-        if n_series == 0:
-            return pool
-        seeds = np.random.SeedSequence(self.config.seed).generate_state(days, dtype=np.uint32)
-        for d in range(days):
-            start = (
-                _TRAFFIC_EPOCH
-                + timedelta(days=d, hours=start_hour)
-                - timedelta(seconds=self.window * self.slot_s)
-            )
-            series = synthetic_traffic(
-                n_series,
-                days=n_steps * self.slot_s / 86400.0,
-                interval_s=self.slot_s,
-                seed=int(seeds[d]),
-                start=start.strftime("%Y-%m-%d %H:%M:%S"),
-            )
-            pool[d] = series.values[:n_steps]
-        return pool
-
     def _load_traces(self) -> None:
         """Read the trace pool; tabulate positions, activity and arrival per slot."""
-        from vtwin.data.traces import read_tdrive
-        from vtwin.world.mobility import TraceReplayMobility
-
-        mob = self.config.vehicles.mobility
-        if self.config.geography.coordinates != "latlon":
+        replay = trace_mobility(self.config)
+        if replay.n < self.V:
             raise ValueError(
-                "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
-                "(an origin to project the GPS fixes)"
+                f"vehicles.count = {self.V} but '{self.config.vehicles.mobility.path}' holds "
+                f"{replay.n} trace(s)"
             )
-        assert mob.path is not None  # checked by the config model
-        path = Path(mob.path)
-        if not path.exists():
-            raise ValueError(f"vehicles.mobility.path = '{mob.path}': no such file or folder")
-        traces = read_tdrive(path)
-        if len(traces) < self.V:
-            raise ValueError(
-                f"vehicles.count = {self.V} but '{mob.path}' holds {len(traces)} trace(s)"
-            )
-        replay = TraceReplayMobility(
-            traces, projection=self.projection, slot_s=self.slot_s, start_time_s=mob.start_time_s
-        )
         n = self.horizon + 1
         self.trace_ids = replay.vehicle_ids
         self._trace_latlon = replay.trajectory_latlon(n)  # [H+1, P, 2]
         self._trace_xy = replay.trajectory(n)
-        last = np.array([float(np.max(tr.time_s)) - replay.start_time_s for tr in traces])
+        last = replay.last_fix_s
         times = np.arange(n)[:, None] * self.slot_s
         self._trace_arrived = times > last[None, :] + 1e-6  # past the last fix: destination
         self._trace_active = replay.active_matrix(n) & ~self._trace_arrived
@@ -489,16 +409,14 @@ class BatchedMigrationRouting:
         B, V, H, U = self.B, self.V, self.horizon, self.U
         mob_rngs: list[np.random.Generator] = []
         lo, hi = self._data_range_bits
-        days = self._pool_bits.shape[0]
         self.data_bits = np.empty((B, V))
-        self.traffic_day = np.empty(B, dtype=np.int64)
         self._uav_tape = np.empty((B, U, H + 1))
         start = np.zeros((B, U), dtype=np.int64)
         # per copy: default_rng(c) for c in SeedSequence(seed).spawn(2), built all at once
         for b, (mob, ep) in enumerate(self._copy_rngs.spawn(seeds, len(_STREAMS))):
             mob_rngs.append(mob)
             self.data_bits[b] = ep.uniform(lo, hi, V)  # S_v per slot
-            self.traffic_day[b] = ep.integers(days)  # the background's traffic day
+            self.background.reset_copy(b, ep)  # the background's traffic day
             self._uav_tape[b] = ep.random((U, H + 1))  # patrol choices
             if U:  # UAVs start above random RSUs (distinct when possible)
                 start[b] = ep.choice(self.N, size=U, replace=U > self.N)
@@ -710,8 +628,7 @@ class BatchedMigrationRouting:
     def _migration_rate(self, src: IntArray, dst: IntArray) -> FloatArray:
         """R_mig between hosts [B, V]: Shannon between RSUs/UAVs, fixed rates via the satellite."""
         chord = np.linalg.norm(self._server_offsets(src) - self._server_offsets(dst), axis=-1)
-        # paper B eq. (1) (haversine, through the chord: hav = (c / 2R)²)
-        ground = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_M), 1.0))
+        ground = chord_to_arc_m(chord)  # paper B eq. (1) (haversine, through the chord)
         # paper B eq. (2) between servers: slant over the altitude difference (UAVs at h_u)
         d = slant_distance_m(ground, self.altitude_m[src] - self.altitude_m[dst])
         shannon = shannon_rate_bps(  # paper B eq. (11), the source server transmits
@@ -731,40 +648,11 @@ class BatchedMigrationRouting:
         row = np.where(idx < N, idx, np.where(idx < self.G, uav_row, N + B * U))
         return self._server_table[row]
 
-    def _offsets(self, latlon_deg: FloatArray) -> FloatArray:
-        """Points (lat, lon) [..., 2] on the sphere of radius R less the area centre, m [..., 3].
-
-        Near the area (|Δφ|, |Δλ| ≤ 0.02 rad from its centre) cos and sin of the offsets come
-        from their Taylor series to 8th order (exact in float64) and angle addition, which is
-        3× cheaper than numpy's trigonometry; farther points use np.cos / np.sin.
-        """
-        a = np.radians(latlon_deg[..., 0] - self._centre_latlon[0])
-        b = np.radians(latlon_deg[..., 1] - self._centre_latlon[1])
-        if a.size and max(np.abs(a).max(), np.abs(b).max()) > 0.02:
-            return (_unit_vectors(latlon_deg) - self._centre_unit) * EARTH_RADIUS_M
-        cphi0, sphi0, clam0, slam0 = self._centre_trig
-
-        def cos_sin(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-            x2 = x * x
-            c = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 / 40320.0)))
-            s = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 / 5040.0)))
-            return c, s
-
-        ca, sa = cos_sin(a)
-        cb, sb = cos_sin(b)
-        cphi = cphi0 * ca - sphi0 * sa
-        out = np.empty((*a.shape, 3))
-        out[..., 0] = cphi * (clam0 * cb - slam0 * sb) - self._centre_unit[0]
-        out[..., 1] = cphi * (slam0 * cb + clam0 * sb) - self._centre_unit[1]
-        out[..., 2] = sphi0 * ca + cphi0 * sa - self._centre_unit[2]
-        out *= EARTH_RADIUS_M
-        return out
-
     def _set_uavs(self, xy: FloatArray) -> None:
         """Move the UAVs to local metres ``xy`` [B, U, 2]; refresh their lat/lon and offsets."""
         self._uav_xy = xy
         self._uav_latlon = self.projection.to_latlon(xy)
-        self._uav_off64 = self._offsets(self._uav_latlon)
+        self._uav_off64 = self._sphere.offsets(self._uav_latlon)
         # rows: RSUs, then copy b's UAVs at N + b·U + u, then the satellite (the centre)
         self._server_table = np.concatenate(
             [self._rsu_off64, self._uav_off64.reshape(-1, 3), np.zeros((1, 3))]
@@ -775,19 +663,19 @@ class BatchedMigrationRouting:
     def _geometry(self) -> None:
         """Vehicle → RSU/UAV distances D_{v,m} [B, V, M−1] at the current slot (eqs. (1)–(2)).
 
-        float32 metres, via :func:`_arc_from_chord` (haversine).
+        float32 metres, via :func:`vtwin.physics.geo.arc_from_squared_chord` (haversine).
         """
         B, V, N, U = self.B, self.V, self.N, self.U
-        ev = self._offsets(self._veh_latlon[self.t]).astype(np.float32)  # [B, V, 3]
+        ev = self._sphere.offsets(self._veh_latlon[self.t]).astype(np.float32)  # [B, V, 3]
         rsu = np.empty((B, V, N), dtype=np.float32)  # contiguous blocks: strided is 2× slower
-        _squared_chords(ev, self._rsu_off, rsu)
-        _arc_from_chord(rsu)
+        squared_chords(ev, self._rsu_off, rsu)
+        arc_from_squared_chord(rsu)
         if not U:
             self._dist = rsu
             return
         uav = np.empty((B, V, U), dtype=np.float32)
-        _squared_chords(ev, self._uav_cols, uav)
-        _arc_from_chord(uav)
+        squared_chords(ev, self._uav_cols, uav)
+        arc_from_squared_chord(uav)
         uav *= uav  # paper B eq. (2): UAVs at altitude h_u
         uav += self._uav_h2
         np.sqrt(uav, out=uav)
@@ -807,22 +695,22 @@ class BatchedMigrationRouting:
         k = self._uav_k[b, u]
         draw = self._uav_tape.reshape(-1)[(b * self.U + u) * width + k]
         self._uav_k[b, u] = k + 1
-        deg = self._deg[node]
-        j = np.minimum((draw * deg).astype(np.int64), np.maximum(deg - 1, 0))
-        return np.where(deg > 0, self._nbr[node, j], node)
+        return self._patrol.next_rsu(node, draw)
 
     def _move_uavs(self, live: BoolArray) -> None:
         """Fly every live copy's UAVs one slot toward their targets; re-pick on arrival."""
         if not self.U:
             return
-        goal = self.rsu_xy[self._uav_target]
-        delta = goal - self._uav_xy
-        dist = np.hypot(delta[..., 0], delta[..., 1])
-        reach = self.uav_speed_mps * self.slot_s
-        arrive = (dist <= reach) & live[:, None]
-        flying = (dist > reach) & live[:, None]
-        scale = np.divide(reach, dist, out=np.zeros_like(dist), where=flying)
-        self._set_uavs(np.where(arrive[..., None], goal, self._uav_xy + delta * scale[..., None]))
+        flight = fly_straight(
+            self._uav_xy,
+            self.rsu_xy[self._uav_target],
+            self.uav_speed_mps,
+            self.slot_s,
+            np.broadcast_to(live[:, None], self._uav_target.shape),
+            rounding="fraction",
+        )
+        self._set_uavs(flight.xy)
+        arrive = flight.arrived
         if arrive.any():  # the UAVs that arrived pick their next RSU
             b, u = np.nonzero(arrive)
             node = self._uav_target[b, u]
@@ -875,10 +763,15 @@ class BatchedMigrationRouting:
         self._pred_pool[missing] = np.maximum(preds, 0.0) * MB_TO_BITS
         self._predicted[missing] = True
 
+    @property
+    def traffic_day(self) -> IntArray:
+        """The pool day whose background each copy replays, [B]."""
+        return self.background.day
+
     def _load_slot(self) -> None:
         """True and predicted background (bits) of the current slot, [B, M−1] each."""
         t = min(self.t, self.horizon)
-        self._bg_now = self._pool_bits[self.traffic_day, self.window + t]
+        self._bg_now = self.background.load(t)
         self._pred_now = self._pred_pool[self.traffic_day, t]
 
     # ------------------------------------------------------------------ observation

@@ -63,6 +63,24 @@ def premigration_latency_s(
     return _ret(_safe_div(a * d, b))
 
 
+def _processing_args(
+    load_cycles: ArrayLike,
+    fraction: ArrayLike,
+    task_bits: ArrayLike,
+    cycles_per_bit: ArrayLike,
+    compute_hz: ArrayLike,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Checked arguments of paper A eqs. (1)–(2): queue L (cycles), α in [0, 1], D_task, f_v,
+    and the server's c > 0."""
+    return (
+        _check_ge("load_cycles", load_cycles),
+        _check_in("fraction", fraction, 0.0, 1.0),
+        _check_ge("task_bits", task_bits),
+        _check_ge("cycles_per_bit", cycles_per_bit),
+        _check_gt("compute_hz", compute_hz),
+    )
+
+
 def local_processing_latency_s(
     load_cycles: ArrayLike,
     fraction: ArrayLike,
@@ -71,11 +89,9 @@ def local_processing_latency_s(
     compute_hz: ArrayLike,
 ) -> FloatArray:
     """Serving-RSU processing time (L_e + (1−α) D_task f_v)/c_e (paper A eq. (1))."""
-    load = _check_ge("load_cycles", load_cycles)
-    a = _check_in("fraction", fraction, 0.0, 1.0)
-    d = _check_ge("task_bits", task_bits)
-    fv = _check_ge("cycles_per_bit", cycles_per_bit)
-    c = _check_gt("compute_hz", compute_hz)
+    load, a, d, fv, c = _processing_args(
+        load_cycles, fraction, task_bits, cycles_per_bit, compute_hz
+    )
     return _ret((load + (1.0 - a) * d * fv) / c)
 
 
@@ -87,11 +103,9 @@ def target_processing_latency_s(
     compute_hz: ArrayLike,
 ) -> FloatArray:
     """Pre-migration-target processing time (L_em + α D_task f_v)/c_em (paper A eq. (2))."""
-    load = _check_ge("load_cycles", load_cycles)
-    a = _check_in("fraction", fraction, 0.0, 1.0)
-    d = _check_ge("task_bits", task_bits)
-    fv = _check_ge("cycles_per_bit", cycles_per_bit)
-    c = _check_gt("compute_hz", compute_hz)
+    load, a, d, fv, c = _processing_args(
+        load_cycles, fraction, task_bits, cycles_per_bit, compute_hz
+    )
     return _ret((load + a * d * fv) / c)
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.data.traces import Trace
 from vtwin.physics.geo import LocalProjection
 
 FloatArray = NDArray[np.float64]
@@ -39,7 +39,6 @@ __all__ = [
     "ManhattanGridMobility",
     "Mobility",
     "StaticMobility",
-    "Trace",
     "TraceReplayMobility",
 ]
 
@@ -495,40 +494,6 @@ class ManhattanGridMobility:
 # --------------------------------------------------------------------------- trace replay
 
 
-@dataclass(frozen=True)
-class Trace:
-    """One vehicle's GPS trace: times in seconds, latitude and longitude in degrees."""
-
-    vehicle_id: str
-    time_s: FloatArray
-    lat_deg: FloatArray
-    lon_deg: FloatArray
-
-    def __post_init__(self) -> None:
-        """Coerce the three series to 1-D float64 arrays of equal length."""
-        arrays = []
-        for name in ("time_s", "lat_deg", "lon_deg"):
-            try:
-                arr = np.asarray(getattr(self, name), dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"trace {self.vehicle_id!r}: {name} must be numeric, got "
-                    f"{getattr(self, name)!r}"
-                ) from exc
-            if arr.ndim != 1:
-                raise ValueError(
-                    f"trace {self.vehicle_id!r}: {name} must be 1-D, got shape {arr.shape}"
-                )
-            arrays.append(arr)
-            object.__setattr__(self, name, arr)
-        lengths = {a.size for a in arrays}
-        if len(lengths) != 1:
-            raise ValueError(
-                f"trace {self.vehicle_id!r}: time_s, lat_deg and lon_deg must have equal "
-                f"lengths, got {[a.size for a in arrays]}"
-            )
-
-
 def _clean_trace(trace: Trace) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Validate a trace; return it sorted by time, keeping the last of duplicate times."""
     vid = trace.vehicle_id
@@ -622,6 +587,11 @@ class TraceReplayMobility:
     def n(self) -> int:
         """Number of vehicles (one per trace)."""
         return len(self._t)
+
+    @property
+    def last_fix_s(self) -> FloatArray:
+        """Per vehicle, the time of its last fix in seconds after ``start_time_s`` ``[n]``."""
+        return self._last.copy()
 
     def positions(self, t: int) -> FloatArray:
         """Positions ``[n, 2]`` in local metres at slot ``t``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -17,13 +18,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.config import VTwinConfig
+from vtwin.data.traces import read_tdrive
 from vtwin.physics.channel import dbm_to_w
 from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
+from vtwin.world.background import DiurnalArrivals, load_weights
 from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMobility
 from vtwin.world.placement import clustered_positions, grid_positions, random_positions
 from vtwin.world.servers import EdgeServers, ServerKind
 from vtwin.world.topology import grid_graph, hop_matrix, knn_graph
-from vtwin.world.workload import SyntheticWorkload, hotspot_multipliers
 
 FloatArray = NDArray[np.float64]
 
@@ -128,7 +130,7 @@ class Scenario:
         )
         rsu_xy = _rsu_positions(config, rng["layout"])
         servers = _build_servers(config, rsu_xy, rng)
-        vehicles = _build_vehicles(config, projection, rng["mobility"])
+        vehicles = _build_vehicles(config, rng["mobility"])
         sensors = _build_sensors(config, rng["sensors"])
         load = _background_load(config, servers, rng["workload"])
         backhaul = _backhaul_graph(config, rsu_xy)
@@ -284,28 +286,38 @@ def _build_servers(
     return EdgeServers.concat(parts)
 
 
-def _build_vehicles(
-    config: VTwinConfig, projection: LocalProjection | None, rng: np.random.Generator
-) -> Vehicles:
+def _build_vehicles(config: VTwinConfig, rng: np.random.Generator) -> Vehicles:
     vcfg = config.vehicles
     mcfg = vcfg.mobility
     mobility: Mobility
     if mcfg.kind == "grid":
         mobility = grid_mobility(config, vcfg.count, rng)
     else:
-        from vtwin.data.traces import read_trace_csv
-
-        if projection is None:
-            raise ValueError(
-                "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
-                "(an origin to project the GPS fixes)"
-            )
-        assert mcfg.path is not None  # checked by the config model
-        traces = read_trace_csv(mcfg.path, max_vehicles=vcfg.count or None)
-        mobility = TraceReplayMobility(
-            traces, projection=projection, slot_s=config.slot_s, start_time_s=mcfg.start_time_s
-        )
+        mobility = trace_mobility(config, max_vehicles=vcfg.count or None)
     return Vehicles(mobility=mobility, tx_power_w=float(dbm_to_w(vcfg.power_dbm)))
+
+
+def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> TraceReplayMobility:
+    """Replay of the GPS traces at ``vehicles.mobility.path`` (a trace file, or a folder of
+    T-Drive files: :func:`vtwin.data.traces.read_tdrive`) projected about the config's origin;
+    ``max_vehicles`` keeps the first ones (None: all)."""
+    geo = config.geography
+    mcfg = config.vehicles.mobility
+    if geo.coordinates != "latlon":
+        raise ValueError(
+            "vehicles.mobility.kind = 'trace' needs geography.coordinates = 'latlon' "
+            "(an origin to project the GPS fixes)"
+        )
+    assert mcfg.path is not None  # checked by the config model
+    path = Path(mcfg.path)
+    if not path.exists():
+        raise ValueError(f"vehicles.mobility.path = '{mcfg.path}': no such file or folder")
+    return TraceReplayMobility(
+        read_tdrive(path, max_taxis=max_vehicles),
+        projection=LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg),
+        slot_s=config.slot_s,
+        start_time_s=mcfg.start_time_s,
+    )
 
 
 def grid_mobility(
@@ -345,39 +357,24 @@ def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
     )
 
 
-def hotspot_gain(config: VTwinConfig, xy_m: ArrayLike) -> FloatArray:
-    """Background-load multiplier of servers at ``xy_m``: the strongest hotspot's bump (≥ 1)."""
-    xy = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
-    gain = np.ones(xy.shape[0])
-    for spot in config.servers.hotspots:
-        bump = hotspot_multipliers(xy, [(spot.x_m, spot.y_m)], spot.radius_m, spot.gain)
-        gain = np.maximum(gain, bump)
-    return gain
-
-
 def _background_load(
     config: VTwinConfig, servers: EdgeServers, rng: np.random.Generator
 ) -> FloatArray:
+    """Background bits [horizon, servers]: paper A's diurnal arrivals (one copy), with mean
+    ``workload.mean_fraction`` of each server's capacity × its load weight."""
     wcfg = config.workload
-    load = np.zeros((config.horizon_slots, servers.n))
-    kinds = [ServerKind[k.upper()] for k in wcfg.servers]
-    idx = np.flatnonzero(np.isin(servers.kind, [int(k) for k in kinds]))
-    if idx.size == 0:
-        return load
-    gain = hotspot_gain(config, servers.xy_m[idx])
-    series = SyntheticWorkload(
-        idx.size,
+    mean = (
+        wcfg.mean_fraction
+        * servers.capacity_bits
+        * load_weights(config, servers.kind, servers.xy_m)
+    )
+    background = DiurnalArrivals(
+        mean,
         slot_s=config.slot_s,
-        mean=1.0,
-        rng=rng,
-        hotspot_multiplier=gain,
-        diurnal_amplitude=wcfg.diurnal_amplitude,
-        noise_std=wcfg.noise_std,
-        noise_corr=wcfg.noise_corr,
-        start_hour=wcfg.start_hour,
-    ).series(config.horizon_slots)
-    load[:, idx] = series * wcfg.mean_fraction * servers.capacity_bits[idx][None, :]
-    return load
+        workload=wcfg,
+    )
+    background.reset([rng])
+    return background.series(config.horizon_slots)
 
 
 def _backhaul_graph(config: VTwinConfig, rsu_xy: FloatArray) -> nx.Graph:
@@ -420,5 +417,5 @@ __all__ = [
     "Vehicles",
     "build_scenario",
     "grid_mobility",
-    "hotspot_gain",
+    "trace_mobility",
 ]

@@ -1,12 +1,10 @@
-"""Background workload of edge servers: synthetic diurnal series and flow-derived series.
+"""Building blocks of the servers' background workload (SPEC §0, background workload); the
+load models themselves are in :mod:`vtwin.world.background`.
 
-A load series has shape ``[n_slots, n_servers]`` and is in whatever SI unit the caller
-uses for load (bits of queued data, or CPU cycles). Two sources (SPEC §0, background
-workload):
-
-* :class:`SyntheticWorkload` — mean × hotspot factor × daily shape × multiplicative noise.
+* :func:`diurnal_profile` / :func:`profile_at_hours` — the daily shape (mean 1 per day).
 * :func:`flow_to_load` — paper B Sec. V: ``S_m(t) = S_v · flow_m(t)`` from a traffic-flow
   series (e.g. PeMS).
+* :func:`hotspot_multipliers` — heavier load near hotspots.
 """
 
 from __future__ import annotations
@@ -17,12 +15,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 FloatArray = NDArray[np.float64]
 
 __all__ = [
-    "SyntheticWorkload",
     "diurnal_profile",
     "flow_to_load",
     "hotspot_multipliers",
@@ -39,9 +35,6 @@ _TROUGH_HOUR = 4.0
 
 _NORMALISATION_SAMPLES = 24 * 60
 """Samples per day (one a minute) for the numerical daily mean used to normalise the profile."""
-
-_NOISE_CHUNK_SLOTS = 1024
-"""Noise is drawn in blocks of this many slots, so a series never depends on call order."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -203,132 +196,6 @@ def profile_at_hours(
         night_floor=float(night_floor),
         weekly_amplitude=float(weekly_amplitude),
     )
-
-
-# --------------------------------------------------------------------------- synthetic workload
-
-
-class SyntheticWorkload:
-    """Synthetic background load ``[n_slots, n_servers]`` (caller's unit: bits or cycles), ≥ 0.
-
-    ``load[t, m] = mean · hotspot[m] · (1 + A·(profile(t + φ_m) − 1)) · ε[t, m]`` where
-    ``profile`` is :func:`diurnal_profile`, ``A = diurnal_amplitude`` in [0, 1] (so the
-    diurnal factor stays ≥ 1 − A ≥ 0), ``φ_m`` is a per-server clock shift drawn uniformly in
-    ``[−phase_jitter_h, +phase_jitter_h]`` hours, and ``ε`` is mean-one log-normal noise:
-    ``ε = exp(σ z − σ²/2)`` with ``σ = noise_std`` and ``z`` a stationary AR(1) Gaussian
-    process of unit variance, ``z_t = ρ z_{t−1} + √(1 − ρ²) η_t`` (``ρ = noise_corr``; the
-    default 0 gives independent log-normal noise). Over whole days the expected load of
-    server m is therefore ``mean · hotspot[m]``.
-
-    The phases and the initial AR state are drawn from ``rng`` at construction, together with
-    one seed for a private child generator; the noise is then drawn from that child in blocks
-    of 1024 slots. So ``series(n)`` is always the first n rows of one fixed infinite series,
-    whatever the order of calls, and the same ``rng`` state gives the same series.
-    """
-
-    def __init__(
-        self,
-        n_servers: int,
-        *,
-        slot_s: float,
-        mean: float,
-        rng: np.random.Generator,
-        hotspot_multiplier: ArrayLike | None = None,
-        diurnal_amplitude: float = 1.0,
-        noise_std: float = 0.1,
-        start_hour: float = 0.0,
-        phase_jitter_h: float = 0.5,
-        noise_corr: float = 0.0,
-        peak_hours: Sequence[float] = (8.5, 18.0),
-        peak_width_h: float = 1.5,
-        peak_gain: float = 0.8,
-        night_floor: float = 0.3,
-        weekly_amplitude: float = 0.0,
-    ) -> None:
-        """Validate the parameters and draw the per-server phases from ``rng``."""
-        self.n_servers = _count(n_servers, "n_servers", 0)
-        self.slot_s = _finite(slot_s, "slot_s")
-        if self.slot_s <= 0:
-            raise ValueError(f"slot_s must be > 0 seconds, got {slot_s!r}")
-        self.mean = _in_range(mean, "mean", 0.0, math.inf)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        if hotspot_multiplier is None:
-            hot = np.ones(self.n_servers, dtype=np.float64)
-        else:
-            hot = np.array(hotspot_multiplier, dtype=np.float64)
-            if hot.shape != (self.n_servers,):
-                raise ValueError(
-                    f"hotspot_multiplier must have shape [{self.n_servers}] (one per server), "
-                    f"got shape {hot.shape}"
-                )
-            if not np.all(np.isfinite(hot)) or np.any(hot < 0):
-                raise ValueError(
-                    f"hotspot_multiplier must be finite and >= 0, got {hotspot_multiplier!r}"
-                )
-        self.hotspot_multiplier = hot
-        self.diurnal_amplitude = _in_range(diurnal_amplitude, "diurnal_amplitude", 0.0, 1.0)
-        self.noise_std = _in_range(noise_std, "noise_std", 0.0, math.inf)
-        self.noise_corr = _in_range(noise_corr, "noise_corr", 0.0, 1.0, high_open=True)
-        self.start_hour = _finite(start_hour, "start_hour")
-        self.phase_jitter_h = _in_range(phase_jitter_h, "phase_jitter_h", 0.0, math.inf)
-        self.peak_hours = _check_profile_args(
-            peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude
-        )
-        self.peak_width_h = float(peak_width_h)
-        self.peak_gain = float(peak_gain)
-        self.night_floor = float(night_floor)
-        self.weekly_amplitude = float(weekly_amplitude)
-
-        self.phase_h = rng.uniform(-self.phase_jitter_h, self.phase_jitter_h, self.n_servers)
-        z0 = rng.standard_normal(self.n_servers)
-        self._noise_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
-        self._z_last = z0  # AR(1) state before slot 0, stationary N(0, 1)
-        self._log_noise = np.empty((0, self.n_servers), dtype=np.float64)
-        self._cache: dict[int, FloatArray] = {}
-
-    def series(self, n_slots: int) -> FloatArray:
-        """Load ``[n_slots, n_servers]`` for slots ``0 .. n_slots-1`` (cached; returns a copy)."""
-        n_slots = _count(n_slots, "n_slots", 0)
-        cached = self._cache.get(n_slots)
-        if cached is None:
-            hours = (
-                self.start_hour
-                + np.arange(n_slots, dtype=np.float64)[:, None] * (self.slot_s / SECONDS_PER_HOUR)
-                + self.phase_h[None, :]
-            )
-            profile = _profile_at_hours(
-                hours,
-                peak_hours=self.peak_hours,
-                peak_width_h=self.peak_width_h,
-                peak_gain=self.peak_gain,
-                night_floor=self.night_floor,
-                weekly_amplitude=self.weekly_amplitude,
-            )
-            diurnal = 1.0 + self.diurnal_amplitude * (profile - 1.0)
-            noise = np.exp(self.noise_std * self._noise(n_slots) - 0.5 * self.noise_std**2)
-            cached = self.mean * self.hotspot_multiplier[None, :] * diurnal * noise
-            cached = np.maximum(cached, 0.0)  # only removes -0.0 from rounding
-            self._cache[n_slots] = cached
-        return cached.copy()
-
-    def _noise(self, n_slots: int) -> FloatArray:
-        """Unit-variance AR(1) Gaussian noise ``[n_slots, n_servers]``, extended in blocks."""
-        rho = self.noise_corr
-        innovation_scale = math.sqrt(1.0 - rho * rho)
-        while self._log_noise.shape[0] < n_slots:
-            eta = self._noise_rng.standard_normal((_NOISE_CHUNK_SLOTS, self.n_servers))
-            # z_k = rho z_{k-1} + s eta_k as a first-order IIR filter started from z_last
-            block, _ = lfilter(
-                [innovation_scale],
-                [1.0, -rho],
-                eta,
-                axis=0,
-                zi=(rho * self._z_last)[None, :],
-            )
-            self._z_last = block[-1].copy()
-            self._log_noise = np.concatenate([self._log_noise, block], axis=0)
-        return self._log_noise[:n_slots]
 
 
 # --------------------------------------------------------------------------- helpers for callers
