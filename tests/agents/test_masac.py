@@ -16,7 +16,7 @@ from fake_routing import FakeRouting
 
 from vtwin.agents.buffers import ReplayBuffer
 from vtwin.agents.masac import MASACAgent, MASACConfig
-from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
+from vtwin.training import evaluate_multi_agent, make_agent, train_multi_agent
 
 SMALL = {"hidden": (32, 32), "batch_size": 64, "learning_starts": 64}
 
@@ -142,16 +142,18 @@ def test_same_seed_same_parameters_and_checkpoint_round_trip() -> None:
 
 def test_masac_improves_over_random() -> None:
     env = FakeRouting()
-    random = evaluate_marl(make_marl_agent("random", env), env, seed=999, episodes=4)
+    random = evaluate_multi_agent(make_agent("random", env), env, seed=999, episodes=4)
     params = {"learning_starts": 500, "hidden": [64, 64]}
-    agent, hist = train_marl(FakeRouting(), "masac", 4000, seed=0, params=params, device="cpu")
-    trained = evaluate_marl(agent, env, seed=999, episodes=4)
+    agent, hist = train_multi_agent(
+        FakeRouting(), "masac", 4000, seed=0, params=params, device="cpu"
+    )
+    trained = evaluate_multi_agent(agent, env, seed=999, episodes=4)
     assert "critic_loss" in hist.columns and (hist["infeasible_share"] == 0).all()
     assert trained["reward_per_step"] > random["reward_per_step"] + 2.0
     assert trained["reward_per_step"] > -0.42  # beyond the masked-uniform policy (≈ −0.48)
-    plain, _ = train_marl(
+    plain, _ = train_multi_agent(
         FakeRouting(), "masac", 4000, seed=0, params={**params, "use_mask": False}, device="cpu"
     )
-    assert evaluate_marl(plain, env, 999, episodes=4)["reward_per_step"] > (
+    assert evaluate_multi_agent(plain, env, 999, episodes=4)["reward_per_step"] > (
         random["reward_per_step"] + 1.0
     )

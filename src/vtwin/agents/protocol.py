@@ -19,10 +19,19 @@ from numpy.typing import NDArray
 
 from vtwin.agents.buffers import ReplayBuffer
 
-__all__ = ["Agent", "AgentKind", "OffPolicyAgent", "OnPolicyAgent"]
+__all__ = ["Agent", "AgentKind", "OffPolicyAgent", "OnPolicyAgent", "Policy"]
 
 AgentKind = Literal["on_policy", "off_policy", "none"]
 """How an agent learns: from its own fresh rollouts, from a replay buffer, or not at all."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What evaluation needs: actions for observations (every :class:`Agent` is one)."""
+
+    def act(self, obs: Any, /, *, deterministic: bool = False) -> NDArray[Any]:
+        """Actions for a batch of observations (the argmax policy when ``deterministic``)."""
+        ...
 
 
 @runtime_checkable

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "agents"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
 from fake_routing import FakeRouting
 
 from vtwin.agents.marl_heuristics import GreedyRouting, RandomRouting
-from vtwin.train_marl import MARL_ALGOS, evaluate_marl, make_marl_agent, train_marl
+from vtwin.training import algorithm_names, evaluate_multi_agent, make_agent, train_multi_agent
+from vtwin.training.metrics import EpisodeMetrics
 
 TINY_PPO = {"hidden": [16, 16], "critic_hidden": [16, 16], "rollout_slots": 8, "epochs": 2}
 TINY_SAC = {"hidden": [16, 16], "batch_size": 32, "learning_starts": 100}
@@ -67,7 +68,7 @@ def test_greedy_explores_with_probability_epsilon_and_random_is_uniform() -> Non
 def test_greedy_is_sane_on_the_fake_env() -> None:
     env = FakeRouting()
     res = {
-        name: evaluate_marl(make_marl_agent(algo, env, params=p), env, seed=5, episodes=3)
+        name: evaluate_multi_agent(make_agent(algo, env, params=p), env, seed=5, episodes=3)
         for name, algo, p in [
             ("pure", "greedy", {"epsilon": 0.0}),
             ("greedy", "greedy", None),
@@ -87,7 +88,7 @@ def test_greedy_is_sane_on_the_fake_env() -> None:
 
 def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     env = FakeRouting(B=3, V=2)
-    got = evaluate_marl(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
+    got = evaluate_multi_agent(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
     agent = RandomRouting(2, env.M, seed=0)
     rew, lat, fail, inf, var, q_v, returns = [], [], [], [], [], [], []
     for ep in range(2):
@@ -122,11 +123,11 @@ def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     assert got["return"] == pytest.approx(np.mean(returns))
 
 
-@pytest.mark.parametrize("algo", MARL_ALGOS)
+@pytest.mark.parametrize("algo", algorithm_names("multi_agent"))
 def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
     params = {"dm_mappo": TINY_PPO, "mappo": TINY_PPO, "masac": TINY_SAC}.get(algo)
     calls: list[tuple[int, int]] = []
-    agent, hist = train_marl(
+    agent, hist = train_multi_agent(
         FakeRouting, algo, 600, seed=0, params=params, progress=lambda d, t: calls.append((d, t))
     )
     per_episode = FakeRouting().B * FakeRouting().V * FakeRouting().horizon  # 288
@@ -139,7 +140,7 @@ def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
         assert hist["policy_loss"].notna().any()
     if algo == "masac":
         assert hist["critic_loss"].notna().any()
-    res = evaluate_marl(agent, FakeRouting(), seed=1)
+    res = evaluate_multi_agent(agent, FakeRouting(), seed=1)
     assert res["agent_steps"] > 0 and res["latency_s"] > 0
 
 
@@ -149,9 +150,9 @@ def _drop_wall(h: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
 def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]) -> None:
-    a, ha = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    b, hb = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    c, hc = train_marl(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
+    a, ha = train_multi_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    b, hb = train_multi_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    c, hc = train_multi_agent(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
     pd.testing.assert_frame_equal(_drop_wall(ha), _drop_wall(hb))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
@@ -164,25 +165,23 @@ def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]
 def test_parameters_are_checked() -> None:
     env = FakeRouting()
     with pytest.raises(ValueError, match=r"unknown MAPPOConfig parameter\(s\) \['lr'\]; valid"):
-        make_marl_agent("dm_mappo", env, params={"lr": 1e-3})
+        make_agent("dm_mappo", env, params={"lr": 1e-3})
     with pytest.raises(ValueError, match="fixes use_mask"):
-        make_marl_agent("mappo", env, params={"use_mask": True})
+        make_agent("mappo", env, params={"use_mask": True})
     with pytest.raises(ValueError, match="unknown MASACConfig"):
-        make_marl_agent("masac", env, params={"clip": 0.2})
+        make_agent("masac", env, params={"clip": 0.2})
     with pytest.raises(ValueError, match="valid: epsilon"):
-        make_marl_agent("greedy", env, params={"eps": 0.2})
+        make_agent("greedy", env, params={"eps": 0.2})
     with pytest.raises(ValueError, match="no parameters"):
-        make_marl_agent("random", env, params={"seed": 1})
+        make_agent("random", env, params={"seed": 1})
     with pytest.raises(ValueError, match="unknown algo 'qmix'"):
-        make_marl_agent("qmix", env)
-    assert make_marl_agent("mappo", env).config.use_mask is False
-    assert make_marl_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
+        make_agent("qmix", env)
+    assert make_agent("mappo", env).config.use_mask is False
+    assert make_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
 
 
 def test_latency_without_failure_is_nan_when_every_step_failed() -> None:
-    from vtwin.train_marl import _EpisodeStats
-
-    stats = _EpisodeStats(1, 2)
+    stats = EpisodeMetrics(1, 2, FakeRouting.episode_metrics)
     info = {
         "failure": np.ones((1, 2)),
         "latency_s": np.full((1, 2), 3.0),
