@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -191,3 +192,65 @@ def test_latency_without_failure_is_nan_when_every_step_failed() -> None:
     stats.add(np.ones((1, 2), dtype=bool), np.ones(1, dtype=bool), np.zeros((1, 2)), info)
     summary = stats.summary()
     assert np.isnan(summary["latency_ok_s"]) and summary["latency_s"] == 3.0
+
+
+@pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
+def test_resumed_run_equals_uninterrupted_run(
+    tmp_path: Path, algo: str, params: dict[str, object]
+) -> None:
+    kw: dict[str, Any] = {"seed": 5, "params": params, "device": "cpu"}
+    straight, h_straight = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "a", **kw)
+    # interrupted after two episodes (MAPPO's rollout is then part full and was flushed)
+    _, h_short = train_multi_agent(FakeRouting, algo, 500, out_dir=tmp_path / "b", **kw)
+    assert len(h_short) == 2
+    resumed, h_resumed = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(_drop_wall(h_straight), _drop_wall(h_resumed))
+    for pa, pb in zip(straight.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    # the folder's metrics and trained agent are the run's; a finished run resumes to itself
+    stored = pd.read_csv(tmp_path / "b" / "metrics.csv")
+    assert list(stored["episode"]) == list(h_resumed["episode"])
+    again, h_again = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(h_again, h_resumed)
+    for pa, pb in zip(again.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+
+
+class _Undeclared(FakeRouting):
+    episode_metrics = None  # type: ignore[assignment]
+
+
+def test_an_env_without_declared_metrics_gets_every_info_array_by_key() -> None:
+    declared = evaluate_multi_agent(RandomRouting(3, 6, seed=0), FakeRouting(), seed=4, episodes=2)
+    generic = evaluate_multi_agent(RandomRouting(3, 6, seed=0), _Undeclared(), seed=4, episodes=2)
+    assert generic["failure"] == pytest.approx(declared["packet_loss"])
+    assert generic["infeasible"] == pytest.approx(declared["infeasible_share"])
+    assert generic["workload_variance"] == pytest.approx(declared["workload_variance"])
+    assert generic["latency_s"] == declared["latency_s"]
+    assert "packet_loss" not in generic and "load_mb" in generic
+
+
+def test_a_bad_metric_declaration_is_refused() -> None:
+    env = FakeRouting()
+    env.episode_metrics = {"latency_s": ("median", "latency_s")}  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"episode_metrics\['latency_s'\].*reduction in"):
+        evaluate_multi_agent(RandomRouting(3, 6), env, seed=0)
+
+
+def test_vtwin_train_and_evaluate_on_paper_b(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vtwin.cli import app
+
+    out = tmp_path / "run"
+    args = ["train", "--env", "paper-b-tiny", "--algo", "dm_mappo", "--steps", "200"]
+    args += ["--batch-envs", "2", "--out", str(out), "-p", "hidden=[8, 8]", "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "final_return" in result.stdout and "final_packet_loss" in result.stdout
+    assert (out / "checkpoint.pt").exists() and (out / "metrics.csv").exists()
+    result = CliRunner().invoke(app, ["evaluate", str(out), "--episodes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "reward_per_step" in result.stdout and "infeasible_share" in result.stdout
+    bad = CliRunner().invoke(app, [*args[:4], "ppo", *args[5:]])
+    assert bad.exit_code == 2 and "'ppo' does not serve multi-agent envs" in bad.stderr
