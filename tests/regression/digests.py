@@ -161,11 +161,11 @@ def _train_multi(algo: str, steps: int, params: dict[str, Any]) -> str:
 
     from vtwin.config import load_config
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.training import train_multi_agent
+    from vtwin.training import train_agent
 
     torch.set_num_threads(1)
     env = BatchedMigrationRouting(load_config("paper-b-tiny"), 4)
-    agent, history = train_multi_agent(env, algo, steps, seed=2, params=params, device="cpu")
+    agent, history = train_agent(env, algo, steps, seed=2, params=params, device="cpu")
     d = Digest()
     cols = ("episode", "steps", "return", "reward_per_step", "latency_s", "packet_loss")
     d.add({c: history[c].to_numpy() for c in cols})

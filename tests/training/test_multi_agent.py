@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
 from fake_routing import FakeRouting
 
 from vtwin.agents.marl_heuristics import GreedyRouting, RandomRouting
-from vtwin.training import algorithm_names, evaluate_multi_agent, make_agent, train_multi_agent
+from vtwin.training import algorithm_names, evaluate_policy, make_agent, train_agent
 from vtwin.training.metrics import EpisodeMetrics
 
 TINY_PPO = {"hidden": [16, 16], "critic_hidden": [16, 16], "rollout_slots": 8, "epochs": 2}
@@ -69,7 +69,7 @@ def test_greedy_explores_with_probability_epsilon_and_random_is_uniform() -> Non
 def test_greedy_is_sane_on_the_fake_env() -> None:
     env = FakeRouting()
     res = {
-        name: evaluate_multi_agent(make_agent(algo, env, params=p), env, seed=5, episodes=3)
+        name: evaluate_policy(make_agent(algo, env, params=p), env, seed=5, episodes=3)
         for name, algo, p in [
             ("pure", "greedy", {"epsilon": 0.0}),
             ("greedy", "greedy", None),
@@ -89,7 +89,7 @@ def test_greedy_is_sane_on_the_fake_env() -> None:
 
 def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     env = FakeRouting(B=3, V=2)
-    got = evaluate_multi_agent(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
+    got = evaluate_policy(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
     agent = RandomRouting(2, env.M, seed=0)
     rew, lat, fail, inf, var, q_v, returns = [], [], [], [], [], [], []
     for ep in range(2):
@@ -128,7 +128,7 @@ def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
 def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
     params = {"dm_mappo": TINY_PPO, "mappo": TINY_PPO, "masac": TINY_SAC}.get(algo)
     calls: list[tuple[int, int]] = []
-    agent, hist = train_multi_agent(
+    agent, hist = train_agent(
         FakeRouting, algo, 600, seed=0, params=params, progress=lambda d, t: calls.append((d, t))
     )
     per_episode = FakeRouting().B * FakeRouting().V * FakeRouting().horizon  # 288
@@ -141,7 +141,7 @@ def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
         assert hist["policy_loss"].notna().any()
     if algo == "masac":
         assert hist["critic_loss"].notna().any()
-    res = evaluate_multi_agent(agent, FakeRouting(), seed=1)
+    res = evaluate_policy(agent, FakeRouting(), seed=1)
     assert res["agent_steps"] > 0 and res["latency_s"] > 0
 
 
@@ -151,9 +151,9 @@ def _drop_wall(h: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
 def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]) -> None:
-    a, ha = train_multi_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    b, hb = train_multi_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    c, hc = train_multi_agent(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
+    a, ha = train_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    b, hb = train_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    c, hc = train_agent(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
     pd.testing.assert_frame_equal(_drop_wall(ha), _drop_wall(hb))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
@@ -199,18 +199,18 @@ def test_resumed_run_equals_uninterrupted_run(
     tmp_path: Path, algo: str, params: dict[str, object]
 ) -> None:
     kw: dict[str, Any] = {"seed": 5, "params": params, "device": "cpu"}
-    straight, h_straight = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "a", **kw)
+    straight, h_straight = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "a", **kw)
     # interrupted after two episodes (MAPPO's rollout is then part full and was flushed)
-    _, h_short = train_multi_agent(FakeRouting, algo, 500, out_dir=tmp_path / "b", **kw)
+    _, h_short = train_agent(FakeRouting, algo, 500, out_dir=tmp_path / "b", **kw)
     assert len(h_short) == 2
-    resumed, h_resumed = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    resumed, h_resumed = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
     pd.testing.assert_frame_equal(_drop_wall(h_straight), _drop_wall(h_resumed))
     for pa, pb in zip(straight.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     # the folder's metrics and trained agent are the run's; a finished run resumes to itself
     stored = pd.read_csv(tmp_path / "b" / "metrics.csv")
     assert list(stored["episode"]) == list(h_resumed["episode"])
-    again, h_again = train_multi_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    again, h_again = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
     pd.testing.assert_frame_equal(h_again, h_resumed)
     for pa, pb in zip(again.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
@@ -221,8 +221,8 @@ class _Undeclared(FakeRouting):
 
 
 def test_an_env_without_declared_metrics_gets_every_info_array_by_key() -> None:
-    declared = evaluate_multi_agent(RandomRouting(3, 6, seed=0), FakeRouting(), seed=4, episodes=2)
-    generic = evaluate_multi_agent(RandomRouting(3, 6, seed=0), _Undeclared(), seed=4, episodes=2)
+    declared = evaluate_policy(RandomRouting(3, 6, seed=0), FakeRouting(), seed=4, episodes=2)
+    generic = evaluate_policy(RandomRouting(3, 6, seed=0), _Undeclared(), seed=4, episodes=2)
     assert generic["failure"] == pytest.approx(declared["packet_loss"])
     assert generic["infeasible"] == pytest.approx(declared["infeasible_share"])
     assert generic["workload_variance"] == pytest.approx(declared["workload_variance"])
@@ -234,7 +234,7 @@ def test_a_bad_metric_declaration_is_refused() -> None:
     env = FakeRouting()
     env.episode_metrics = {"latency_s": ("median", "latency_s")}  # type: ignore[misc]
     with pytest.raises(ValueError, match=r"episode_metrics\['latency_s'\].*reduction in"):
-        evaluate_multi_agent(RandomRouting(3, 6), env, seed=0)
+        evaluate_policy(RandomRouting(3, 6), env, seed=0)
 
 
 def test_vtwin_train_and_evaluate_on_paper_b(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ agent's device when a batch is handed to an update.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-__all__ = ["ReplayBuffer", "RolloutBuffer", "compute_gae"]
+__all__ = ["ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
 
 FloatArray = NDArray[np.float64]
 
@@ -168,6 +168,17 @@ class RolloutBuffer:
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}
+
+
+class Transition(NamedTuple):
+    """One env step as a training loop hands it to an off-policy agent's ``store``."""
+
+    obs: Any
+    """Observations before the step: flat rows [N, obs_dim] or a multi-agent dict."""
+    actions: NDArray[np.integer]
+    rewards: NDArray[np.floating]
+    next_obs: Any
+    terminated: NDArray[np.bool_]
 
 
 class ReplayBuffer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from vtwin.agents.nets import pick_device
 
 __all__ = [
     "MASKED_LOGIT",
+    "ClippedPPOConfig",
     "TorchAgent",
     "as_tensor",
     "categorical_entropy",
@@ -70,6 +71,25 @@ def with_mask(obs: dict[str, Any], mask: NDArray[np.bool_] | None) -> dict[str, 
 
 
 # ---------------------------------------------------------------------- PPO losses
+@dataclass(frozen=True)
+class ClippedPPOConfig:
+    """Hyper-parameters every PPO variant has (defaults: common CleanRL values)."""
+
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    value_clip: float | None = 0.2
+    """Clip of the value change per update (None: no clip)."""
+    ent_coef: float = 0.01
+    epochs: int = 4
+    minibatch_size: int = 256
+    max_grad_norm: float = 0.5
+    hidden: tuple[int, ...] = (64, 64)
+    normalize_advantages: bool = True
+    rollout_slots: int = 128
+    """Env slots between updates."""
+
+
 def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
     """PPO's clipped policy loss −E[min(r A, clip(r, 1 ± ε) A)] (Schulman et al. 2017)."""
     return -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()

@@ -36,6 +36,7 @@ from torch import nn
 
 from vtwin.agents.buffers import RolloutBuffer
 from vtwin.agents.common import (
+    ClippedPPOConfig,
     TorchAgent,
     categorical_entropy,
     clipped_surrogate,
@@ -61,32 +62,24 @@ ObsDict = dict[str, NDArray[Any]]
 
 
 @dataclass(frozen=True)
-class MAPPOConfig:
+class MAPPOConfig(ClippedPPOConfig):
     """MAPPO / DM-MAPPO hyper-parameters.
 
     Defaults follow the MAPPO paper (Yu et al. 2022) for small discrete tasks where it gives
     them — lr 5e-4 for actor and critic, γ = 0.99, λ = 0.95, clip 0.2, 5 epochs, value
     normalisation, hidden width 64 — and CleanRL's PPO otherwise (entropy 0.01, gradient norm
     0.5, advantage normalisation). Paper B gives no hyper-parameters for DM-MAPPO.
+    ``value_clip`` is in normalised-return units.
     """
 
     lr_actor: float = 5e-4
     lr_critic: float = 5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    value_clip: float | None = 0.2
-    """Clip of the value change per update, in normalised-return units (None: no clip)."""
-    ent_coef: float = 0.01
     epochs: int = 5
     minibatch_size: int = 512
     """Active agent-steps per minibatch (a rollout of 64 slots × 8 copies × 5 vehicles has
     up to 2560, i.e. ≥ 5 minibatches per epoch)."""
-    max_grad_norm: float = 0.5
-    hidden: tuple[int, ...] = (64, 64)
     critic_hidden: tuple[int, ...] = (128, 128)
     """The critic sees the whole state of every vehicle, so it is wider than the actor."""
-    normalize_advantages: bool = True
     normalize_values: bool = True
     """Critic regresses returns standardised by running mean/std (MAPPO's ValueNorm), so the
     value scale does not depend on the reward scale or the episode length."""

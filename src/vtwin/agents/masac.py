@@ -33,7 +33,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import masked_logits, with_mask
 from vtwin.agents.mappo import ObsDict, effective_mask, multi_agent_sizes
 from vtwin.agents.nets import mlp
@@ -139,20 +139,13 @@ class MASACAgent(SoftActorCriticBase):
         """An empty replay buffer of ``buffer_size`` packed rows."""
         return ReplayBuffer(self.config.buffer_size, self.row_dim)
 
-    def store(
-        self,
-        buffer: ReplayBuffer,
-        obs: ObsDict,
-        actions: NDArray[np.integer],
-        rewards: NDArray[np.floating],
-        next_obs: ObsDict,
-        terminated: NDArray[np.bool_],
-    ) -> int:
+    def store(self, buffer: ReplayBuffer, step: Transition) -> int:
         """Add the active vehicles' transitions of one env step; returns how many.
 
         A transition is terminal when the vehicle is inactive in ``next_obs`` (it arrived) or
         its copy terminated; a time-limit truncation is not terminal (it bootstraps).
         """
+        obs, actions, rewards, next_obs, terminated = step
         active = np.asarray(obs["active"], dtype=bool)
         done = np.asarray(terminated, dtype=bool)[:, None] | ~np.asarray(
             next_obs["active"], dtype=bool

@@ -19,6 +19,7 @@ from torch import nn
 
 from vtwin.agents.buffers import RolloutBuffer
 from vtwin.agents.common import (
+    ClippedPPOConfig,
     TorchAgent,
     as_tensor,
     categorical_entropy,
@@ -35,23 +36,15 @@ __all__ = ["PPOAgent", "PPOConfig"]
 
 
 @dataclass(frozen=True)
-class PPOConfig:
-    """PPO hyper-parameters (defaults: common CleanRL values)."""
+class PPOConfig(ClippedPPOConfig):
+    """PPO hyper-parameters (defaults: common CleanRL values).
+
+    ``rollout_slots``: env slots per copy between updates (an episode end also closes a
+    rollout).
+    """
 
     lr: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    value_clip: float | None = 0.2
-    ent_coef: float = 0.01
     vf_coef: float = 0.5
-    epochs: int = 4
-    minibatch_size: int = 256
-    max_grad_norm: float = 0.5
-    hidden: tuple[int, ...] = (64, 64)
-    normalize_advantages: bool = True
-    rollout_slots: int = 128
-    """Env slots per copy between updates (an episode end also closes a rollout)."""
 
 
 class PPOAgent(TorchAgent):

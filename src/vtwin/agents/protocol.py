@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
 
 __all__ = ["Agent", "AgentKind", "OffPolicyAgent", "OnPolicyAgent", "Policy"]
 
@@ -88,16 +88,7 @@ class OffPolicyAgent(Agent, Protocol):
         """An empty replay buffer for this agent's transitions."""
         ...
 
-    def store(
-        self,
-        buffer: ReplayBuffer,
-        obs: Any,
-        actions: NDArray[np.integer],
-        rewards: NDArray[np.floating],
-        next_obs: Any,
-        terminated: NDArray[np.bool_],
-        /,
-    ) -> int:
+    def store(self, buffer: ReplayBuffer, step: Transition, /) -> int:
         """Add one env step's transitions to ``buffer``; returns how many were stored."""
         ...
 

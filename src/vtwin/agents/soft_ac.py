@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import TorchAgent, categorical_entropy, polyak_update
 from vtwin.agents.protocol import AgentKind
 
@@ -165,16 +164,9 @@ class SoftActorCriticBase(TorchAgent, ABC):
         """
         return ReplayBuffer(self.config.buffer_size, self.obs_dim)
 
-    def store(
-        self,
-        buffer: ReplayBuffer,
-        obs: Any,
-        actions: NDArray[np.integer],
-        rewards: NDArray[np.floating],
-        next_obs: Any,
-        terminated: NDArray[np.bool_],
-    ) -> int:
+    def store(self, buffer: ReplayBuffer, step: Transition) -> int:
         """Add flat transitions ([N, obs_dim] observations, [N] the rest); returns N."""
+        obs, actions, rewards, next_obs, terminated = step
         buffer.add(obs, actions, np.asarray(rewards, dtype=np.float32), next_obs, terminated)
         return int(np.asarray(obs).shape[0])
 

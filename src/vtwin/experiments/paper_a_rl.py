@@ -76,7 +76,7 @@ def _parse(method: str) -> tuple[str, bool]:
 def run_agent(spec: RunSpec) -> RunResult:
     """Train one method with one seed, then evaluate the final policy."""
     from vtwin.config import load_config
-    from vtwin.training import TrainSettings, evaluate_single_agent, load_agent, make_env, train
+    from vtwin.training import TrainSettings, evaluate_policy, load_agent, make_env, train
 
     algo, uav = _parse(spec.method)
     b = spec.budget
@@ -108,7 +108,7 @@ def run_agent(spec: RunSpec) -> RunResult:
         agent, _ = load_agent(tmp)
     minutes = (time.perf_counter() - t0) / 60
     env = make_env(eval_cfg, int(b["eval_batch"]))
-    result = evaluate_single_agent(agent, env, _EVAL_SEED, deterministic=False)
+    result = evaluate_policy(agent, env, _EVAL_SEED, deterministic=False)
 
     stride = max(1, len(history) // _CURVE_POINTS)
     curve = history.iloc[::stride]

@@ -235,7 +235,7 @@ def _config(spec: RunSpec, variant: Variant) -> VTwinConfig:
 def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str, float]]:
     """(agent, evaluation env factory, training history, summary) of one run."""
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.training import evaluate_multi_agent, make_agent, train_multi_agent
+    from vtwin.training import evaluate_policy, make_agent, train_agent
 
     if spec.method not in VARIANTS:
         raise ValueError(f"method '{spec.method}': expected one of {', '.join(VARIANTS)}")
@@ -263,7 +263,7 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
     params = {**ALGO_PARAMS.get(variant.algo, {}), **dict(variant.params)}
     t0 = time.perf_counter()
     if variant.algo in LEARNERS:
-        agent, history = train_multi_agent(
+        agent, history = train_agent(
             lambda: make(int(b["batch"])),
             variant.algo,
             int(b["steps"]),
@@ -277,7 +277,7 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
     minutes = (time.perf_counter() - t0) / 60
     policy = agent if variant.mask else _NoMask(agent)
     env = make(int(b["eval_batch"]))
-    result = evaluate_multi_agent(policy, env, _EVAL_SEED, int(b["eval_episodes"]))
+    result = evaluate_policy(policy, env, _EVAL_SEED, int(b["eval_episodes"]))
     summary = {
         "reward_per_step": result["reward_per_step"],
         "latency_s": result["latency_s"],

@@ -3,14 +3,13 @@
 * :mod:`~vtwin.training.registry`: the algorithms by name (:data:`ALGORITHMS`,
   :func:`make_agent`) and the env kinds they serve;
 * :mod:`~vtwin.training.single_agent` / :mod:`~vtwin.training.multi_agent`: the two loops
-  (:func:`train_single_agent`, :func:`train_multi_agent`) and policy evaluation
-  (:func:`evaluate_single_agent`, :func:`evaluate_multi_agent`);
+  and their policy evaluation, reached through :func:`train_agent` and
+  :func:`evaluate_policy` (which pick the loop of the env's kind);
 * :mod:`~vtwin.training.checkpoint`: run folders, atomic checkpoints, exact resume;
 * :mod:`~vtwin.training.metrics`: episode summaries of the env's ``info``;
 * :mod:`~vtwin.training.runs`: :func:`train` / :func:`evaluate` from a config (the CLI's).
 """
 
-from vtwin.training.multi_agent import evaluate_multi_agent, train_multi_agent
 from vtwin.training.registry import (
     ALGORITHMS,
     Algorithm,
@@ -18,8 +17,16 @@ from vtwin.training.registry import (
     env_kind,
     make_agent,
 )
-from vtwin.training.runs import TrainSettings, evaluate, load_agent, load_run, make_env, train
-from vtwin.training.single_agent import evaluate_single_agent, train_single_agent
+from vtwin.training.runs import (
+    TrainSettings,
+    evaluate,
+    evaluate_policy,
+    load_agent,
+    load_run,
+    make_env,
+    train,
+    train_agent,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -28,13 +35,11 @@ __all__ = [
     "algorithm_names",
     "env_kind",
     "evaluate",
-    "evaluate_multi_agent",
-    "evaluate_single_agent",
+    "evaluate_policy",
     "load_agent",
     "load_run",
     "make_agent",
     "make_env",
     "train",
-    "train_multi_agent",
-    "train_single_agent",
+    "train_agent",
 ]

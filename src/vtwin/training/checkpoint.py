@@ -122,6 +122,10 @@ class RunFolder:
         """A file of the run (see the module's file names)."""
         return self.path / name
 
+    def clear(self) -> None:
+        """Forget the checkpoint of an earlier run here (a fresh run follows)."""
+        self.file(CHECKPOINT_FILE).unlink(missing_ok=True)
+
     def load(self) -> dict[str, Any] | None:
         """The checkpoint's payload, or None when there is none yet."""
         path = self.file(CHECKPOINT_FILE)

@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol, cast
 
 import numpy as np
-import pandas as pd
 
+from vtwin.agents.buffers import Transition
 from vtwin.agents.mappo import MultiAgentRollout
 from vtwin.agents.protocol import Agent, OffPolicyAgent, OnPolicyAgent, Policy
 from vtwin.training.checkpoint import ResumePoint, RunFolder
 from vtwin.training.metrics import EpisodeMetrics, combine_episodes, metric_spec
-from vtwin.training.registry import make_agent
 from vtwin.training.single_agent import mean_updates
 
-__all__ = ["evaluate_multi_agent", "train_multi_agent"]
+__all__ = ["evaluate", "train_loop"]
 
 Rows = list[dict[str, float]]
+Progress = Callable[[int, int], None] | None
 
 
 class _RolloutAgent(OnPolicyAgent, Protocol):
@@ -54,33 +53,17 @@ def _episode_seeds(base: int, episode: int, B: int) -> list[int]:
     return [base + episode * B + b for b in range(B)]
 
 
-def train_multi_agent(
-    env: Any,
-    algo: str,
-    steps: int,
-    seed: int = 0,
-    params: dict[str, Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    *,
-    device: str = "auto",
-    out_dir: Path | str | None = None,
-    resume: bool = True,
-) -> tuple[Agent, pd.DataFrame]:
-    """Train ``algo`` on ``env`` (an env or a zero-argument factory) for ``steps`` agent steps.
+def train_loop(
+    env: Any, agent: Agent, steps: int, seed: int, run: RunFolder | None, progress: Progress
+) -> Rows:
+    """Train ``agent`` on a multi-agent batched ``env`` until ``steps`` agent transitions.
 
-    Returns the agent and a history with one row per episode: episode, steps, return (mean
-    per-vehicle episode sum), reward_per_step, the env's episode metrics (paper B:
-    latency_s, latency_ok_s, packet_loss, packet_loss_per_vehicle, workload_variance,
-    infeasible_share), agent_steps, wall_s and the mean update metrics of the episode.
-    ``progress(done, total)`` is called per episode. With ``out_dir`` the run folder gets
-    ``metrics.csv`` and ``checkpoint.pt`` after every episode, and (``resume``) a run
-    continues from the checkpoint there.
+    Returns one row per episode: episode, steps, return (mean per-vehicle episode sum),
+    reward_per_step, the env's episode metrics (paper B: latency_s, latency_ok_s,
+    packet_loss, packet_loss_per_vehicle, workload_variance, infeasible_share),
+    agent_steps, wall_s and the mean update metrics of the episode. With a ``run`` folder,
+    continues from its checkpoint and saves one after every episode.
     """
-    if steps < 1:
-        raise ValueError(f"steps = {steps}: must be ≥ 1")
-    if isinstance(env, type) or not hasattr(env, "step"):
-        env = env()  # a factory (an env class counts as one)
-    agent = make_agent(algo, env, seed=seed, device=device, params=params)
     B, V = env.B, env.V
     on = cast(_RolloutAgent, agent) if agent.kind == "on_policy" else None
     off = cast(OffPolicyAgent, agent) if agent.kind == "off_policy" else None
@@ -88,9 +71,8 @@ def train_multi_agent(
     buffer = off.make_buffer() if off is not None else None
     spec = metric_spec(env)
 
-    run = None if out_dir is None else RunFolder(out_dir)
     episode, done_steps, rows = 0, 0, list[dict[str, float]]()
-    if run is not None and resume:
+    if run is not None:
         episode, done_steps, rows = run.resume(agent, steps, rollout=rollout, replay=buffer)
 
     def _ppo_update(next_obs: dict[str, Any]) -> dict[str, float]:
@@ -123,7 +105,7 @@ def train_multi_agent(
                 if rollout.full:
                     updates.append(_ppo_update(next_obs))
             if off is not None and buffer is not None:
-                off.store(buffer, obs, act, reward, next_obs, term)
+                off.store(buffer, Transition(obs, act, reward, next_obs, term))
                 updates.append(off.learn(buffer))
             obs = next_obs
             if finished.all():
@@ -134,7 +116,7 @@ def train_multi_agent(
                 f"(horizon = {env.horizon}); it must terminate or truncate all copies"
             )
         episode += 1
-        row: dict[str, float] = {"episode": float(episode), "steps": float(done_steps)}
+        row: dict[str, float] = {"episode": episode, "steps": done_steps}
         row |= stats.summary()
         row["wall_s"] = time.perf_counter() - t_start
         point = None
@@ -156,13 +138,11 @@ def train_multi_agent(
                 run.save(rows, point, final=agent)
         if progress is not None:
             progress(min(done_steps, steps), steps)
-    history = pd.DataFrame(rows)
-    history[["episode", "steps"]] = history[["episode", "steps"]].astype(int)
-    return agent, history
+    return rows
 
 
-def evaluate_multi_agent(
-    agent: Policy, env: Any, seed: int, episodes: int = 1, deterministic: bool = True
+def evaluate(
+    agent: Policy, env: Any, seed: int, episodes: int, deterministic: bool
 ) -> dict[str, float]:
     """Run ``agent`` without learning for ``episodes`` episodes of every copy of ``env``.
 

@@ -14,17 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
-from vtwin.agents.protocol import Agent
+from vtwin.agents.protocol import Agent, Policy
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
+from vtwin.training import multi_agent, single_agent
 from vtwin.training.checkpoint import CONFIG_FILE, RunFolder, write_atomic
 from vtwin.training.metrics import metric_spec
-from vtwin.training.multi_agent import evaluate_multi_agent, train_multi_agent
 from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
-from vtwin.training.single_agent import evaluate_single_agent, train_single_agent
 
-__all__ = ["TrainSettings", "evaluate", "load_agent", "load_run", "make_env", "train"]
+__all__ = [
+    "TrainSettings",
+    "evaluate",
+    "evaluate_policy",
+    "load_agent",
+    "load_run",
+    "make_env",
+    "train",
+    "train_agent",
+]
+
+_LOOPS = {"single_agent": single_agent, "multi_agent": multi_agent}
 
 _PAPER_ENVS: dict[str, EnvKind] = {"A": "single_agent", "B": "multi_agent"}
 """The papers with a batched env to train on, and its kind."""
@@ -40,6 +51,54 @@ class TrainSettings:
     batch_envs: int = 8
     device: str = "auto"
     algo_params: dict[str, Any] = field(default_factory=dict)
+
+
+def train_agent(
+    env: Any,
+    algo: str,
+    steps: int,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    device: str = "auto",
+    out_dir: Path | str | None = None,
+    resume: bool = True,
+) -> tuple[Agent, pd.DataFrame]:
+    """Train ``algo`` on a batched ``env`` (or a zero-argument env factory) for ``steps``
+    agent transitions, with the loop of the env's kind.
+
+    Returns the agent and its history, one row per episode (see ``single_agent.train_loop``
+    and ``multi_agent.train_loop``). ``progress(done, total)`` is called per episode. With
+    ``out_dir`` the run folder gets ``metrics.csv`` and ``checkpoint.pt`` after every
+    episode, and (``resume``) a run continues exactly from the checkpoint there.
+    """
+    if steps < 1:
+        raise ValueError(f"steps = {steps}: must be ≥ 1")
+    if isinstance(env, type) or not hasattr(env, "step"):
+        env = env()  # a factory (an env class counts as one)
+    agent = make_agent(algo, env, seed=seed, device=device, params=params)
+    run = None if out_dir is None else RunFolder(out_dir)
+    if run is not None and not resume:
+        run.clear()
+    rows = _LOOPS[env_kind(env)].train_loop(env, agent, steps, seed, run, progress)
+    return agent, pd.DataFrame(rows)
+
+
+def evaluate_policy(
+    policy: Policy, env: Any, seed: int, episodes: int = 1, deterministic: bool = True
+) -> dict[str, float]:
+    """Run ``policy`` without learning for ``episodes`` episodes of every copy of ``env``.
+
+    Episode ``k`` resets copy ``b`` with seed ``seed + k·B + b``. Single-agent envs:
+    ``episodes``, ``return_mean``/``return_std`` (per-copy return), ``reward_per_slot`` and
+    the env's metrics over all slots; multi-agent envs: ``episodes``, ``agent_steps``,
+    ``reward_per_step``, ``return`` and the env's metrics
+    (:func:`vtwin.training.metrics.combine_episodes`).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes = {episodes}: must be ≥ 1")
+    return _LOOPS[env_kind(env)].evaluate(policy, env, seed, episodes, deterministic)
 
 
 def _paper_kind(config: VTwinConfig) -> EnvKind:
@@ -90,8 +149,7 @@ def train(
     write_atomic(cfg_path, lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
 
     env = make_env(config, settings.batch_envs)
-    loop = train_single_agent if env_kind(env) == "single_agent" else train_multi_agent
-    _, history = loop(
+    _, history = train_agent(
         env,
         settings.algo,
         settings.steps,
@@ -138,8 +196,4 @@ def evaluate(
 ) -> dict[str, float]:
     """Run the trained agent of ``run_dir`` on fresh seeds: return and the env's metrics."""
     agent, env = load_agent(run_dir)
-    if env_kind(env) == "single_agent":
-        return evaluate_single_agent(
-            agent, env, seed, episodes=episodes, deterministic=deterministic
-        )
-    return evaluate_multi_agent(agent, env, seed, episodes, deterministic)
+    return evaluate_policy(agent, env, seed, episodes, deterministic)

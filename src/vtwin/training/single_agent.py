@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import pandas as pd
 
-from vtwin.agents.buffers import RolloutBuffer
+from vtwin.agents.buffers import RolloutBuffer, Transition
 from vtwin.agents.protocol import Agent, OffPolicyAgent, OnPolicyAgent, Policy
 from vtwin.training.checkpoint import ResumePoint, RunFolder
 from vtwin.training.metrics import SlotMetrics, metric_spec
-from vtwin.training.registry import make_agent
 
-__all__ = ["evaluate_single_agent", "train_single_agent"]
+__all__ = ["evaluate", "mean_updates", "train_loop"]
 
 Rows = list[dict[str, float]]
+Progress = Callable[[int, int], None] | None
 
 
 def mean_updates(updates: list[dict[str, float]]) -> dict[str, float]:
@@ -42,43 +40,15 @@ def mean_updates(updates: list[dict[str, float]]) -> dict[str, float]:
     )
 
 
-def train_single_agent(
-    env: Any,
-    algo: str,
-    steps: int,
-    seed: int = 0,
-    params: dict[str, Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    *,
-    device: str = "auto",
-    out_dir: Path | str | None = None,
-    resume: bool = True,
-) -> tuple[Agent, pd.DataFrame]:
-    """Train ``algo`` on a single-agent batched ``env`` for ``steps`` agent transitions.
+def train_loop(
+    env: Any, agent: Agent, steps: int, seed: int, run: RunFolder | None, progress: Progress
+) -> Rows:
+    """Train ``agent`` on a single-agent batched ``env`` until ``steps`` agent transitions.
 
-    Returns the agent and a history with one row per episode: episode, steps, return (mean
-    per-vehicle episode sum), reward_per_slot, the env's episode metrics, wall_s and the mean
-    update metrics. With ``out_dir`` the run folder gets ``metrics.csv`` and ``checkpoint.pt``
-    after every episode, and (``resume``) a run continues from the checkpoint there.
+    Returns one row per episode: episode, steps, return (mean per-vehicle episode sum),
+    reward_per_slot, the env's episode metrics, wall_s and the mean update metrics. With a
+    ``run`` folder, continues from its checkpoint and saves one after every episode.
     """
-    agent, rows = _train(env, algo, steps, seed, params, progress, device, out_dir, resume)
-    return agent, pd.DataFrame(rows)
-
-
-def _train(
-    env: Any,
-    algo: str,
-    steps: int,
-    seed: int,
-    params: dict[str, Any] | None,
-    progress: Callable[[int, int], None] | None,
-    device: str,
-    out_dir: Path | str | None,
-    resume: bool,
-) -> tuple[Agent, Rows]:
-    if steps < 1:
-        raise ValueError(f"steps = {steps}: must be ≥ 1")
-    agent = make_agent(algo, env, seed=seed, device=device, params=params)
     n_agents, horizon = env.B * env.V, env.horizon
     on = cast(OnPolicyAgent, agent) if agent.kind == "on_policy" else None
     off = cast(OffPolicyAgent, agent) if agent.kind == "off_policy" else None
@@ -89,9 +59,8 @@ def _train(
     sample_rng = np.random.default_rng(seed + 7)
     spec = metric_spec(env)
 
-    run = None if out_dir is None else RunFolder(out_dir)
     episode, done_steps, rows = 0, 0, list[dict[str, float]]()
-    if run is not None and resume:
+    if run is not None:
         episode, done_steps, rows = run.resume(agent, steps, rng=sample_rng, replay=replay)
 
     t_start = time.perf_counter()
@@ -129,7 +98,7 @@ def _train(
                     updates.append(on.update(rollout))
                     rollout.reset()
             if off is not None and replay is not None:
-                off.store(replay, flat, act, rew, next_flat, term)
+                off.store(replay, Transition(flat, act, rew, next_flat, term))
                 updates.append(off.learn(replay, sample_rng))
             flat = next_flat
             if term.all() or trunc.all():
@@ -158,16 +127,11 @@ def _train(
             run.save(rows, point)
         if progress is not None:
             progress(min(done_steps, steps), steps)
-    return agent, rows
+    return rows
 
 
-def evaluate_single_agent(
-    agent: Policy,
-    env: Any,
-    seed: int,
-    *,
-    episodes: int = 1,
-    deterministic: bool = True,
+def evaluate(
+    agent: Policy, env: Any, seed: int, episodes: int, deterministic: bool
 ) -> dict[str, float]:
     """Run ``agent`` (no learning) for whole episodes of every copy of ``env``.
 
