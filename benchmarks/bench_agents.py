@@ -14,7 +14,7 @@ from vtwin.agents.buffers import ReplayBuffer
 from vtwin.agents.diffusion import Diffusion
 from vtwin.agents.dsac import DSACAgent, DSACConfig
 from vtwin.config import load_config
-from vtwin.train import TrainSettings, train
+from vtwin.training import TrainSettings, train
 
 OBS, ACTIONS = 39, 90  # paper A: 2 + 2·18 + 1 observations, 18 servers × 5 alpha levels
 

@@ -134,8 +134,15 @@ def scenario_show(
 
 @app.command("train")
 def train_command(
-    env: Annotated[str, typer.Option("--env", help="Preset (e.g. paper-a) or YAML file.")],
-    algo: Annotated[str, typer.Option(help="ppo, dsac or random.")],
+    env: Annotated[
+        str, typer.Option("--env", help="Preset (e.g. paper-a, paper-b-city) or YAML file.")
+    ],
+    algo: Annotated[
+        str,
+        typer.Option(
+            help="paper A: ppo, dsac, random; paper B: dm_mappo, mappo, masac, greedy, random."
+        ),
+    ],
     steps: Annotated[int, typer.Option(help="Agent transitions to train for.", min=1)],
     seed: SeedOption = 0,
     set_: SetOption = None,
@@ -147,7 +154,7 @@ def train_command(
     """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
     from rich.progress import Progress
 
-    from vtwin.train import TrainSettings, train
+    from vtwin.training import TrainSettings, train
 
     try:
         cfg = load_config(env, set_ or [])
@@ -184,7 +191,7 @@ def evaluate_command(
     seed: Annotated[int, typer.Option(min=0)] = 123_456,
 ) -> None:
     """Evaluate a trained agent (greedy actions) on fresh seeds."""
-    from vtwin.train import evaluate
+    from vtwin.training import evaluate
 
     try:
         result = evaluate(run_dir, episodes=episodes, seed=seed)

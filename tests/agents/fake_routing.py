@@ -17,7 +17,7 @@ copies terminate (all arrived) and some are truncated.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,6 +27,15 @@ SERVERS = np.array([[0.2, 0.2], [0.8, 0.2], [0.2, 0.8], [0.8, 0.8], [0.5, 0.5]])
 
 class FakeRouting:
     """``B`` copies × ``V`` vehicles, ``M = len(SERVERS) + 1`` actions (last = satellite)."""
+
+    episode_metrics: ClassVar[dict[str, tuple[str, ...]]] = {
+        "latency_s": ("steps", "latency_s"),
+        "latency_ok_s": ("steps", "latency_s", "failure"),
+        "packet_loss": ("steps", "failure"),
+        "packet_loss_per_vehicle": ("agents", "failure"),
+        "workload_variance": ("copies", "workload_variance"),
+        "infeasible_share": ("steps", "infeasible"),
+    }
 
     def __init__(
         self,

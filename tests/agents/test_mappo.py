@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_routing import FakeRouting
 
 from vtwin.agents.mappo import MAPPOAgent, MAPPOConfig, MultiAgentRollout
-from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
+from vtwin.training import evaluate_policy, make_agent, train_agent
 
 SMALL = {"hidden": (16, 16), "critic_hidden": (32, 32), "rollout_slots": 8}
 
@@ -202,18 +202,18 @@ def test_checkpoint_restore_round_trip() -> None:
 
 def test_dm_mappo_learns_beyond_the_mask_and_mappo_learns_to_avoid_masked_servers() -> None:
     env = FakeRouting()
-    random = evaluate_marl(make_marl_agent("random", env), env, seed=999, episodes=4)
-    untrained = make_marl_agent("dm_mappo", env, seed=0, device="cpu")
-    masked_uniform = evaluate_marl(untrained, env, 999, episodes=4, deterministic=False)
+    random = evaluate_policy(make_agent("random", env), env, seed=999, episodes=4)
+    untrained = make_agent("dm_mappo", env, seed=0, device="cpu")
+    masked_uniform = evaluate_policy(untrained, env, 999, episodes=4, deterministic=False)
     params = {"rollout_slots": 16, "lr_actor": 1e-3}
-    dm, hist = train_marl(FakeRouting(), "dm_mappo", 6000, seed=0, params=params, device="cpu")
-    dm_eval = evaluate_marl(dm, env, seed=999, episodes=4)
+    dm, hist = train_agent(FakeRouting(), "dm_mappo", 6000, seed=0, params=params, device="cpu")
+    dm_eval = evaluate_policy(dm, env, seed=999, episodes=4)
     assert (hist["infeasible_share"] == 0).all()  # the mask: never an infeasible server
     assert dm_eval["reward_per_step"] > random["reward_per_step"] + 2.0
     # and beyond the mask it learned to prefer near servers
     assert dm_eval["reward_per_step"] > masked_uniform["reward_per_step"] + 0.08
-    plain, _ = train_marl(FakeRouting(), "mappo", 6000, seed=0, params=params, device="cpu")
-    plain_eval = evaluate_marl(plain, env, seed=999, episodes=4)
+    plain, _ = train_agent(FakeRouting(), "mappo", 6000, seed=0, params=params, device="cpu")
+    plain_eval = evaluate_policy(plain, env, seed=999, episodes=4)
     assert plain_eval["infeasible_share"] < 0.5 * random["infeasible_share"]
     assert plain_eval["reward_per_step"] > random["reward_per_step"] + 1.0
 

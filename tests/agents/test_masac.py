@@ -14,9 +14,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_routing import FakeRouting
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.masac import MASACAgent, MASACConfig
-from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
+from vtwin.training import evaluate_policy, make_agent, train_agent
 
 SMALL = {"hidden": (32, 32), "batch_size": 64, "learning_starts": 64}
 
@@ -32,7 +32,7 @@ def _fill(agent: MASACAgent, env: FakeRouting, seed: int, slots: int) -> ReplayB
     for _ in range(slots):
         act = agent.act(obs)
         nxt, rew, term, _, _ = env.step(act)
-        agent.store(buf, obs, act, rew, nxt, term)
+        agent.store(buf, Transition(obs, act, rew, nxt, term))
         obs = nxt
         if env.done.all():
             obs, _ = env.reset(seed + 100)
@@ -65,7 +65,7 @@ def test_store_keeps_active_steps_only_and_marks_arrivals_terminal() -> None:
         act = agent.act(obs)
         nxt, rew, term, _, _ = env.step(act)
         n_arrivals += int((obs["active"] & (~nxt["active"] | term[:, None])).sum())
-        n_active += agent.store(buf, obs, act, rew, nxt, term)
+        n_active += agent.store(buf, Transition(obs, act, rew, nxt, term))
         obs = nxt
     assert len(buf) == n_active == int(env.t_end.clip(max=env.horizon).sum())
     assert buf.terminated[: len(buf)].sum() == n_arrivals
@@ -142,16 +142,16 @@ def test_same_seed_same_parameters_and_checkpoint_round_trip() -> None:
 
 def test_masac_improves_over_random() -> None:
     env = FakeRouting()
-    random = evaluate_marl(make_marl_agent("random", env), env, seed=999, episodes=4)
+    random = evaluate_policy(make_agent("random", env), env, seed=999, episodes=4)
     params = {"learning_starts": 500, "hidden": [64, 64]}
-    agent, hist = train_marl(FakeRouting(), "masac", 4000, seed=0, params=params, device="cpu")
-    trained = evaluate_marl(agent, env, seed=999, episodes=4)
+    agent, hist = train_agent(FakeRouting(), "masac", 4000, seed=0, params=params, device="cpu")
+    trained = evaluate_policy(agent, env, seed=999, episodes=4)
     assert "critic_loss" in hist.columns and (hist["infeasible_share"] == 0).all()
     assert trained["reward_per_step"] > random["reward_per_step"] + 2.0
     assert trained["reward_per_step"] > -0.42  # beyond the masked-uniform policy (≈ −0.48)
-    plain, _ = train_marl(
+    plain, _ = train_agent(
         FakeRouting(), "masac", 4000, seed=0, params={**params, "use_mask": False}, device="cpu"
     )
-    assert evaluate_marl(plain, env, 999, episodes=4)["reward_per_step"] > (
+    assert evaluate_policy(plain, env, 999, episodes=4)["reward_per_step"] > (
         random["reward_per_step"] + 1.0
     )

@@ -122,7 +122,7 @@ def _train_single(algo: str, steps: int, params: dict[str, Any]) -> str:
     import torch
 
     from vtwin.config import load_config
-    from vtwin.train import TrainSettings, load_agent, train
+    from vtwin.training import TrainSettings, load_agent, train
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,11 +162,11 @@ def _train_multi(algo: str, steps: int, params: dict[str, Any]) -> str:
 
     from vtwin.config import load_config
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.train_marl import train_marl
+    from vtwin.training import train_agent
 
     torch.set_num_threads(1)
     env = BatchedMigrationRouting(load_config("paper-b-tiny"), 4)
-    agent, history = train_marl(env, algo, steps, seed=2, params=params, device="cpu")
+    agent, history = train_agent(env, algo, steps, seed=2, params=params, device="cpu")
     d = Digest()
     cols = ("episode", "steps", "return", "reward_per_step", "latency_s", "packet_loss")
     d.add({c: history[c].to_numpy() for c in cols})

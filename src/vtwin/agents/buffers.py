@@ -7,12 +7,13 @@ agent's device when a batch is handed to an update.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-__all__ = ["ReplayBuffer", "RolloutBuffer", "compute_gae"]
+__all__ = ["ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
 
 FloatArray = NDArray[np.float64]
 
@@ -57,11 +58,16 @@ class RolloutBuffer:
     """Fixed-length on-policy storage for ``n_steps`` × ``n_envs`` transitions (PPO)."""
 
     def __init__(
-        self, n_steps: int, n_envs: int, obs_dim: int, n_actions: int | None = None
+        self,
+        n_steps: int,
+        n_envs: int | tuple[int, ...],
+        obs_dim: int,
+        n_actions: int | None = None,
     ) -> None:
-        """``n_actions`` given ⇒ action masks [n_actions] are stored as well."""
+        """``n_envs`` may be a shape (e.g. copies × vehicles); ``n_actions`` given ⇒ action
+        masks [n_actions] are stored as well."""
         self.n_steps, self.n_envs = n_steps, n_envs
-        shape = (n_steps, n_envs)
+        shape = (n_steps, *((n_envs,) if isinstance(n_envs, int) else n_envs))
         self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
         self.actions = np.zeros(shape, dtype=np.int64)
         self.logp = np.zeros(shape)
@@ -127,12 +133,27 @@ class RolloutBuffer:
         """Start filling from the first row again."""
         self.pos = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        """Every array and the fill position (copies; for checkpoints)."""
+        out: dict[str, Any] = {
+            k: v.copy() for k, v in vars(self).items() if isinstance(v, np.ndarray)
+        }
+        out["pos"] = self.pos
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state_dict` (the buffer must have the same sizes)."""
+        for k, v in state.items():
+            if k != "pos":
+                getattr(self, k)[...] = v
+        self.pos = int(state["pos"])
+
     def minibatches(
         self, batch_size: int, rng: np.random.Generator, device: torch.device
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Shuffled minibatches of the filled rows' transitions as tensors on ``device``."""
         rows = self.pos
-        n = rows * self.n_envs
+        n = self.actions[:rows].size
         order = rng.permutation(n)
         flat: dict[str, np.ndarray] = {
             "obs": self.obs[:rows].reshape(n, -1),
@@ -147,6 +168,17 @@ class RolloutBuffer:
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}
+
+
+class Transition(NamedTuple):
+    """One env step as a training loop hands it to an off-policy agent's ``store``."""
+
+    obs: Any
+    """Observations before the step: flat rows [N, obs_dim] or a multi-agent dict."""
+    actions: NDArray[np.integer]
+    rewards: NDArray[np.floating]
+    next_obs: Any
+    terminated: NDArray[np.bool_]
 
 
 class ReplayBuffer:
@@ -197,6 +229,32 @@ class ReplayBuffer:
             self.next_masks[idx] = next_masks
         self.pos = int((self.pos + n) % self.capacity)
         self.size = int(min(self.size + n, self.capacity))
+
+    def _arrays(self) -> dict[str, NDArray[np.generic]]:
+        arrays: dict[str, NDArray[np.generic]] = {
+            "obs": self.obs,
+            "next_obs": self.next_obs,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+        }
+        if self.next_masks is not None:
+            arrays["next_masks"] = self.next_masks
+        return arrays
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stored transitions (copies of the filled rows), position and size."""
+        n = self.size
+        out: dict[str, Any] = {k: v[:n].copy() for k, v in self._arrays().items()}
+        out |= {"pos": self.pos, "size": n}
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state_dict` (the buffer must have the same sizes)."""
+        n = int(state["size"])
+        for k, v in self._arrays().items():
+            v[:n] = state[k]
+        self.pos, self.size = int(state["pos"]), n
 
     def sample(
         self, batch_size: int, rng: np.random.Generator, device: torch.device

@@ -25,13 +25,12 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from vtwin.agents.common import as_tensor, masked_logits
 from vtwin.agents.diffusion import Diffusion, Schedule
-from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.nets import mlp
 from vtwin.agents.soft_ac import SoftActorCriticBase
 
 __all__ = ["DSACAgent", "DSACConfig"]
-
-_MASKED_LOGIT = -1e9
 
 
 @dataclass(frozen=True)
@@ -66,22 +65,10 @@ class DSACConfig:
     max_grad_norm: float | None = 1.0
 
 
-def _masked_logits(x0: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """x_0 as logits, with masked actions pushed to a large negative number."""
-    if mask is None:
-        return x0
-    return torch.where(mask, x0, torch.full_like(x0, _MASKED_LOGIT))
-
-
-def _entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
-    """H(π) per row, counting masked (probability-0) actions as contributing nothing."""
-    return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
-
-
 class DSACAgent(SoftActorCriticBase):
     """Diffusion actor (paper A eqs. (6)–(10)), twin critics Q(s, ·) and their target copies."""
 
-    kind = "off_policy"
+    _polyak_nets = ("actor", "q1", "q2")
     log_alpha: torch.Tensor
 
     def __init__(
@@ -101,8 +88,7 @@ class DSACAgent(SoftActorCriticBase):
         if not 0.0 < cfg.tau <= 1.0:
             raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
         self.obs_dim, self.n_actions = obs_dim, n_actions
-        self.device = pick_device(device)
-        torch.manual_seed(seed)
+        self._seed(device, seed)
         self.actor = Diffusion(
             obs_dim,
             n_actions,
@@ -123,13 +109,9 @@ class DSACAgent(SoftActorCriticBase):
         )
         self.target_entropy = cfg.target_entropy_scale * math.log(n_actions)
         self.to(self.device)
-        self._setup_optimizers(seed)
+        self._setup_optimizers()
 
     # ------------------------------------------------------------------ policy
-    @property
-    def alpha(self) -> float:
-        """Current entropy temperature β̄ (paper A eq. (13))."""
-        return float(self.log_alpha.detach().exp())
 
     def _policy(
         self,
@@ -140,20 +122,15 @@ class DSACAgent(SoftActorCriticBase):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """π(·|s) and log π(·|s) [N, n_actions]: reverse chain → x_0 → masked softmax (eq. (10))."""
         x0 = actor.sample(obs, deterministic=deterministic, generator=self._gen)
-        logits = _masked_logits(x0, mask)
+        logits = masked_logits(x0, mask)
         return torch.softmax(logits, dim=-1), torch.log_softmax(logits, dim=-1)
-
-    def _tensor(self, x: NDArray[Any] | None, dtype: torch.dtype) -> torch.Tensor | None:
-        return (
-            None if x is None else torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
-        )
 
     def _inputs(
         self, obs: NDArray[Any], mask: NDArray[np.bool_] | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        o = self._tensor(obs, torch.float32)
+        o = as_tensor(obs, torch.float32, self.device)
         assert o is not None
-        m = self._tensor(mask, torch.bool)
+        m = as_tensor(mask, torch.bool, self.device)
         if m is not None and not bool(m.any(dim=-1).all()):
             raise ValueError("every row of the action mask must allow at least one action")
         return o, m
@@ -218,67 +195,22 @@ class DSACAgent(SoftActorCriticBase):
         α (``auto_alpha``): minimise log α · (H(π) − H_target) — α shrinks when the policy is
         more random than the target entropy and grows when it is less.
         """
-        cfg = self.config
         obs = batch["obs"].float()
-        next_obs = batch["next_obs"].float()
-        actions = batch["actions"].long()
-        rewards = batch["rewards"].float()
-        alive = 1.0 - batch["terminated"].float()
         next_masks = batch.get("next_masks")
         masks = batch.get("masks")
-        alpha = self.log_alpha.detach().exp()
-
         # ---- critics (eqs. (11)–(12), soft expectation over the target actor)
         with torch.no_grad():
             next_probs, next_logp = self._policy(
-                self.actor_target, next_obs, None if next_masks is None else next_masks.bool()
+                self.actor_target,
+                batch["next_obs"].float(),
+                None if next_masks is None else next_masks.bool(),
             )
-            next_q = torch.min(self.q1_target(next_obs), self.q2_target(next_obs))
-            soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
-            y = rewards + cfg.gamma * alive * (next_probs * soft).sum(-1)
-        q1 = self.q1(obs).gather(-1, actions[:, None]).squeeze(-1)
-        q2 = self.q2(obs).gather(-1, actions[:, None]).squeeze(-1)
-        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        if cfg.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(
-                [*self.q1.parameters(), *self.q2.parameters()], cfg.max_grad_norm
-            )
-        self.critic_optimizer.step()
-
-        # ---- actor (eq. (13)), gradients through every denoising step
-        probs, logp = self._policy(self.actor, obs, None if masks is None else masks.bool())
-        with torch.no_grad():
-            q_min = torch.min(self.q1(obs), self.q2(obs))
-        entropy = _entropy(probs, logp)
-        actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
-        self.actor_optimizer.zero_grad()
-        actor_loss.backward()
-        if cfg.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
-        self.actor_optimizer.step()
-
-        # ---- temperature
-        self._temperature_step(entropy.detach() - self.target_entropy)
-
-        self.soft_update()
-        return {
-            "critic_loss": critic_loss.item(),
-            "actor_loss": actor_loss.item(),
-            "alpha": self.alpha,
-            "entropy": entropy.mean().item(),
-            "q_mean": (0.5 * (q1 + q2)).mean().item(),
-        }
-
-    @torch.no_grad()
-    def soft_update(self) -> None:
-        """Polyak step θ' ← (1 − τ) θ' + τ θ for the target actor and both target critics."""
-        tau = self.config.tau
-        for online, target in (
-            (self.actor, self.actor_target),
-            (self.q1, self.q1_target),
-            (self.q2, self.q2_target),
-        ):
-            for p, tp in zip(online.parameters(), target.parameters(), strict=True):
-                tp.lerp_(p, tau)
+        y = self._soft_target(batch, next_probs, next_logp, batch["next_obs"].float())
+        return self._sac_step(
+            obs,
+            batch["actions"].long(),
+            y,
+            # the actor's gradients run through every denoising step of the chain (eq. (13))
+            lambda: self._policy(self.actor, obs, None if masks is None else masks.bool()),
+            lambda: self.target_entropy,
+        )

@@ -7,12 +7,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vtwin.agents.protocol import AgentKind
+
 __all__ = ["RandomAgent", "SeededHeuristic"]
 
 
 class SeededHeuristic:
     """Base of the rule-based agents: a seeded numpy generator, nothing to learn."""
 
+    kind: AgentKind = "none"
     _rng: np.random.Generator
 
     def update(self, *_: Any) -> dict[str, float]:
@@ -30,8 +33,6 @@ class SeededHeuristic:
 
 class RandomAgent(SeededHeuristic):
     """Uniform over the allowed actions (all actions when no mask is given)."""
-
-    kind = "none"
 
     def __init__(self, obs_dim: int, n_actions: int, *, seed: int = 0, **_: Any) -> None:
         """``obs_dim`` is accepted for interface symmetry; randomness comes from ``seed``."""

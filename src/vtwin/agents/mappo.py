@@ -25,9 +25,8 @@ normalisation. A vehicle's arrival ends its own episode (no bootstrap).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,44 +34,52 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.buffers import compute_gae
-from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.buffers import RolloutBuffer
+from vtwin.agents.common import (
+    ClippedPPOConfig,
+    TorchAgent,
+    categorical_entropy,
+    clipped_surrogate,
+    clipped_value_loss,
+    masked_logits,
+    new_ppo_stats,
+    record_ppo_stats,
+    with_mask,
+)
+from vtwin.agents.nets import mlp
 from vtwin.agents.normalize import RunningMeanStd
+from vtwin.agents.protocol import AgentKind
 
-__all__ = ["MAPPOAgent", "MAPPOConfig", "MultiAgentRollout", "effective_mask"]
-
-_MASKED_LOGIT = -1e9
+__all__ = [
+    "MAPPOAgent",
+    "MAPPOConfig",
+    "MultiAgentRollout",
+    "effective_mask",
+    "multi_agent_sizes",
+]
 
 ObsDict = dict[str, NDArray[Any]]
 
 
 @dataclass(frozen=True)
-class MAPPOConfig:
+class MAPPOConfig(ClippedPPOConfig):
     """MAPPO / DM-MAPPO hyper-parameters.
 
     Defaults follow the MAPPO paper (Yu et al. 2022) for small discrete tasks where it gives
     them — lr 5e-4 for actor and critic, γ = 0.99, λ = 0.95, clip 0.2, 5 epochs, value
     normalisation, hidden width 64 — and CleanRL's PPO otherwise (entropy 0.01, gradient norm
     0.5, advantage normalisation). Paper B gives no hyper-parameters for DM-MAPPO.
+    ``value_clip`` is in normalised-return units.
     """
 
     lr_actor: float = 5e-4
     lr_critic: float = 5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    value_clip: float | None = 0.2
-    """Clip of the value change per update, in normalised-return units (None: no clip)."""
-    ent_coef: float = 0.01
     epochs: int = 5
     minibatch_size: int = 512
     """Active agent-steps per minibatch (a rollout of 64 slots × 8 copies × 5 vehicles has
     up to 2560, i.e. ≥ 5 minibatches per epoch)."""
-    max_grad_norm: float = 0.5
-    hidden: tuple[int, ...] = (64, 64)
     critic_hidden: tuple[int, ...] = (128, 128)
     """The critic sees the whole state of every vehicle, so it is wider than the actor."""
-    normalize_advantages: bool = True
     normalize_values: bool = True
     """Critic regresses returns standardised by running mean/std (MAPPO's ValueNorm), so the
     value scale does not depend on the reward scale or the episode length."""
@@ -93,7 +100,16 @@ def effective_mask(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return m | ~m.any(axis=-1, keepdims=True)
 
 
-class MultiAgentRollout:
+def multi_agent_sizes(
+    n_agents: int, obs_dim: int, state_dim: int, n_actions: int
+) -> tuple[int, int, int, int]:
+    """A multi-agent learner's sizes, checked (≥ 1 agent, ≥ 2 actions)."""
+    if n_agents < 1 or n_actions < 2:
+        raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
+    return n_agents, obs_dim, state_dim, n_actions
+
+
+class MultiAgentRollout(RolloutBuffer):
     """On-policy storage for ``n_slots`` slots × ``B`` copies × ``V`` vehicles.
 
     :meth:`add` takes one env step. Per vehicle, a step *terminates* when the vehicle stops
@@ -110,33 +126,17 @@ class MultiAgentRollout:
         """Zeroed arrays [n_slots, B, V, …] (state: [n_slots, B, state_dim])."""
         if n_slots < 1:
             raise ValueError(f"n_slots = {n_slots}: must be ≥ 1")
-        self.n_slots, self.B, self.V = n_slots, B, V
-        shape = (n_slots, B, V)
-        self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        super().__init__(n_slots, (B, V), obs_dim, n_actions)
+        self.B, self.V = B, V
         self.state = np.zeros((n_slots, B, state_dim), dtype=np.float32)
-        self.masks = np.ones((*shape, n_actions), dtype=bool)
-        self.active = np.zeros(shape, dtype=bool)
-        self.actions = np.zeros(shape, dtype=np.int64)
-        self.logp = np.zeros(shape)
-        self.values = np.zeros(shape)
-        self.rewards = np.zeros(shape)
-        self.terminated = np.zeros(shape, dtype=bool)
-        self.truncated = np.zeros(shape, dtype=bool)
-        self.final_values = np.zeros(shape)
-        self.advantages = np.zeros(shape)
-        self.returns = np.zeros(shape)
-        self.pos = 0
+        self.active = np.zeros((n_slots, B, V), dtype=bool)
 
     @property
-    def full(self) -> bool:
-        """Whether all ``n_slots`` rows are filled."""
-        return self.pos == self.n_slots
+    def n_slots(self) -> int:
+        """Slots the rollout holds."""
+        return self.n_steps
 
-    def reset(self) -> None:
-        """Start filling from the first row again."""
-        self.pos = 0
-
-    def add(
+    def add(  # type: ignore[override]  # one env step of the multi-agent contract
         self,
         obs: ObsDict,
         actions: NDArray[np.integer],
@@ -160,6 +160,7 @@ class MultiAgentRollout:
         active = np.asarray(obs["active"], dtype=bool)
         self.obs[i] = obs["observation"]
         self.state[i] = obs["state"]
+        assert self.masks is not None
         self.masks[i] = effective_mask(obs["action_mask"])
         self.active[i] = active
         self.actions[i], self.logp[i], self.values[i] = actions, logp, values
@@ -174,27 +175,10 @@ class MultiAgentRollout:
             raise ValueError("a copy was truncated: pass final_values = V(next observation)")
         self.pos += 1
 
-    def compute_returns(self, last_values: NDArray[np.floating], gamma: float, lam: float) -> None:
-        """GAE over the filled rows (``last_values`` [B, V] = V after the last row)."""
-        n, flat = self.pos, self.B * self.V
-        self.advantages[:] = 0.0
-        self.returns[:] = 0.0
-        adv, ret = compute_gae(
-            self.rewards[:n].reshape(n, flat),
-            self.values[:n].reshape(n, flat),
-            self.terminated[:n].reshape(n, flat),
-            self.truncated[:n].reshape(n, flat),
-            np.asarray(last_values, dtype=np.float64).reshape(flat),
-            self.final_values[:n].reshape(n, flat),
-            gamma=gamma,
-            lam=lam,
-        )
-        self.advantages[:n] = adv.reshape(n, self.B, self.V)
-        self.returns[:n] = ret.reshape(n, self.B, self.V)
-
     def flat_active(self) -> dict[str, NDArray[Any]]:
         """The filled rows' active agent-steps as flat arrays (state repeated per vehicle)."""
         n = self.pos
+        assert self.masks is not None
         sel = self.active[:n].reshape(-1)
         agent = np.broadcast_to(np.arange(self.V), (n, self.B, self.V)).reshape(-1)
         state = np.broadcast_to(
@@ -214,10 +198,10 @@ class MultiAgentRollout:
         return {k: np.ascontiguousarray(v[sel]) for k, v in out.items()}
 
 
-class MAPPOAgent(nn.Module):
+class MAPPOAgent(TorchAgent):
     """Decentralised actors π(a | o_v, v) and a centralised critic V(s, v), trained with PPO."""
 
-    kind = "on_policy"
+    kind: AgentKind = "on_policy"
 
     def __init__(
         self,
@@ -233,12 +217,9 @@ class MAPPOAgent(nn.Module):
         """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
         super().__init__()
         self.config = cfg = config or MAPPOConfig()
-        if n_agents < 1 or n_actions < 2:
-            raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
-        self.n_agents, self.obs_dim = n_agents, obs_dim
-        self.state_dim, self.n_actions = state_dim, n_actions
-        self.device = pick_device(device)
-        torch.manual_seed(seed)
+        sizes = multi_agent_sizes(n_agents, obs_dim, state_dim, n_actions)
+        self.n_agents, self.obs_dim, self.state_dim, self.n_actions = sizes
+        self._seed(device, seed)
         if cfg.share_actor:
             self.actors = nn.ModuleList([mlp(obs_dim + n_agents, n_actions, cfg.hidden, nn.Tanh)])
         else:
@@ -257,8 +238,6 @@ class MAPPOAgent(nn.Module):
             self.critic.parameters(), lr=cfg.lr_critic, eps=1e-5
         )
         self.value_norm = RunningMeanStd(())
-        self._gen = torch.Generator(device=self.device).manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
 
     # ------------------------------------------------------------------ networks
     def make_rollout(self, B: int) -> MultiAgentRollout:
@@ -287,9 +266,7 @@ class MAPPOAgent(nn.Module):
                 sel = agent == v
                 if bool(sel.any()):
                     logits[sel] = actor(obs[sel])
-        if mask is not None and self.config.use_mask:
-            logits = torch.where(mask, logits, torch.full_like(logits, _MASKED_LOGIT))
-        return logits
+        return masked_logits(logits, mask if self.config.use_mask else None)
 
     def _critic(self, state: torch.Tensor, agent: torch.Tensor) -> torch.Tensor:
         """Normalised value [N] of flat agent-steps."""
@@ -328,15 +305,16 @@ class MAPPOAgent(nn.Module):
 
     @torch.no_grad()
     def act_with_info(
-        self, obs: ObsDict, deterministic: bool = False
+        self, obs: ObsDict, mask: NDArray[np.bool_] | None = None, deterministic: bool = False
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """Actions, their log-probabilities and V(s, v), each [B, V].
 
         Stochastic: a categorical draw from the (masked) policy with the agent's generator;
         ``deterministic``: argmax of the (masked) probabilities (paper B eqs. (20), (24)).
+        ``mask`` replaces the observation's ``action_mask``.
         """
-        o, s, agent, mask = self._flat(obs)
-        logits = self._logits(o, agent, mask)
+        o, s, agent, m = self._flat(with_mask(obs, mask))
+        logits = self._logits(o, agent, m)
         if deterministic:
             action = logits.argmax(dim=-1)
         else:
@@ -351,9 +329,11 @@ class MAPPOAgent(nn.Module):
             value.double().cpu().numpy().reshape(B, V),
         )
 
-    def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
+    def act(
+        self, obs: ObsDict, mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
         """Actions [B, V] for an observation dict of the batched env."""
-        return self.act_with_info(obs, deterministic)[0]
+        return self.act_with_info(obs, mask, deterministic)[0]
 
     @torch.no_grad()
     def value(self, obs: ObsDict) -> NDArray[np.float64]:
@@ -370,8 +350,7 @@ class MAPPOAgent(nn.Module):
         logits = self._logits(batch["obs"].float(), batch["agent"], batch["masks"])
         logp_all = torch.log_softmax(logits, dim=-1)
         logp = logp_all.gather(-1, batch["actions"][:, None]).squeeze(-1)
-        probs = logp_all.exp()
-        entropy = -(probs * torch.where(probs > 0, logp_all, torch.zeros_like(logp_all))).sum(-1)
+        entropy = categorical_entropy(logp_all.exp(), logp_all)
         return logp, entropy, self._critic(batch["state"].float(), batch["agent"])
 
     def _minibatches(self, data: dict[str, NDArray[Any]]) -> Iterator[dict[str, torch.Tensor]]:
@@ -401,13 +380,7 @@ class MAPPOAgent(nn.Module):
         adv = data["advantages"]
         if cfg.normalize_advantages and adv.size > 1:
             data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
-        stats: dict[str, list[float]] = {
-            "policy_loss": [],
-            "value_loss": [],
-            "entropy": [],
-            "approx_kl": [],
-            "clip_frac": [],
-        }
+        stats = new_ppo_stats()
         first_dev = float("nan")
         for _ in range(cfg.epochs):
             for batch in self._minibatches(data):
@@ -415,18 +388,11 @@ class MAPPOAgent(nn.Module):
                 ratio = torch.exp(logp - batch["logp"].float())
                 if np.isnan(first_dev):
                     first_dev = float((ratio.detach() - 1).abs().max())
-                adv_b = batch["advantages"].float()
-                pg = -torch.min(
-                    ratio * adv_b, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv_b
-                ).mean()
+                pg = clipped_surrogate(ratio, batch["advantages"].float(), cfg.clip)
                 ent = entropy.mean()
-                ret = batch["returns"].float()
-                if cfg.value_clip is None:
-                    v_loss = 0.5 * ((value - ret) ** 2).mean()
-                else:
-                    old_v = batch["values"].float()
-                    clipped = old_v + (value - old_v).clamp(-cfg.value_clip, cfg.value_clip)
-                    v_loss = 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
+                v_loss = clipped_value_loss(
+                    value, batch["returns"].float(), batch["values"].float(), cfg.value_clip
+                )
                 self.actor_optimizer.zero_grad()
                 (pg - cfg.ent_coef * ent).backward()
                 nn.utils.clip_grad_norm_(self.actors.parameters(), cfg.max_grad_norm)
@@ -435,36 +401,17 @@ class MAPPOAgent(nn.Module):
                 v_loss.backward()
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.critic_optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"].append(float(pg))
-                    stats["value_loss"].append(float(v_loss))
-                    stats["entropy"].append(float(ent))
-                    stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
-                    stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip).float().mean()))
+                record_ppo_stats(stats, pg, v_loss, ent, ratio, cfg.clip)
         out = {k: float(np.mean(v)) for k, v in stats.items()}
         out["first_ratio_dev"] = first_dev
         return out
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self) -> dict[str, Any]:
-        """Networks, optimisers, value statistics, random states and config (a deep copy)."""
-        return copy.deepcopy(
-            {
-                "model": self.state_dict(),
-                "actor_optimizer": self.actor_optimizer.state_dict(),
-                "critic_optimizer": self.critic_optimizer.state_dict(),
-                "value_norm": self.value_norm.state_dict(),
-                "generator": self._gen.get_state(),
-                "rng": self._rng.bit_generator.state,
-                "config": asdict(self.config),
-            }
-        )
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        return {"actor_optimizer": self.actor_optimizer, "critic_optimizer": self.critic_optimizer}
 
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        """Inverse of :meth:`checkpoint` (the agent must have been built with the same sizes)."""
-        self.load_state_dict(ckpt["model"])
-        self.actor_optimizer.load_state_dict(ckpt["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(ckpt["critic_optimizer"])
+    def _extra_state(self) -> dict[str, Any]:
+        return {"value_norm": self.value_norm.state_dict()}
+
+    def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
         self.value_norm.load_state_dict(ckpt["value_norm"])
-        self._gen.set_state(ckpt["generator"])
-        self._rng.bit_generator.state = copy.deepcopy(ckpt["rng"])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vtwin.agents.common import with_mask
 from vtwin.agents.heuristics import SeededHeuristic
 
 __all__ = ["GreedyRouting", "RandomRouting"]
@@ -21,15 +22,15 @@ ObsDict = dict[str, NDArray[Any]]
 class RandomRouting(SeededHeuristic):
     """Paper B Sec. VII-A "Random": a uniformly random server of all ``M``, mask ignored."""
 
-    kind = "none"
-
     def __init__(self, n_agents: int, n_actions: int, *, seed: int = 0) -> None:
         """Randomness comes from a numpy Generator seeded with ``seed``."""
         self.n_agents, self.n_actions = n_agents, n_actions
         self._rng = np.random.default_rng(seed)
 
-    def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
-        """Uniform actions [B, V] (``deterministic`` is accepted and ignored)."""
+    def act(
+        self, obs: ObsDict, mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
+        """Uniform actions [B, V] (``mask`` and ``deterministic`` are accepted and ignored)."""
         shape = np.asarray(obs["active"]).shape
         return np.asarray(self._rng.integers(0, self.n_actions, size=shape), dtype=np.int64)
 
@@ -74,9 +75,12 @@ class GreedyRouting(RandomRouting):
         fallback = ground if self.has_satellite else np.argmin(dist, axis=-1)
         return np.where(allowed.any(axis=-1), best, fallback).astype(np.int64)
 
-    def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
-        """Greedy actions [B, V], each replaced by a uniform server with probability ε."""
-        act = self.greedy(obs)
+    def act(
+        self, obs: ObsDict, mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
+        """Greedy actions [B, V], each replaced by a uniform server with probability ε
+        (``mask`` replaces the observation's ``action_mask``)."""
+        act = self.greedy(with_mask(obs, mask))
         explore = self._rng.random(act.shape) < self.epsilon
         uniform = self._rng.integers(0, self.n_actions, size=act.shape)
         return np.where(explore, uniform, act).astype(np.int64)

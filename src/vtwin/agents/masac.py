@@ -33,14 +33,13 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
-from vtwin.agents.mappo import ObsDict, effective_mask
-from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.buffers import ReplayBuffer, Transition
+from vtwin.agents.common import masked_logits, with_mask
+from vtwin.agents.mappo import ObsDict, effective_mask, multi_agent_sizes
+from vtwin.agents.nets import mlp
 from vtwin.agents.soft_ac import SoftActorCriticBase
 
 __all__ = ["MASACAgent", "MASACConfig"]
-
-_MASKED_LOGIT = -1e9
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,9 @@ class MASACConfig:
     use_mask: bool = True
 
 
-def _entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
-    """H(π) per row; masked (probability-0) actions contribute nothing."""
-    return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
-
-
 class MASACAgent(SoftActorCriticBase):
     """Shared discrete actor π(a | o_v, v), centralised twin critics Q(s, v, ·) and targets."""
 
-    kind = "off_policy"
     log_alpha: torch.Tensor
 
     def __init__(
@@ -97,14 +90,11 @@ class MASACAgent(SoftActorCriticBase):
         """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
         super().__init__()
         self.config = cfg = config or MASACConfig()
-        if n_agents < 1 or n_actions < 2:
-            raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
         if not 0.0 < cfg.tau <= 1.0:
             raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
-        self.n_agents, self.obs_dim = n_agents, obs_dim
-        self.state_dim, self.n_actions = state_dim, n_actions
-        self.device = pick_device(device)
-        torch.manual_seed(seed)
+        sizes = multi_agent_sizes(n_agents, obs_dim, state_dim, n_actions)
+        self.n_agents, self.obs_dim, self.state_dim, self.n_actions = sizes
+        self._seed(device, seed)
         self.actor = mlp(obs_dim + n_agents, n_actions, cfg.hidden)
         self.q1 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
         self.q2 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
@@ -116,12 +106,7 @@ class MASACAgent(SoftActorCriticBase):
             torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
         )
         self.to(self.device)
-        self._setup_optimizers(seed)
-
-    @property
-    def alpha(self) -> float:
-        """Current entropy temperature."""
-        return float(self.log_alpha.detach().exp())
+        self._setup_optimizers()
 
     # ------------------------------------------------------------------ packing
     @property
@@ -154,20 +139,13 @@ class MASACAgent(SoftActorCriticBase):
         """An empty replay buffer of ``buffer_size`` packed rows."""
         return ReplayBuffer(self.config.buffer_size, self.row_dim)
 
-    def store(
-        self,
-        buffer: ReplayBuffer,
-        obs: ObsDict,
-        actions: NDArray[np.integer],
-        rewards: NDArray[np.floating],
-        next_obs: ObsDict,
-        terminated: NDArray[np.bool_],
-    ) -> int:
+    def store(self, buffer: ReplayBuffer, step: Transition) -> int:
         """Add the active vehicles' transitions of one env step; returns how many.
 
         A transition is terminal when the vehicle is inactive in ``next_obs`` (it arrived) or
         its copy terminated; a time-limit truncation is not terminal (it bootstraps).
         """
+        obs, actions, rewards, next_obs, terminated = step
         active = np.asarray(obs["active"], dtype=bool)
         done = np.asarray(terminated, dtype=bool)[:, None] | ~np.asarray(
             next_obs["active"], dtype=bool
@@ -187,9 +165,7 @@ class MASACAgent(SoftActorCriticBase):
         self, actor_in: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """π and log π [N, M]; infeasible actions get probability 0 when ``use_mask``."""
-        logits = self.actor(actor_in)
-        if self.config.use_mask:
-            logits = torch.where(mask, logits, torch.full_like(logits, _MASKED_LOGIT))
+        logits = masked_logits(self.actor(actor_in), mask if self.config.use_mask else None)
         return torch.softmax(logits, dim=-1), torch.log_softmax(logits, dim=-1)
 
     def _target_entropy(self, mask: torch.Tensor) -> torch.Tensor:
@@ -209,12 +185,15 @@ class MASACAgent(SoftActorCriticBase):
         return self._policy(actor_in, mask)[0].double().cpu().numpy().reshape(B, V, -1)
 
     @torch.no_grad()
-    def act(self, obs: ObsDict, deterministic: bool = False) -> NDArray[np.int64]:
-        """Actions [B, V]: a draw from π with the agent's generator, or its argmax."""
-        rows = torch.as_tensor(self.pack(obs), device=self.device)
+    def act(
+        self, obs: ObsDict, mask: NDArray[np.bool_] | None = None, deterministic: bool = False
+    ) -> NDArray[np.int64]:
+        """Actions [B, V]: a draw from π with the agent's generator, or its argmax
+        (``mask`` replaces the observation's ``action_mask``)."""
+        rows = torch.as_tensor(self.pack(with_mask(obs, mask)), device=self.device)
         B, V = rows.shape[:2]
-        actor_in, _, mask = self._unpack(rows.reshape(B * V, -1))
-        probs, _ = self._policy(actor_in, mask)
+        actor_in, _, allowed = self._unpack(rows.reshape(B * V, -1))
+        probs, _ = self._policy(actor_in, allowed)
         if deterministic:
             action = probs.argmax(dim=-1)
         else:
@@ -230,57 +209,17 @@ class MASACAgent(SoftActorCriticBase):
         probability 0 and add nothing to the expectation).
         """
         next_actor_in, next_critic_in, next_mask = self._unpack(batch["next_obs"].float())
-        alive = 1.0 - batch["terminated"].float()
-        alpha = self.log_alpha.detach().exp()
         next_probs, next_logp = self._policy(next_actor_in, next_mask)
-        next_q = torch.min(self.q1_target(next_critic_in), self.q2_target(next_critic_in))
-        soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
-        return batch["rewards"].float() + self.config.gamma * alive * (next_probs * soft).sum(-1)
+        return self._soft_target(batch, next_probs, next_logp, next_critic_in)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step on both critics, the actor and α, then the Polyak target step."""
-        cfg = self.config
         actor_in, critic_in, mask = self._unpack(batch["obs"].float())
-        actions = batch["actions"].long()
-        alpha = self.log_alpha.detach().exp()
-
         y = self.critic_target(batch)
-        q1 = self.q1(critic_in).gather(-1, actions[:, None]).squeeze(-1)
-        q2 = self.q2(critic_in).gather(-1, actions[:, None]).squeeze(-1)
-        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        if cfg.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(
-                [*self.q1.parameters(), *self.q2.parameters()], cfg.max_grad_norm
-            )
-        self.critic_optimizer.step()
-
-        probs, logp = self._policy(actor_in, mask)
-        with torch.no_grad():
-            q_min = torch.min(self.q1(critic_in), self.q2(critic_in))
-        entropy = _entropy(probs, logp)
-        actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
-        self.actor_optimizer.zero_grad()
-        actor_loss.backward()
-        if cfg.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
-        self.actor_optimizer.step()
-
-        self._temperature_step(entropy.detach() - self._target_entropy(mask))
-
-        self.soft_update()
-        return {
-            "critic_loss": critic_loss.item(),
-            "actor_loss": actor_loss.item(),
-            "alpha": self.alpha,
-            "entropy": entropy.mean().item(),
-            "q_mean": (0.5 * (q1 + q2)).mean().item(),
-        }
-
-    @torch.no_grad()
-    def soft_update(self) -> None:
-        """Polyak step θ' ← (1 − τ) θ' + τ θ for both target critics."""
-        for online, target in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
-            for p, tp in zip(online.parameters(), target.parameters(), strict=True):
-                tp.lerp_(p, self.config.tau)
+        return self._sac_step(
+            critic_in,
+            batch["actions"].long(),
+            y,
+            lambda: self._policy(actor_in, mask),
+            lambda: self._target_entropy(mask),
+        )

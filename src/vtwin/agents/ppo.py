@@ -9,8 +9,7 @@ recomputes log-probabilities, so the probability ratio compares the same masked 
 
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,37 +18,39 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vtwin.agents.buffers import RolloutBuffer
-from vtwin.agents.nets import mlp, pick_device
+from vtwin.agents.common import (
+    ClippedPPOConfig,
+    TorchAgent,
+    as_tensor,
+    categorical_entropy,
+    clipped_surrogate,
+    clipped_value_loss,
+    masked_logits,
+    new_ppo_stats,
+    record_ppo_stats,
+)
+from vtwin.agents.nets import mlp
+from vtwin.agents.protocol import AgentKind
 
 __all__ = ["PPOAgent", "PPOConfig"]
 
-_MASKED_LOGIT = -1e9
-
 
 @dataclass(frozen=True)
-class PPOConfig:
-    """PPO hyper-parameters (defaults: common CleanRL values)."""
+class PPOConfig(ClippedPPOConfig):
+    """PPO hyper-parameters (defaults: common CleanRL values).
+
+    ``rollout_slots``: env slots per copy between updates (an episode end also closes a
+    rollout).
+    """
 
     lr: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    value_clip: float | None = 0.2
-    ent_coef: float = 0.01
     vf_coef: float = 0.5
-    epochs: int = 4
-    minibatch_size: int = 256
-    max_grad_norm: float = 0.5
-    hidden: tuple[int, ...] = (64, 64)
-    normalize_advantages: bool = True
-    rollout_slots: int = 128
-    """Env slots per copy between updates (an episode end also closes a rollout)."""
 
 
-class PPOAgent(nn.Module):
+class PPOAgent(TorchAgent):
     """Actor (logits over ``n_actions``) and critic (V(s)) trained with PPO."""
 
-    kind = "on_policy"
+    kind: AgentKind = "on_policy"
 
     def __init__(
         self,
@@ -64,35 +65,24 @@ class PPOAgent(nn.Module):
         super().__init__()
         self.config = config or PPOConfig()
         self.obs_dim, self.n_actions = obs_dim, n_actions
-        self.device = pick_device(device)
-        torch.manual_seed(seed)
+        self._seed(device, seed)
         self.actor = mlp(obs_dim, n_actions, self.config.hidden, nn.Tanh)
         self.critic = mlp(obs_dim, 1, self.config.hidden, nn.Tanh)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
-        self._gen = torch.Generator(device=self.device).manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
 
     # ------------------------------------------------------------------ acting
     def _logits(self, obs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        logits = self.actor(obs)
-        if mask is not None:
-            logits = torch.where(mask, logits, torch.full_like(logits, _MASKED_LOGIT))
-        return logits
-
-    def _tensor(self, x: NDArray[Any] | None, dtype: torch.dtype) -> torch.Tensor | None:
-        return (
-            None if x is None else torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
-        )
+        return masked_logits(self.actor(obs), mask)
 
     @torch.no_grad()
     def act_with_info(
         self, obs: NDArray[Any], mask: NDArray[np.bool_] | None = None, deterministic: bool = False
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """Actions [N], their log-probabilities and V(s) for observations [N, obs_dim]."""
-        o = self._tensor(obs, torch.float32)
+        o = as_tensor(obs, torch.float32, self.device)
         assert o is not None
-        m = self._tensor(mask, torch.bool)
+        m = as_tensor(mask, torch.bool, self.device)
         logits = self._logits(o, m)
         if deterministic:
             action = logits.argmax(dim=-1)
@@ -116,7 +106,7 @@ class PPOAgent(nn.Module):
     @torch.no_grad()
     def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
         """V(s) [N]."""
-        o = self._tensor(obs, torch.float32)
+        o = as_tensor(obs, torch.float32, self.device)
         assert o is not None
         return self.critic(o).squeeze(-1).double().cpu().numpy()
 
@@ -124,13 +114,7 @@ class PPOAgent(nn.Module):
     def update(self, rollout: RolloutBuffer) -> dict[str, float]:
         """PPO epochs over a filled rollout whose returns were computed; returns mean metrics."""
         cfg = self.config
-        stats: dict[str, list[float]] = {
-            "policy_loss": [],
-            "value_loss": [],
-            "entropy": [],
-            "approx_kl": [],
-            "clip_frac": [],
-        }
+        stats = new_ppo_stats()
         for _ in range(cfg.epochs):
             for batch in rollout.minibatches(cfg.minibatch_size, self._rng, self.device):
                 obs = batch["obs"].float()
@@ -141,18 +125,12 @@ class PPOAgent(nn.Module):
                 adv = batch["advantages"].float()
                 if cfg.normalize_advantages and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg = -torch.min(ratio * adv, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv).mean()
+                pg = clipped_surrogate(ratio, adv, cfg.clip)
                 value = self.critic(obs).squeeze(-1)
-                ret = batch["returns"].float()
-                if cfg.value_clip is None:
-                    v_loss = 0.5 * ((value - ret) ** 2).mean()
-                else:
-                    old_v = batch["values"].float()
-                    clipped = old_v + (value - old_v).clamp(-cfg.value_clip, cfg.value_clip)
-                    v_loss = 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
-                probs = logp_all.exp()
-                entropy = -(probs * torch.where(probs > 0, logp_all, torch.zeros_like(logp_all)))
-                entropy = entropy.sum(-1).mean()
+                v_loss = clipped_value_loss(
+                    value, batch["returns"].float(), batch["values"].float(), cfg.value_clip
+                )
+                entropy = categorical_entropy(logp_all.exp(), logp_all).mean()
                 loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -161,30 +139,9 @@ class PPOAgent(nn.Module):
                 nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"].append(float(pg))
-                    stats["value_loss"].append(float(v_loss))
-                    stats["entropy"].append(float(entropy))
-                    stats["approx_kl"].append(float(((ratio - 1) - (ratio.log())).mean()))
-                    stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip).float().mean()))
+                record_ppo_stats(stats, pg, v_loss, entropy, ratio, cfg.clip)
         return {k: float(np.mean(v)) for k, v in stats.items()}
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self) -> dict[str, Any]:
-        """Networks, optimiser, random states and config (for save → load → same actions)."""
-        return copy.deepcopy(
-            {
-                "model": self.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "generator": self._gen.get_state(),
-                "rng": self._rng.bit_generator.state,
-                "config": asdict(self.config),
-            }
-        )  # a copy: later training must not change a checkpoint already taken
-
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        """Inverse of :meth:`checkpoint`."""
-        self.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self._gen.set_state(ckpt["generator"])
-        self._rng.bit_generator.state = ckpt["rng"]
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        return {"optimizer": self.optimizer}

@@ -1,42 +1,45 @@
-"""What paper A's diffusion SAC and paper B's MASAC share: the replay loop and checkpoints.
+"""What paper A's diffusion SAC and paper B's MASAC share: the gradient step, the replay path
+and checkpoints.
 
-:class:`SoftActorCriticBase` is the ``nn.Module`` base of an agent that has ``config``
-(with ``learning_starts``, ``updates_per_step``, ``batch_size``), ``update(batch)``,
-``actor_optimizer``, ``critic_optimizer``, ``alpha_optimizer`` (or None), a torch generator
-``_gen``, a numpy generator ``_rng`` and ``device`` (:meth:`_setup_optimizers` makes the
-optimisers and generators from ``actor``, ``q1``, ``q2`` and ``log_alpha``).
+:class:`SoftActorCriticBase` is the base of an agent that has ``config`` (with
+``learning_starts``, ``updates_per_step``, ``batch_size``, ``tau``, ``max_grad_norm``),
+``update(batch)``, twin critics ``q1``/``q2`` with target copies, an ``actor`` and
+``log_alpha``. :meth:`_setup_optimizers` makes the optimisers; :meth:`_sac_step` is the part
+of an update both agents do alike (critic regression, actor and temperature steps, Polyak
+targets); :meth:`learn` is the one replay path of every off-policy agent and training loop.
 """
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
-from dataclasses import asdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
+from vtwin.agents.common import TorchAgent, categorical_entropy, polyak_update
+from vtwin.agents.protocol import AgentKind
 
 __all__ = ["SoftActorCriticBase"]
 
 
-class SoftActorCriticBase(nn.Module, ABC):
-    """Base module: :meth:`learn` from a replay buffer, :meth:`checkpoint` / :meth:`restore`."""
+class SoftActorCriticBase(TorchAgent, ABC):
+    """Base module: the shared SAC step, :meth:`learn` from a replay buffer, checkpoints."""
 
-    config: Any
-    device: torch.device
+    kind: AgentKind = "off_policy"
+    _polyak_nets: ClassVar[tuple[str, ...]] = ("q1", "q2")
+    """Networks ``name`` with a target copy ``name_target`` moved by Polyak steps."""
+    obs_dim: int
     actor_optimizer: torch.optim.Optimizer
     critic_optimizer: torch.optim.Optimizer
     alpha_optimizer: torch.optim.Optimizer | None
-    _gen: torch.Generator
-    _rng: np.random.Generator
 
-    def _setup_optimizers(self, seed: int) -> None:
-        """Adam for the actor, the twin critics ``q1``/``q2`` and (when tuned) log α; seeded
-        torch and numpy generators. Call after the nets are built and moved to the device."""
+    def _setup_optimizers(self) -> None:
+        """Adam for the actor, the twin critics ``q1``/``q2`` and (when tuned) log α.
+        Call after the nets are built and moved to the device."""
         cfg = self.config
         actor, q1, q2 = (self.get_submodule(name) for name in ("actor", "q1", "q2"))
         log_alpha = self.get_parameter("log_alpha")
@@ -47,8 +50,18 @@ class SoftActorCriticBase(nn.Module, ABC):
         self.alpha_optimizer = (
             torch.optim.Adam([log_alpha], lr=cfg.lr_alpha) if cfg.auto_alpha else None
         )
-        self._gen = torch.Generator(device=self.device).manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        return {
+            "actor_optimizer": self.actor_optimizer,
+            "critic_optimizer": self.critic_optimizer,
+            "alpha_optimizer": self.alpha_optimizer,
+        }
+
+    @property
+    def alpha(self) -> float:
+        """Current entropy temperature."""
+        return float(self.get_parameter("log_alpha").detach().exp())
 
     def _temperature_step(self, entropy_gap: torch.Tensor) -> None:
         """Adjust log α so the policy entropy tracks its target (``entropy − target``, detached);
@@ -61,12 +74,107 @@ class SoftActorCriticBase(nn.Module, ABC):
         alpha_loss.backward()
         self.alpha_optimizer.step()
 
+    @torch.no_grad()
+    def _soft_target(
+        self,
+        batch: dict[str, torch.Tensor],
+        next_probs: torch.Tensor,
+        next_logp: torch.Tensor,
+        next_critic_in: torch.Tensor,
+    ) -> torch.Tensor:
+        """y = r + γ (1 − terminated) Σ_a π'(a|s') [min_i Q'_i(s', a) − α log π'(a|s')].
+
+        ``next_probs`` / ``next_logp``: the (target) policy at s'; masked actions have
+        probability 0 and add nothing.
+        """
+        alive = 1.0 - batch["terminated"].float()
+        alpha = self.get_parameter("log_alpha").detach().exp()
+        q1_target, q2_target = self.get_submodule("q1_target"), self.get_submodule("q2_target")
+        next_q = torch.min(q1_target(next_critic_in), q2_target(next_critic_in))
+        soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
+        return batch["rewards"].float() + self.config.gamma * alive * (next_probs * soft).sum(-1)
+
+    def _sac_step(
+        self,
+        critic_in: torch.Tensor,
+        actions: torch.Tensor,
+        y: torch.Tensor,
+        policy: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+        target_entropy: Callable[[], torch.Tensor | float],
+    ) -> dict[str, float]:
+        """Critics, actor, temperature and targets after the critic target ``y`` is known.
+
+        Both critics minimise (Q_i(s, a) − y)²; the actor minimises
+        −E_s[Σ_a π(a|s) min_i Q_i(s, a) + α H(π(·|s))] with the critics held fixed
+        (``policy()`` gives π and log π at s, differentiably); α (``auto_alpha``) minimises
+        log α · (H(π) − ``target_entropy()``); then the Polyak target step.
+        """
+        cfg = self.config
+        q1_net, q2_net = self.get_submodule("q1"), self.get_submodule("q2")
+        alpha = self.get_parameter("log_alpha").detach().exp()
+        q1 = q1_net(critic_in).gather(-1, actions[:, None]).squeeze(-1)
+        q2 = q2_net(critic_in).gather(-1, actions[:, None]).squeeze(-1)
+        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(
+                [*q1_net.parameters(), *q2_net.parameters()], cfg.max_grad_norm
+            )
+        self.critic_optimizer.step()
+
+        probs, logp = policy()
+        with torch.no_grad():
+            q_min = torch.min(q1_net(critic_in), q2_net(critic_in))
+        entropy = categorical_entropy(probs, logp)
+        actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.get_submodule("actor").parameters(), cfg.max_grad_norm)
+        self.actor_optimizer.step()
+
+        self._temperature_step(entropy.detach() - target_entropy())
+        self.soft_update()
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "alpha": self.alpha,
+            "entropy": entropy.mean().item(),
+            "q_mean": (0.5 * (q1 + q2)).mean().item(),
+        }
+
+    def soft_update(self) -> None:
+        """Polyak step θ' ← (1 − τ) θ' + τ θ for every network with a target copy."""
+        pairs = [
+            (self.get_submodule(n), self.get_submodule(f"{n}_target")) for n in self._polyak_nets
+        ]
+        polyak_update(pairs, self.config.tau)
+
     @abstractmethod
     def update(self, batch: Any) -> dict[str, float]:
         """One gradient step on a replay batch (each agent defines it)."""
 
-    def learn(self, buffer: ReplayBuffer) -> dict[str, float]:
-        """``updates_per_step`` updates on batches from ``buffer`` (drawn with the agent's rng).
+    # ------------------------------------------------------------------ replay
+    def make_buffer(self) -> ReplayBuffer:
+        """An empty replay buffer of ``buffer_size`` flat observations.
+
+        Its capacity does not depend on any budget, so a resumed run wraps like an
+        uninterrupted one; numpy's zero pages cost no memory until written.
+        """
+        return ReplayBuffer(self.config.buffer_size, self.obs_dim)
+
+    def store(self, buffer: ReplayBuffer, step: Transition) -> int:
+        """Add flat transitions ([N, obs_dim] observations, [N] the rest); returns N."""
+        obs, actions, rewards, next_obs, terminated = step
+        buffer.add(obs, actions, np.asarray(rewards, dtype=np.float32), next_obs, terminated)
+        return int(np.asarray(obs).shape[0])
+
+    def learn(
+        self, buffer: ReplayBuffer, rng: np.random.Generator | None = None
+    ) -> dict[str, float]:
+        """``updates_per_step`` updates on batches from ``buffer``, drawn with ``rng`` (default:
+        the agent's own generator).
 
         Returns the mean metrics, or ``{}`` while the buffer holds fewer than
         ``learning_starts`` transitions.
@@ -74,38 +182,10 @@ class SoftActorCriticBase(nn.Module, ABC):
         cfg = self.config
         if len(buffer) < max(cfg.learning_starts, 1):
             return {}
+        draw = self._rng if rng is None else rng
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.updates_per_step):
-            info = self.update(buffer.sample(cfg.batch_size, self._rng, self.device))
+            info = self.update(buffer.sample(cfg.batch_size, draw, self.device))
             for k, v in info.items():
                 stats.setdefault(k, []).append(v)
         return {k: float(np.mean(v)) for k, v in stats.items()}
-
-    def checkpoint(self) -> dict[str, Any]:
-        """Nets, targets, log α, optimisers, random states and config (a deep copy).
-
-        Copied so that later training does not alter a checkpoint already taken.
-        """
-        return copy.deepcopy(
-            {
-                "model": self.state_dict(),
-                "actor_optimizer": self.actor_optimizer.state_dict(),
-                "critic_optimizer": self.critic_optimizer.state_dict(),
-                "alpha_optimizer": (
-                    None if self.alpha_optimizer is None else self.alpha_optimizer.state_dict()
-                ),
-                "generator": self._gen.get_state(),
-                "rng": self._rng.bit_generator.state,
-                "config": asdict(self.config),
-            }
-        )
-
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        """Inverse of :meth:`checkpoint` (the agent must have been built with the same sizes)."""
-        self.load_state_dict(ckpt["model"])
-        self.actor_optimizer.load_state_dict(ckpt["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(ckpt["critic_optimizer"])
-        if self.alpha_optimizer is not None and ckpt["alpha_optimizer"] is not None:
-            self.alpha_optimizer.load_state_dict(ckpt["alpha_optimizer"])
-        self._gen.set_state(ckpt["generator"])
-        self._rng.bit_generator.state = copy.deepcopy(ckpt["rng"])

@@ -17,7 +17,7 @@ Units inside are SI; loads are CPU cycles (queued bits × cycles per bit).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import numpy as np
 from gymnasium import spaces
@@ -91,6 +91,9 @@ class BatchedPreMigration:
     rotary-wing power ``P(V)`` flying and ``P(0)`` hovering (SPEC §0); a hover lasts one
     planning period (mean RSU spacing / speed). A UAV with an empty battery is grounded.
     """
+
+    episode_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"latency_s": ("steps", "latency_s")}
+    """What the training loops report per episode from ``info`` (``vtwin.training.metrics``)."""
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ Units inside are SI (metres, seconds, bits, Hz, watts); loads are bits. Names en
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -195,6 +195,16 @@ class BatchedMigrationRouting:
     (sticky) terminated/truncated flags until :meth:`reset`. Returned arrays are fresh each
     slot; the env keeps references to the observation and state (do not modify them in place).
     """
+
+    episode_metrics: ClassVar[dict[str, tuple[str, ...]]] = {
+        "latency_s": ("steps", "latency_s"),
+        "latency_ok_s": ("steps", "latency_s", "failure"),  # over steps without failure
+        "packet_loss": ("steps", "failure"),  # mean ξ, paper B eq. (14)
+        "packet_loss_per_vehicle": ("agents", "failure"),  # q_v of eq. (15), averaged
+        "workload_variance": ("copies", "workload_variance"),
+        "infeasible_share": ("steps", "infeasible"),
+    }
+    """What the training loops report per episode from ``info`` (``vtwin.training.metrics``)."""
 
     def __init__(
         self,

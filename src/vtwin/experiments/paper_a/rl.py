@@ -82,7 +82,7 @@ def _parse(method: str) -> tuple[str, bool]:
 def run_agent(spec: RunSpec) -> RunResult:
     """Train one method with one seed, then evaluate the final policy."""
     from vtwin.config import load_config
-    from vtwin.train import TrainSettings, load_agent, make_env, run_policy, train
+    from vtwin.training import TrainSettings, evaluate_policy, load_agent, make_env, train
 
     algo, uav = _parse(spec.method)
     b = spec.budget
@@ -114,7 +114,7 @@ def run_agent(spec: RunSpec) -> RunResult:
         agent, _ = load_agent(tmp)
     minutes = (time.perf_counter() - t0) / 60
     env = make_env(eval_cfg, int(b["eval_batch"]))
-    result = run_policy(agent, env, _EVAL_SEED, deterministic=False)
+    result = evaluate_policy(agent, env, _EVAL_SEED, deterministic=False)
 
     stride = max(1, len(history) // _CURVE_POINTS)
     curve = history.iloc[::stride]

@@ -179,9 +179,15 @@ class _NoMask:
     def __init__(self, agent: Any) -> None:
         self.agent = agent
 
-    def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
-        shown = dict(obs, action_mask=np.ones_like(obs["action_mask"], dtype=bool))
-        actions: np.ndarray = self.agent.act(shown, deterministic=deterministic)
+    def act(
+        self,
+        obs: dict[str, np.ndarray],
+        mask: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> np.ndarray:
+        """The agent's actions with every server shown as allowed (``mask`` is ignored)."""
+        ones = np.ones_like(obs["action_mask"], dtype=bool)
+        actions: np.ndarray = self.agent.act(obs, mask=ones, deterministic=deterministic)
         return actions
 
 
@@ -194,7 +200,7 @@ def _config(spec: RunSpec, variant: Variant) -> VTwinConfig:
 def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str, float]]:
     """(agent, evaluation env factory, training history, summary) of one run."""
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
+    from vtwin.training import evaluate_policy, make_agent, train_agent
 
     if spec.method not in VARIANTS:
         raise ValueError(f"method '{spec.method}': expected one of {', '.join(VARIANTS)}")
@@ -222,7 +228,7 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
     params = {**ALGO_PARAMS.get(variant.algo, {}), **dict(variant.params)}
     t0 = time.perf_counter()
     if variant.algo in LEARNERS:
-        agent, history = train_marl(
+        agent, history = train_agent(
             lambda: make(int(b["batch"])),
             variant.algo,
             int(b["steps"]),
@@ -231,12 +237,12 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
             device="auto",  # CUDA when present; bit-for-bit repeatable on CPU
         )
     else:
-        agent = make_marl_agent(variant.algo, make(1), seed=spec.seed, params=params)
+        agent = make_agent(variant.algo, make(1), seed=spec.seed, params=params)
         history = pd.DataFrame({"steps": [0], "reward_per_step": [np.nan], "latency_s": [np.nan]})
     minutes = (time.perf_counter() - t0) / 60
     policy = agent if variant.mask else _NoMask(agent)
     env = make(int(b["eval_batch"]))
-    result = evaluate_marl(policy, env, _EVAL_SEED, int(b["eval_episodes"]))
+    result = evaluate_policy(policy, env, _EVAL_SEED, int(b["eval_episodes"]))
     summary = {
         "reward_per_step": result["reward_per_step"],
         "latency_s": result["latency_s"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from vtwin.cli import app
 from vtwin.config import load_config
-from vtwin.train import TrainSettings, evaluate, make_agent, train
+from vtwin.training import TrainSettings, evaluate, make_agent, train
 
 TINY = ["horizon_slots=10"]
 PPO = {"minibatch_size": 10, "epochs": 2, "hidden": [16, 16], "rollout_slots": 4}
@@ -64,10 +65,13 @@ def test_other_settings_in_a_used_folder_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_algo_and_parameters() -> None:
+    env = SimpleNamespace(obs_dim=4, n_actions=3)  # a single-agent env's sizes
     with pytest.raises(ValueError, match="unknown algo 'sac'; valid: ppo, dsac, random"):
-        make_agent("sac", 4, 3, seed=0)
+        make_agent("sac", env, seed=0)
     with pytest.raises(ValueError, match=r"unknown PPOConfig parameter\(s\) \['lrr'\]"):
-        make_agent("ppo", 4, 3, seed=0, params={"lrr": 1e-3})
+        make_agent("ppo", env, seed=0, params={"lrr": 1e-3})
+    with pytest.raises(ValueError, match="'masac' does not serve single-agent envs; valid: ppo"):
+        make_agent("masac", env)
 
 
 def test_cli_train_and_evaluate(tmp_path: Path) -> None:

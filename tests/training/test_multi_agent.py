@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "agents"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
 from fake_routing import FakeRouting
 
 from vtwin.agents.marl_heuristics import GreedyRouting, RandomRouting
-from vtwin.train_marl import MARL_ALGOS, evaluate_marl, make_marl_agent, train_marl
+from vtwin.training import algorithm_names, evaluate_policy, make_agent, train_agent
+from vtwin.training.metrics import EpisodeMetrics
 
 TINY_PPO = {"hidden": [16, 16], "critic_hidden": [16, 16], "rollout_slots": 8, "epochs": 2}
 TINY_SAC = {"hidden": [16, 16], "batch_size": 32, "learning_starts": 100}
@@ -67,7 +69,7 @@ def test_greedy_explores_with_probability_epsilon_and_random_is_uniform() -> Non
 def test_greedy_is_sane_on_the_fake_env() -> None:
     env = FakeRouting()
     res = {
-        name: evaluate_marl(make_marl_agent(algo, env, params=p), env, seed=5, episodes=3)
+        name: evaluate_policy(make_agent(algo, env, params=p), env, seed=5, episodes=3)
         for name, algo, p in [
             ("pure", "greedy", {"epsilon": 0.0}),
             ("greedy", "greedy", None),
@@ -87,7 +89,7 @@ def test_greedy_is_sane_on_the_fake_env() -> None:
 
 def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     env = FakeRouting(B=3, V=2)
-    got = evaluate_marl(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
+    got = evaluate_policy(RandomRouting(2, env.M, seed=0), env, seed=11, episodes=2)
     agent = RandomRouting(2, env.M, seed=0)
     rew, lat, fail, inf, var, q_v, returns = [], [], [], [], [], [], []
     for ep in range(2):
@@ -122,11 +124,11 @@ def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
     assert got["return"] == pytest.approx(np.mean(returns))
 
 
-@pytest.mark.parametrize("algo", MARL_ALGOS)
+@pytest.mark.parametrize("algo", algorithm_names("multi_agent"))
 def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
     params = {"dm_mappo": TINY_PPO, "mappo": TINY_PPO, "masac": TINY_SAC}.get(algo)
     calls: list[tuple[int, int]] = []
-    agent, hist = train_marl(
+    agent, hist = train_agent(
         FakeRouting, algo, 600, seed=0, params=params, progress=lambda d, t: calls.append((d, t))
     )
     per_episode = FakeRouting().B * FakeRouting().V * FakeRouting().horizon  # 288
@@ -139,7 +141,7 @@ def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
         assert hist["policy_loss"].notna().any()
     if algo == "masac":
         assert hist["critic_loss"].notna().any()
-    res = evaluate_marl(agent, FakeRouting(), seed=1)
+    res = evaluate_policy(agent, FakeRouting(), seed=1)
     assert res["agent_steps"] > 0 and res["latency_s"] > 0
 
 
@@ -149,9 +151,9 @@ def _drop_wall(h: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
 def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]) -> None:
-    a, ha = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    b, hb = train_marl(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
-    c, hc = train_marl(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
+    a, ha = train_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    b, hb = train_agent(FakeRouting(), algo, 800, seed=3, params=params, device="cpu")
+    c, hc = train_agent(FakeRouting(), algo, 800, seed=4, params=params, device="cpu")
     pd.testing.assert_frame_equal(_drop_wall(ha), _drop_wall(hb))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
@@ -164,25 +166,23 @@ def test_training_is_deterministic_per_seed(algo: str, params: dict[str, object]
 def test_parameters_are_checked() -> None:
     env = FakeRouting()
     with pytest.raises(ValueError, match=r"unknown MAPPOConfig parameter\(s\) \['lr'\]; valid"):
-        make_marl_agent("dm_mappo", env, params={"lr": 1e-3})
+        make_agent("dm_mappo", env, params={"lr": 1e-3})
     with pytest.raises(ValueError, match="fixes use_mask"):
-        make_marl_agent("mappo", env, params={"use_mask": True})
+        make_agent("mappo", env, params={"use_mask": True})
     with pytest.raises(ValueError, match="unknown MASACConfig"):
-        make_marl_agent("masac", env, params={"clip": 0.2})
+        make_agent("masac", env, params={"clip": 0.2})
     with pytest.raises(ValueError, match="valid: epsilon"):
-        make_marl_agent("greedy", env, params={"eps": 0.2})
+        make_agent("greedy", env, params={"eps": 0.2})
     with pytest.raises(ValueError, match="no parameters"):
-        make_marl_agent("random", env, params={"seed": 1})
+        make_agent("random", env, params={"seed": 1})
     with pytest.raises(ValueError, match="unknown algo 'qmix'"):
-        make_marl_agent("qmix", env)
-    assert make_marl_agent("mappo", env).config.use_mask is False
-    assert make_marl_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
+        make_agent("qmix", env)
+    assert make_agent("mappo", env).config.use_mask is False
+    assert make_agent("dm_mappo", env, params={"hidden": [8]}).config.hidden == (8,)
 
 
 def test_latency_without_failure_is_nan_when_every_step_failed() -> None:
-    from vtwin.train_marl import _EpisodeStats
-
-    stats = _EpisodeStats(1, 2)
+    stats = EpisodeMetrics(1, 2, FakeRouting.episode_metrics)
     info = {
         "failure": np.ones((1, 2)),
         "latency_s": np.full((1, 2), 3.0),
@@ -192,3 +192,65 @@ def test_latency_without_failure_is_nan_when_every_step_failed() -> None:
     stats.add(np.ones((1, 2), dtype=bool), np.ones(1, dtype=bool), np.zeros((1, 2)), info)
     summary = stats.summary()
     assert np.isnan(summary["latency_ok_s"]) and summary["latency_s"] == 3.0
+
+
+@pytest.mark.parametrize(("algo", "params"), [("dm_mappo", TINY_PPO), ("masac", TINY_SAC)])
+def test_resumed_run_equals_uninterrupted_run(
+    tmp_path: Path, algo: str, params: dict[str, object]
+) -> None:
+    kw: dict[str, Any] = {"seed": 5, "params": params, "device": "cpu"}
+    straight, h_straight = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "a", **kw)
+    # interrupted after two episodes (MAPPO's rollout is then part full and was flushed)
+    _, h_short = train_agent(FakeRouting, algo, 500, out_dir=tmp_path / "b", **kw)
+    assert len(h_short) == 2
+    resumed, h_resumed = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(_drop_wall(h_straight), _drop_wall(h_resumed))
+    for pa, pb in zip(straight.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    # the folder's metrics and trained agent are the run's; a finished run resumes to itself
+    stored = pd.read_csv(tmp_path / "b" / "metrics.csv")
+    assert list(stored["episode"]) == list(h_resumed["episode"])
+    again, h_again = train_agent(FakeRouting, algo, 1100, out_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(h_again, h_resumed)
+    for pa, pb in zip(again.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+
+
+class _Undeclared(FakeRouting):
+    episode_metrics = None  # type: ignore[assignment]
+
+
+def test_an_env_without_declared_metrics_gets_every_info_array_by_key() -> None:
+    declared = evaluate_policy(RandomRouting(3, 6, seed=0), FakeRouting(), seed=4, episodes=2)
+    generic = evaluate_policy(RandomRouting(3, 6, seed=0), _Undeclared(), seed=4, episodes=2)
+    assert generic["failure"] == pytest.approx(declared["packet_loss"])
+    assert generic["infeasible"] == pytest.approx(declared["infeasible_share"])
+    assert generic["workload_variance"] == pytest.approx(declared["workload_variance"])
+    assert generic["latency_s"] == declared["latency_s"]
+    assert "packet_loss" not in generic and "load_mb" in generic
+
+
+def test_a_bad_metric_declaration_is_refused() -> None:
+    env = FakeRouting()
+    env.episode_metrics = {"latency_s": ("median", "latency_s")}  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"episode_metrics\['latency_s'\].*reduction in"):
+        evaluate_policy(RandomRouting(3, 6), env, seed=0)
+
+
+def test_vtwin_train_and_evaluate_on_paper_b(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vtwin.cli import app
+
+    out = tmp_path / "run"
+    args = ["train", "--env", "paper-b-tiny", "--algo", "dm_mappo", "--steps", "200"]
+    args += ["--batch-envs", "2", "--out", str(out), "-p", "hidden=[8, 8]", "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "final_return" in result.stdout and "final_packet_loss" in result.stdout
+    assert (out / "checkpoint.pt").exists() and (out / "metrics.csv").exists()
+    result = CliRunner().invoke(app, ["evaluate", str(out), "--episodes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "reward_per_step" in result.stdout and "infeasible_share" in result.stdout
+    bad = CliRunner().invoke(app, [*args[:4], "ppo", *args[5:]])
+    assert bad.exit_code == 2 and "'ppo' does not serve multi-agent envs" in bad.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from vtwin.config import load_config
-from vtwin.train import TrainSettings, evaluate, train
+from vtwin.training import TrainSettings, evaluate, train
 
 EVAL = {"episodes": 2, "seed": 777_000, "deterministic": False}
 CASES: dict[str, tuple[int, dict[str, Any]]] = {
@@ -63,20 +63,20 @@ def test_dm_mappo_beats_random_on_the_tiny_routing_preset() -> None:
     executes a masked action and earns more reward than greedy (evaluation seeds unused in
     training)."""
     from vtwin.envs.routing import BatchedMigrationRouting
-    from vtwin.train_marl import evaluate_marl, make_marl_agent, train_marl
+    from vtwin.training import evaluate_policy, make_agent, train_agent
 
     cfg = load_config("paper-b-tiny")
-    agent, _ = train_marl(
+    agent, _ = train_agent(
         lambda: BatchedMigrationRouting(cfg, 8),
         "dm_mappo",
         60_000,
         seed=0,
         params={"lr_actor": 1e-3, "lr_critic": 1e-3},
     )
-    learned = evaluate_marl(agent, BatchedMigrationRouting(cfg, 8), 999_000, 2)
+    learned = evaluate_policy(agent, BatchedMigrationRouting(cfg, 8), 999_000, 2)
     env = BatchedMigrationRouting(cfg, 8)
-    rand = evaluate_marl(make_marl_agent("random", env, seed=0), env, 999_000, 2)
-    greedy = evaluate_marl(make_marl_agent("greedy", env, seed=0), env, 999_000, 2)
+    rand = evaluate_policy(make_agent("random", env, seed=0), env, 999_000, 2)
+    greedy = evaluate_policy(make_agent("greedy", env, seed=0), env, 999_000, 2)
     assert learned["reward_per_step"] > greedy["reward_per_step"] > rand["reward_per_step"]
     assert learned["infeasible_share"] == 0.0
     assert learned["packet_loss"] < 0.25 * rand["packet_loss"]

@@ -1,0 +1,190 @@
+"""What the learners share: masked logits, categorical entropy, Polyak targets, the PPO losses,
+and :class:`TorchAgent` (device, seeded generators, checkpoint / restore).
+
+Every helper keeps the exact operations (and their order) the agents used before they were
+shared, so trained weights stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from vtwin.agents.nets import pick_device
+
+__all__ = [
+    "MASKED_LOGIT",
+    "ClippedPPOConfig",
+    "TorchAgent",
+    "as_tensor",
+    "categorical_entropy",
+    "clipped_surrogate",
+    "clipped_value_loss",
+    "masked_logits",
+    "new_ppo_stats",
+    "polyak_update",
+    "record_ppo_stats",
+    "with_mask",
+]
+
+MASKED_LOGIT = -1e9
+"""Logit given to a masked action: its softmax probability is exactly 0 in float32."""
+
+
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``logits`` with the actions where ``mask`` is False pushed to :data:`MASKED_LOGIT`."""
+    if mask is None:
+        return logits
+    return torch.where(mask, logits, torch.full_like(logits, MASKED_LOGIT))
+
+
+def categorical_entropy(probs: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """H(π) = −Σ_a π(a) log π(a) per row; masked (probability-0) actions contribute nothing."""
+    return -(probs * torch.where(probs > 0, logp, torch.zeros_like(logp))).sum(-1)
+
+
+@torch.no_grad()
+def polyak_update(pairs: Iterable[tuple[nn.Module, nn.Module]], tau: float) -> None:
+    """Polyak (soft) target step θ' ← (1 − τ) θ' + τ θ for every (online, target) pair."""
+    for online, target in pairs:
+        for p, tp in zip(online.parameters(), target.parameters(), strict=True):
+            tp.lerp_(p, tau)
+
+
+def as_tensor(
+    x: NDArray[Any] | None, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor | None:
+    """``x`` as a tensor of ``dtype`` on ``device`` (None stays None)."""
+    return None if x is None else torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+def with_mask(obs: dict[str, Any], mask: NDArray[np.bool_] | None) -> dict[str, Any]:
+    """An observation dict whose ``action_mask`` is ``mask`` (unchanged when ``mask`` is None)."""
+    return obs if mask is None else {**obs, "action_mask": np.asarray(mask, dtype=bool)}
+
+
+# ---------------------------------------------------------------------- PPO losses
+@dataclass(frozen=True)
+class ClippedPPOConfig:
+    """Hyper-parameters every PPO variant has (defaults: common CleanRL values)."""
+
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    value_clip: float | None = 0.2
+    """Clip of the value change per update (None: no clip)."""
+    ent_coef: float = 0.01
+    epochs: int = 4
+    minibatch_size: int = 256
+    max_grad_norm: float = 0.5
+    hidden: tuple[int, ...] = (64, 64)
+    normalize_advantages: bool = True
+    rollout_slots: int = 128
+    """Env slots between updates."""
+
+
+def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
+    """PPO's clipped policy loss −E[min(r A, clip(r, 1 ± ε) A)] (Schulman et al. 2017)."""
+    return -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+
+
+def clipped_value_loss(
+    value: torch.Tensor, ret: torch.Tensor, old_value: torch.Tensor, clip: float | None
+) -> torch.Tensor:
+    """½ E[(V − R)²], or with ``clip`` the larger of that and the clipped change's error."""
+    if clip is None:
+        return 0.5 * ((value - ret) ** 2).mean()
+    clipped = old_value + (value - old_value).clamp(-clip, clip)
+    return 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
+
+
+def new_ppo_stats() -> dict[str, list[float]]:
+    """Empty per-minibatch lists of the PPO update metrics."""
+    return {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_frac": []}
+
+
+@torch.no_grad()
+def record_ppo_stats(
+    stats: dict[str, list[float]],
+    pg: torch.Tensor,
+    v_loss: torch.Tensor,
+    entropy: torch.Tensor,
+    ratio: torch.Tensor,
+    clip: float,
+) -> None:
+    """Append one minibatch's losses, entropy, approximate KL and clip fraction."""
+    stats["policy_loss"].append(float(pg))
+    stats["value_loss"].append(float(v_loss))
+    stats["entropy"].append(float(entropy))
+    stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
+    stats["clip_frac"].append(float(((ratio - 1).abs() > clip).float().mean()))
+
+
+# ---------------------------------------------------------------------- agent base
+class TorchAgent(nn.Module):
+    """Base of the learners: device, seeded generators, and checkpoint / restore.
+
+    A subclass calls :meth:`_seed` before building its networks and lists its optimisers
+    in :meth:`_optimizers` (by checkpoint key); extra state goes through
+    :meth:`_extra_state` / :meth:`_load_extra_state`.
+    """
+
+    config: Any
+    device: torch.device
+    _gen: torch.Generator
+    _rng: np.random.Generator
+
+    def _seed(self, device: str, seed: int) -> None:
+        """Pick the device, seed torch's global generator (network initialisation) and make
+        the agent's own torch and numpy generators (sampling, minibatches, replay draws)."""
+        self.device = pick_device(device)
+        torch.manual_seed(seed)
+        self._gen = torch.Generator(device=self.device).manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        """The optimisers by checkpoint key (None: not in use)."""
+        return {}
+
+    def _extra_state(self) -> dict[str, Any]:
+        """State beyond networks, optimisers and generators (e.g. running statistics)."""
+        return {}
+
+    def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
+        """Inverse of :meth:`_extra_state`."""
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Networks, optimisers, extra state, random states and config (a deep copy).
+
+        Copied so that later training does not alter a checkpoint already taken.
+        """
+        optimizers = {
+            k: None if o is None else o.state_dict() for k, o in self._optimizers().items()
+        }
+        return copy.deepcopy(
+            {
+                "model": self.state_dict(),
+                **optimizers,
+                **self._extra_state(),
+                "generator": self._gen.get_state(),
+                "rng": self._rng.bit_generator.state,
+                "config": asdict(self.config),
+            }
+        )
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Inverse of :meth:`checkpoint` (the agent must have been built with the same sizes)."""
+        self.load_state_dict(ckpt["model"])
+        for key, optimizer in self._optimizers().items():
+            if optimizer is not None and ckpt[key] is not None:
+                optimizer.load_state_dict(ckpt[key])
+        self._load_extra_state(ckpt)
+        self._gen.set_state(ckpt["generator"])
+        self._rng.bit_generator.state = copy.deepcopy(ckpt["rng"])

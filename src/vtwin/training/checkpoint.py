@@ -1,0 +1,189 @@
+"""Run folders and atomic checkpoints, shared by the single- and multi-agent loops.
+
+A run folder holds ``config.yaml`` (resolved config + training settings, written by
+:func:`vtwin.training.train`), ``metrics.csv`` (one row per episode), ``checkpoint.pt`` and,
+at the end, ``summary.json``. Every file is written to a temporary name and renamed, so a run
+killed at any moment leaves the previous version intact.
+
+``checkpoint.pt`` holds the trained agent (``agent``, what :func:`load_agent` restores), the
+history, and a **resume point** (``resume``): the agent, history, episode and step counters,
+the loop's random state and the partly filled rollout or replay buffer as they were at the end
+of the last episode *before* any end-of-run step (MAPPO's update on a leftover rollout), so a
+resumed run continues exactly as an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer
+from vtwin.agents.protocol import Agent
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "SUMMARY_FILE",
+    "ResumePoint",
+    "RunFolder",
+    "write_atomic",
+]
+
+CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE = (
+    "config.yaml",
+    "metrics.csv",
+    "checkpoint.pt",
+    "summary.json",
+)
+
+Rows = list[dict[str, float]]
+
+
+def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
+    """Write ``path`` through ``writer(tmp)`` and an atomic rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    writer(tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class ResumePoint:
+    """What a loop needs to continue exactly from the end of an episode."""
+
+    agent: dict[str, Any]
+    history: Rows
+    episode: int
+    steps: int
+    rng: dict[str, Any] | None = None
+    rollout: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = None
+
+    @classmethod
+    def take(
+        cls,
+        agent: Agent,
+        history: Rows,
+        episode: int,
+        steps: int,
+        *,
+        rng: np.random.Generator | None = None,
+        rollout: RolloutBuffer | None = None,
+        replay: ReplayBuffer | None = None,
+    ) -> ResumePoint:
+        """A copy of the loop's state now."""
+        return cls(
+            agent=agent.checkpoint(),
+            history=[dict(r) for r in history],
+            episode=episode,
+            steps=steps,
+            rng=None if rng is None else dict(copy.deepcopy(rng.bit_generator.state)),
+            rollout=None if rollout is None else rollout.state_dict(),
+            replay=None if replay is None else replay.state_dict(),
+        )
+
+    def restore(
+        self,
+        agent: Agent,
+        *,
+        rng: np.random.Generator | None = None,
+        rollout: RolloutBuffer | None = None,
+        replay: ReplayBuffer | None = None,
+    ) -> tuple[int, int, Rows]:
+        """Put the state back into the loop's objects; returns (episode, steps, history)."""
+        agent.restore(self.agent)
+        if rng is not None and self.rng is not None:
+            rng.bit_generator.state = copy.deepcopy(self.rng)
+        if rollout is not None and self.rollout is not None:
+            rollout.load_state_dict(self.rollout)
+        if replay is not None and self.replay is not None:
+            replay.load_state_dict(self.replay)
+        return self.episode, self.steps, [dict(r) for r in self.history]
+
+
+class RunFolder:
+    """The files of one training run."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Creates the folder when missing."""
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def file(self, name: str) -> Path:
+        """A file of the run (see the module's file names)."""
+        return self.path / name
+
+    def clear(self) -> None:
+        """Forget the checkpoint of an earlier run here (a fresh run follows)."""
+        self.file(CHECKPOINT_FILE).unlink(missing_ok=True)
+
+    def load(self) -> dict[str, Any] | None:
+        """The checkpoint's payload, or None when there is none yet."""
+        path = self.file(CHECKPOINT_FILE)
+        if not path.exists():
+            return None
+        payload: dict[str, Any] = torch.load(path, weights_only=False)
+        return payload
+
+    def resume(
+        self,
+        agent: Agent,
+        budget: int,
+        *,
+        rng: np.random.Generator | None = None,
+        rollout: RolloutBuffer | None = None,
+        replay: ReplayBuffer | None = None,
+    ) -> tuple[int, int, Rows]:
+        """Continue the run stored here: put the resume point's state into the loop's objects
+        and return (episode, steps, history); (0, 0, []) when there is no checkpoint.
+
+        When the stored run already reached ``budget`` steps, ``agent`` and the history are
+        the trained ones (the loop has nothing left to do).
+        """
+        payload = self.load()
+        if payload is None:
+            return 0, 0, []
+        point = ResumePoint(**payload["resume"])
+        episode, steps, rows = point.restore(agent, rng=rng, rollout=rollout, replay=replay)
+        if steps >= budget:
+            agent.restore(payload["agent"])
+            rows = [dict(r) for r in payload["history"]]
+        return episode, steps, rows
+
+    def agent_state(self) -> dict[str, Any]:
+        """The trained agent's checkpoint."""
+        payload = self.load()
+        if payload is None:
+            raise FileNotFoundError(f"{self.file(CHECKPOINT_FILE)}: no checkpoint; train first")
+        state: dict[str, Any] = payload["agent"]
+        return state
+
+    def save(self, history: Rows, resume: ResumePoint, final: Agent | None = None) -> None:
+        """Write ``metrics.csv`` and ``checkpoint.pt`` after an episode.
+
+        ``final``: the agent after an end-of-run step taken since ``resume`` (None: the
+        resume point's agent is the trained agent).
+        """
+        write_atomic(
+            self.file(METRICS_FILE), lambda p: pd.DataFrame(history).to_csv(p, index=False)
+        )
+        payload = {
+            "agent": resume.agent if final is None else final.checkpoint(),
+            "history": history,
+            "resume": vars(resume),
+        }
+        write_atomic(self.file(CHECKPOINT_FILE), lambda p: torch.save(payload, p))
+
+    def write_summary(self, summary: dict[str, float]) -> None:
+        """Write ``summary.json``."""
+        text = json.dumps(summary, indent=1)
+        write_atomic(self.file(SUMMARY_FILE), lambda p: p.write_text(text))

@@ -1,0 +1,174 @@
+"""One registry of algorithms by name, across papers, and the kind of env each one serves.
+
+Two env kinds exist. A **single-agent** batched env (paper A's ``BatchedPreMigration``) hands
+out observation arrays ``[B, V, obs_dim]`` that the loop flattens into ``B·V`` independent
+rows for one shared policy (``obs_dim``, ``n_actions``). A **multi-agent** batched env (paper
+B's ``BatchedMigrationRouting``) hands out observation dicts with a global ``state`` for
+centralised critics (``V``, ``obs_dim``, ``state_dim``, ``M``); having ``state_dim`` is what
+marks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from vtwin.agents.protocol import Agent
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "EnvKind",
+    "algorithm",
+    "algorithm_names",
+    "env_kind",
+    "make_agent",
+]
+
+EnvKind = Literal["single_agent", "multi_agent"]
+
+Factory = Callable[[Any, int, str, dict[str, Any]], Agent]
+"""(env, seed, device, params) → agent sized for the env."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A named algorithm: the env kinds it serves and how to build it for an env."""
+
+    name: str
+    env_kinds: frozenset[EnvKind]
+    build: Factory
+    description: str
+
+
+def env_kind(env: Any) -> EnvKind:
+    """``multi_agent`` for envs with a global state for centralised critics, else
+    ``single_agent``."""
+    return "multi_agent" if hasattr(env, "state_dim") else "single_agent"
+
+
+def config_from_params(cls: Any, params: dict[str, Any]) -> Any:
+    """Build a frozen dataclass config, rejecting unknown keys with the valid ones listed
+    (YAML lists become tuples)."""
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} parameter(s) {unknown}; valid: {', '.join(sorted(valid))}"
+        )
+    cooked = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    return cls(**cooked)
+
+
+def _ppo(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.ppo import PPOAgent, PPOConfig
+
+    cfg = config_from_params(PPOConfig, params)
+    return PPOAgent(env.obs_dim, env.n_actions, cfg, device=device, seed=seed)
+
+
+def _dsac(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.dsac import DSACAgent, DSACConfig
+
+    cfg = config_from_params(DSACConfig, params)
+    return DSACAgent(env.obs_dim, env.n_actions, cfg, device=device, seed=seed)
+
+
+def _mappo(use_mask: bool) -> Factory:
+    name = "dm_mappo" if use_mask else "mappo"
+
+    def build(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+        from vtwin.agents.mappo import MAPPOAgent, MAPPOConfig
+
+        if "use_mask" in params:
+            raise ValueError(
+                f"'{name}' fixes use_mask; pick 'dm_mappo' (mask) or 'mappo' (no mask) instead"
+            )
+        cfg = config_from_params(MAPPOConfig, {**params, "use_mask": use_mask})
+        sizes = (env.V, env.obs_dim, env.state_dim, env.M)
+        return MAPPOAgent(*sizes, cfg, device=device, seed=seed)
+
+    return build
+
+
+def _masac(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.masac import MASACAgent, MASACConfig
+
+    cfg = config_from_params(MASACConfig, params)
+    sizes = (env.V, env.obs_dim, env.state_dim, env.M)
+    return MASACAgent(*sizes, cfg, device=device, seed=seed)
+
+
+def _greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.marl_heuristics import GreedyRouting
+
+    unknown = sorted(set(params) - {"epsilon"})
+    if unknown:
+        raise ValueError(f"unknown greedy parameter(s) {unknown}; valid: epsilon")
+    has_sat = bool(getattr(env, "has_sat", True))
+    return GreedyRouting(env.V, env.M, seed=seed, has_satellite=has_sat, **params)
+
+
+def _random(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.heuristics import RandomAgent
+    from vtwin.agents.marl_heuristics import RandomRouting
+
+    if params:
+        raise ValueError(f"the random agent takes no parameters, got {sorted(params)}")
+    if env_kind(env) == "multi_agent":
+        return RandomRouting(env.V, env.M, seed=seed)
+    return RandomAgent(env.obs_dim, env.n_actions, seed=seed)
+
+
+_SINGLE: frozenset[EnvKind] = frozenset({"single_agent"})
+_MULTI: frozenset[EnvKind] = frozenset({"multi_agent"})
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("ppo", _SINGLE, _ppo, "PPO, clipped surrogate (Schulman et al. 2017)"),
+        Algorithm("dsac", _SINGLE, _dsac, "diffusion soft actor-critic (paper A Sec. III)"),
+        Algorithm("dm_mappo", _MULTI, _mappo(True), "MAPPO with the dynamic mask (paper B)"),
+        Algorithm("mappo", _MULTI, _mappo(False), "MAPPO without mask (paper B baseline)"),
+        Algorithm("masac", _MULTI, _masac, "multi-agent discrete SAC (paper B baseline)"),
+        Algorithm("greedy", _MULTI, _greedy, "nearest feasible server, ε-random (paper B)"),
+        Algorithm("random", _SINGLE | _MULTI, _random, "uniformly random actions"),
+    )
+}
+"""Every algorithm by name."""
+
+
+def algorithm_names(kind: EnvKind | None = None) -> tuple[str, ...]:
+    """The names of the algorithms serving ``kind`` (all when None), in registry order."""
+    return tuple(n for n, a in ALGORITHMS.items() if kind is None or kind in a.env_kinds)
+
+
+def algorithm(name: str, kind: EnvKind | None = None) -> Algorithm:
+    """The algorithm called ``name``; with ``kind``, it must serve that env kind."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algo '{name}'; valid: {', '.join(algorithm_names(kind))}")
+    algo = ALGORITHMS[name]
+    if kind is not None and kind not in algo.env_kinds:
+        raise ValueError(
+            f"algo '{name}' does not serve {kind.replace('_', '-')} envs; "
+            f"valid: {', '.join(algorithm_names(kind))}"
+        )
+    return algo
+
+
+def make_agent(
+    algo: str,
+    env: Any,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    params: dict[str, Any] | None = None,
+) -> Agent:
+    """An agent by name (see :data:`ALGORITHMS`) sized for ``env``, with its parameters.
+
+    ``ppo``/``dsac``/``masac`` take their config's fields, ``dm_mappo``/``mappo`` those of
+    ``MAPPOConfig`` except ``use_mask`` (the name decides it), ``greedy`` takes ``epsilon``,
+    ``random`` none. Unknown names and keys are refused with the valid ones listed.
+    """
+    return algorithm(algo, env_kind(env)).build(env, seed, device, dict(params or {}))

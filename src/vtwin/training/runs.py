@@ -1,0 +1,199 @@
+"""Training runs from a config: the env of the config's paper, the right loop, a run folder.
+
+:func:`train` picks the single-agent loop (paper A) or the multi-agent loop (paper B) from
+the config's paper, writes ``config.yaml`` (resolved config + :class:`TrainSettings`) and
+leaves the loop's ``metrics.csv`` / ``checkpoint.pt`` and a ``summary.json`` in the run
+folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from vtwin.agents.protocol import Agent, Policy
+from vtwin.config import VTwinConfig, config_to_yaml, validate_config
+from vtwin.training import multi_agent, single_agent
+from vtwin.training.checkpoint import CONFIG_FILE, RunFolder, write_atomic
+from vtwin.training.metrics import metric_spec
+from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
+
+__all__ = [
+    "TrainSettings",
+    "evaluate",
+    "evaluate_policy",
+    "load_agent",
+    "load_run",
+    "make_env",
+    "train",
+    "train_agent",
+]
+
+_LOOPS = {"single_agent": single_agent, "multi_agent": multi_agent}
+
+_PAPER_ENVS: dict[str, EnvKind] = {"A": "single_agent", "B": "multi_agent"}
+"""The papers with a batched env to train on, and its kind."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How long and how wide to train, and the algorithm's parameters."""
+
+    algo: str
+    steps: int
+    seed: int = 0
+    batch_envs: int = 8
+    device: str = "auto"
+    algo_params: dict[str, Any] = field(default_factory=dict)
+
+
+def train_agent(
+    env: Any,
+    algo: str,
+    steps: int,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    device: str = "auto",
+    out_dir: Path | str | None = None,
+    resume: bool = True,
+) -> tuple[Agent, pd.DataFrame]:
+    """Train ``algo`` on a batched ``env`` (or a zero-argument env factory) for ``steps``
+    agent transitions, with the loop of the env's kind.
+
+    Returns the agent and its history, one row per episode (see ``single_agent.train_loop``
+    and ``multi_agent.train_loop``). ``progress(done, total)`` is called per episode. With
+    ``out_dir`` the run folder gets ``metrics.csv`` and ``checkpoint.pt`` after every
+    episode, and (``resume``) a run continues exactly from the checkpoint there.
+    """
+    if steps < 1:
+        raise ValueError(f"steps = {steps}: must be ≥ 1")
+    if isinstance(env, type) or not hasattr(env, "step"):
+        env = env()  # a factory (an env class counts as one)
+    agent = make_agent(algo, env, seed=seed, device=device, params=params)
+    run = None if out_dir is None else RunFolder(out_dir)
+    if run is not None and not resume:
+        run.clear()
+    rows = _LOOPS[env_kind(env)].train_loop(env, agent, steps, seed, run, progress)
+    return agent, pd.DataFrame(rows)
+
+
+def evaluate_policy(
+    policy: Policy, env: Any, seed: int, episodes: int = 1, deterministic: bool = True
+) -> dict[str, float]:
+    """Run ``policy`` without learning for ``episodes`` episodes of every copy of ``env``.
+
+    Episode ``k`` resets copy ``b`` with seed ``seed + k·B + b``. Single-agent envs:
+    ``episodes``, ``return_mean``/``return_std`` (per-copy return), ``reward_per_slot`` and
+    the env's metrics over all slots; multi-agent envs: ``episodes``, ``agent_steps``,
+    ``reward_per_step``, ``return`` and the env's metrics
+    (:func:`vtwin.training.metrics.combine_episodes`).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes = {episodes}: must be ≥ 1")
+    return _LOOPS[env_kind(env)].evaluate(policy, env, seed, episodes, deterministic)
+
+
+def _paper_kind(config: VTwinConfig) -> EnvKind:
+    if config.paper not in _PAPER_ENVS:
+        raise ValueError(
+            f"training on paper {config.paper} envs is not available yet; "
+            f"papers with a batched env: {', '.join(_PAPER_ENVS)}"
+        )
+    return _PAPER_ENVS[config.paper]
+
+
+def make_env(config: VTwinConfig, batch_envs: int) -> Any:
+    """The batched env of a config's paper: ``BatchedPreMigration`` (A) or
+    ``BatchedMigrationRouting`` (B) with ``batch_envs`` copies."""
+    _paper_kind(config)
+    if config.paper == "A":
+        from vtwin.envs.premigration import BatchedPreMigration
+
+        return BatchedPreMigration(config, batch_envs)
+    from vtwin.envs.routing import BatchedMigrationRouting
+
+    return BatchedMigrationRouting(config, batch_envs)
+
+
+def train(
+    config: VTwinConfig,
+    settings: TrainSettings,
+    out_dir: Path | str,
+    *,
+    resume: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Train until ``settings.steps`` agent transitions (slots × copies × vehicles) are done.
+
+    Resumes from ``out_dir/checkpoint.pt`` when present (same config and settings required).
+    Returns the summary (also written to ``summary.json``): ``episodes``, ``steps``,
+    ``final_return`` and ``final_<metric>`` for each of the env's episode metrics, means
+    over the last fifth of the episodes.
+    """
+    algorithm(settings.algo, _paper_kind(config))  # refuse a bad name before writing anything
+    run = RunFolder(out_dir)
+    record = {"config": yaml.safe_load(config_to_yaml(config)), "train": asdict(settings)}
+    cfg_path = run.file(CONFIG_FILE)
+    if cfg_path.exists() and resume and yaml.safe_load(cfg_path.read_text()) != record:
+        raise ValueError(
+            f"{run.path} holds a run with other settings; use another --out or resume=False"
+        )
+    write_atomic(cfg_path, lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
+
+    env = make_env(config, settings.batch_envs)
+    _, history = train_agent(
+        env,
+        settings.algo,
+        settings.steps,
+        settings.seed,
+        settings.algo_params,
+        progress,
+        device=settings.device,
+        out_dir=run.path,
+        resume=resume,
+    )
+    tail = history.iloc[-max(1, len(history) // 5) :]
+    summary = {"episodes": float(len(history)), "steps": float(history["steps"].iloc[-1])}
+    for col in ("return", *(metric_spec(env) or {})):
+        summary[f"final_{col}"] = float(np.mean(tail[col].to_numpy()))
+    run.write_summary(summary)
+    return summary
+
+
+def load_run(run_dir: Path | str) -> tuple[VTwinConfig, TrainSettings]:
+    """The config and settings a run folder was trained with."""
+    record = yaml.safe_load((Path(run_dir) / CONFIG_FILE).read_text())
+    config = validate_config(record["config"], source=str(run_dir))
+    return config, TrainSettings(**record["train"])
+
+
+def load_agent(run_dir: Path | str, config: VTwinConfig | None = None) -> tuple[Agent, Any]:
+    """The trained agent of ``run_dir`` and an env for it (``config`` replaces the run's own,
+    e.g. to evaluate over a longer horizon; its observation and action sizes must match)."""
+    run_config, settings = load_run(run_dir)
+    env = make_env(config or run_config, settings.batch_envs)
+    agent = make_agent(
+        settings.algo,
+        env,
+        seed=settings.seed,
+        device=settings.device,
+        params=settings.algo_params,
+    )
+    agent.restore(RunFolder(run_dir).agent_state())
+    return agent, env
+
+
+def evaluate(
+    run_dir: Path | str, *, episodes: int = 3, seed: int = 123_456, deterministic: bool = True
+) -> dict[str, float]:
+    """Run the trained agent of ``run_dir`` on fresh seeds: return and the env's metrics."""
+    agent, env = load_agent(run_dir)
+    return evaluate_policy(agent, env, seed, episodes, deterministic)
