@@ -74,7 +74,6 @@ from vtwin.physics.latency import (
 from vtwin.physics.privacy import (
     attacker_confidence,
     attacker_error,
-    cross_reality_entropy_bits,
     cross_reality_posterior,
     entropy_bits,
     expanded_candidates,
@@ -103,7 +102,6 @@ __all__ = [
     "cache_carryover_bits",
     "chord_to_arc_m",
     "compute_latency_s",
-    "cross_reality_entropy_bits",
     "cross_reality_posterior",
     "db_to_linear",
     "dbm_to_w",
