@@ -23,6 +23,7 @@ from vtwin.physics.channel import (
     w_to_dbm,
 )
 from vtwin.physics.energy import (
+    Rotor,
     flight_energy_j,
     hover_energy_j,
     hover_power_w,
@@ -91,6 +92,7 @@ __all__ = [
     "EARTH_RADIUS_M",
     "MIN_DISTANCE_M",
     "LocalProjection",
+    "Rotor",
     "SphereOffsets",
     "agent_compute_latency_s",
     "agent_migration_latency_s",
