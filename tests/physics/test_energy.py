@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vtwin.physics.energy import (
+    Rotor,
     flight_energy_j,
     hover_energy_j,
     hover_power_w,
@@ -61,11 +62,13 @@ def test_power_minimum_is_at_moderate_speed() -> None:
 
 def test_power_overrides() -> None:
     # only induced power at hover → P(0) = P_i
-    assert rotary_wing_power_w(0.0, blade_profile_w=0.0, induced_w=100.0) == pytest.approx(100.0)
-    assert hover_power_w(blade_profile_w=50.0, induced_w=50.0) == pytest.approx(100.0)
+    assert rotary_wing_power_w(0.0, Rotor(blade_profile_w=0.0, induced_w=100.0)) == pytest.approx(
+        100.0
+    )
+    assert hover_power_w(Rotor(blade_profile_w=50.0, induced_w=50.0)) == pytest.approx(100.0)
     # no drag, no induced power: P(V) = P0 (1 + 3 V²/U_tip²) = 10·(1 + 3·3600/14400) = 17.5
     assert rotary_wing_power_w(
-        60.0, blade_profile_w=10.0, induced_w=0.0, drag_ratio=0.0
+        60.0, Rotor(blade_profile_w=10.0, induced_w=0.0, drag_ratio=0.0)
     ) == pytest.approx(17.5)
 
 
@@ -76,7 +79,7 @@ def test_power_broadcasts_and_rejects_negative_speed() -> None:
     with pytest.raises(ValueError, match=r"speed_mps must be >= 0, got -1\.0"):
         rotary_wing_power_w(-1.0)
     with pytest.raises(ValueError, match=r"tip_speed_mps must be > 0, got 0\.0"):
-        rotary_wing_power_w(1.0, tip_speed_mps=0.0)
+        Rotor(tip_speed_mps=0.0)
 
 
 @settings(deadline=None)
@@ -117,6 +120,6 @@ def test_hover_energy() -> None:
     # 10 s of hover at 168.49 W = 1684.9 J
     assert hover_energy_j(10.0) == pytest.approx(1684.9, rel=1e-12)
     np.testing.assert_allclose(hover_energy_j([0.0, 1.0]), [0.0, 168.49])
-    assert hover_energy_j(2.0, induced_w=0.0) == pytest.approx(2.0 * 79.86)
+    assert hover_energy_j(2.0, Rotor(induced_w=0.0)) == pytest.approx(2.0 * 79.86)
     with pytest.raises(ValueError, match=r"duration_s must be >= 0, got -2\.0"):
         hover_energy_j(-2.0)

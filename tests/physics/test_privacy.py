@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from scipy import integrate, stats
 from vtwin.physics.privacy import (
     attacker_confidence,
     attacker_error,
-    cross_reality_entropy_bits,
     cross_reality_posterior,
     entropy_bits,
     expanded_candidates,
@@ -220,10 +220,13 @@ def test_posterior_two_candidates_by_hand() -> None:
     np.testing.assert_allclose(post_p, [1.0 / (1.0 + ratio), ratio / (1.0 + ratio)], rtol=1e-12)
     # entropy of the first posterior: −Σ p log2 p
     h = -(0.81757448 * math.log2(0.81757448) + 0.18242552 * math.log2(0.18242552))
-    assert cross_reality_entropy_bits(
-        cand, [0.0, 0.0], None, servers, 0, 1.0, 1.0
-    ) == pytest.approx(h, rel=1e-7)
+    assert _entropy(cand, [0.0, 0.0], None, servers, 0, 1.0, 1.0) == pytest.approx(h, rel=1e-7)
     assert attacker_confidence(post) == pytest.approx(0.81757448, rel=1e-7)
+
+
+def _entropy(*args: Any) -> float:
+    """Cross-reality location entropy in bits (paper C eq. (5)): entropy of the posterior."""
+    return float(entropy_bits(cross_reality_posterior(*args)))
 
 
 def _scene(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,14 +260,14 @@ def test_uniform_prior_far_server_beats_peaked_prior() -> None:
     cand = expanded_candidates(perturbed, r_max=1.0)
     # a server very far away tells the adversary almost nothing about the position
     far_servers = np.array([[1e4, 1e4], [-1e4, 1e4]])
-    uniform = cross_reality_entropy_bits(cand, perturbed, None, far_servers, 0, 1.0, 100.0)
+    uniform = _entropy(cand, perturbed, None, far_servers, 0, 1.0, 100.0)
     peaked_prior = np.full(121, 1e-6)
     peaked_prior[60] = 1.0
-    peaked = cross_reality_entropy_bits(cand, perturbed, peaked_prior, far_servers, 0, 1.0, 100.0)
+    peaked = _entropy(cand, perturbed, peaked_prior, far_servers, 0, 1.0, 100.0)
     assert uniform > peaked + 2.0
     # a server next to one corner of the grid pulls the posterior there and lowers entropy
     near_servers = np.array([[-3.0, -3.0], [3.0, 3.0], [3.0, -3.0], [-3.0, 3.0]])
-    near = cross_reality_entropy_bits(cand, perturbed, None, near_servers, 0, 1.0, 0.2)
+    near = _entropy(cand, perturbed, None, near_servers, 0, 1.0, 0.2)
     assert near < uniform
 
 
@@ -273,10 +276,7 @@ def test_posterior_entropy_grows_with_sigma() -> None:
     perturbed = np.array([0.0, 0.0])
     cand = expanded_candidates(perturbed, r_max=1.0)
     servers = np.array([[50.0, 0.0], [-50.0, 0.0]])
-    h = [
-        float(cross_reality_entropy_bits(cand, perturbed, None, servers, 0, s, 10.0))
-        for s in (0.3, 1.0, 3.0)
-    ]
+    h = [_entropy(cand, perturbed, None, servers, 0, s, 10.0) for s in (0.3, 1.0, 3.0)]
     assert h[0] < h[1] < h[2] <= math.log2(121)
 
 

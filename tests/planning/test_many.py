@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vtwin.planning import FlightGraph, PlannerState, make_planner
+from vtwin.planning import FlightGraph, PlannerState, PlanningBatch, make_planner
 from vtwin.world.topology import grid_graph, knn_graph
 
 
@@ -42,11 +42,23 @@ def test_many_equals_one_by_one_over_several_rounds(name: str, n_uavs: int) -> N
                     for b in range(n_copies)
                 ]
             )
-            got = type(many[0]).next_waypoints_many(
-                many, loads, np.ones(e), energy, energy_max, nodes, ready
-            )
+            batch = PlanningBatch(loads, np.ones(e), energy, energy_max, nodes, ready)
+            got = type(many[0]).next_waypoints_many(many, batch)
             np.testing.assert_array_equal(got, expected)
             for b in range(n_copies):
                 assert many[b].planned_paths == solo[b].planned_paths
                 np.testing.assert_array_equal(many[b].goals, solo[b].goals)
             nodes = np.where(ready, got, nodes)  # ready UAVs reach their waypoints
+
+
+def test_batch_state_is_the_row_of_each_copy() -> None:
+    loads = np.array([[1.0, 2.0], [3.0, 4.0]])
+    energy = np.array([[5.0], [6.0]])
+    nodes = np.array([[0], [1]])
+    batch = PlanningBatch(loads, np.ones(2), energy, np.full(1, 9.0), nodes, nodes == 1)
+    state = batch.state(1)
+    np.testing.assert_array_equal(state.loads, [3.0, 4.0])
+    np.testing.assert_array_equal(state.energy_j, [6.0])
+    np.testing.assert_array_equal(state.uav_node, [1])
+    np.testing.assert_array_equal(state.energy_max_j, [9.0])
+    assert state.n_rsus == 2 and state.n_uavs == 1

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from vtwin.world.workload import (
+    DiurnalShape,
     diurnal_profile,
     flow_to_load,
     hotspot_multipliers,
+    profile_at_hours,
 )
 
 SLOTS_PER_DAY_60S = 24 * 60
@@ -28,7 +30,8 @@ def test_profile_mean_one_over_whole_days() -> None:
     assert p.dtype == np.float64
     np.testing.assert_allclose(p.mean(), 1.0, rtol=1e-9)
     # any full day, whatever the start hour, averages to 1
-    shifted = diurnal_profile(96, 900.0, start_hour=7.3, peak_hours=(7.0, 17.5), night_floor=0.1)
+    shape = DiurnalShape(peak_hours=(7.0, 17.5), night_floor=0.1)
+    shifted = diurnal_profile(96, 900.0, start_hour=7.3, shape=shape)
     np.testing.assert_allclose(shifted.mean(), 1.0, rtol=1e-6)
 
 
@@ -53,7 +56,7 @@ def test_profile_is_periodic_and_smooth() -> None:
 
 def test_profile_weekend_dip_and_weekly_mean() -> None:
     slots_per_week = 7 * 24
-    p = diurnal_profile(slots_per_week, 3600.0, weekly_amplitude=0.4)
+    p = diurnal_profile(slots_per_week, 3600.0, shape=DiurnalShape(weekly_amplitude=0.4))
     np.testing.assert_allclose(p.mean(), 1.0, rtol=1e-9)
     day_means = p.reshape(7, 24).mean(axis=1)
     np.testing.assert_allclose(day_means[5:] / day_means[:5].mean(), 0.6, rtol=1e-9)
@@ -76,7 +79,16 @@ def test_profile_rejects_bad_arguments(kwargs: dict, field: str) -> None:
     args.update(kwargs)
     n_slots, slot_s = args.pop("n_slots"), args.pop("slot_s")
     with pytest.raises(ValueError, match=field):
-        diurnal_profile(n_slots, slot_s, **args)
+        diurnal_profile(n_slots, slot_s, shape=DiurnalShape(**args))
+
+
+def test_profile_at_hours_matches_the_slot_profile() -> None:
+    shape = DiurnalShape(peak_hours=(9.0,), weekly_amplitude=0.2)
+    hours = np.arange(48, dtype=np.float64) * 3.5
+    np.testing.assert_array_equal(
+        profile_at_hours(hours, shape), diurnal_profile(48, 3.5 * 3600.0, shape=shape)
+    )
+    np.testing.assert_array_equal(profile_at_hours([1.0, 2.0]), DiurnalShape().at_hours([1, 2]))
 
 
 # --------------------------------------------------------------------------- helpers

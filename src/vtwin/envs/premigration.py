@@ -44,7 +44,7 @@ from vtwin.physics.latency import (
     total_latency_s,
     transmission_latency_s,
 )
-from vtwin.planning import FlightGraph, UavPlanner, make_planner
+from vtwin.planning import FlightGraph, PlanningBatch, UavPlanner, make_planner
 from vtwin.rewards import PaperAReward, Reward, RewardFn, make_reward
 from vtwin.seeding import GeneratorPool
 from vtwin.world.background import DiurnalArrivals, load_weights
@@ -467,15 +467,15 @@ class BatchedPreMigration:
         if rows.size == 0:
             return
         planners = [self.planners[b] for b in rows]
-        wp = type(planners[0]).next_waypoints_many(
-            planners,
-            self.load[rows, : self.E],
-            self._rsu_capacity,
-            self.uav_energy_j[rows],
-            self._battery_full,
-            self.uav_node[rows],
-            need[rows],
+        batch = PlanningBatch(
+            loads=self.load[rows, : self.E],
+            load_max=self._rsu_capacity,
+            energy_j=self.uav_energy_j[rows],
+            energy_max_j=self._battery_full,
+            uav_node=self.uav_node[rows],
+            ready=need[rows],
         )
+        wp = type(planners[0]).next_waypoints_many(planners, batch)
         new = need[rows]
         self.uav_wp[rows] = np.where(new, wp, self.uav_wp[rows])
         hover = new & (wp == self.uav_node[rows])

@@ -23,6 +23,7 @@ from vtwin.physics.channel import (
     w_to_dbm,
 )
 from vtwin.physics.energy import (
+    Rotor,
     flight_energy_j,
     hover_energy_j,
     hover_power_w,
@@ -74,7 +75,6 @@ from vtwin.physics.latency import (
 from vtwin.physics.privacy import (
     attacker_confidence,
     attacker_error,
-    cross_reality_entropy_bits,
     cross_reality_posterior,
     entropy_bits,
     expanded_candidates,
@@ -92,6 +92,7 @@ __all__ = [
     "EARTH_RADIUS_M",
     "MIN_DISTANCE_M",
     "LocalProjection",
+    "Rotor",
     "SphereOffsets",
     "agent_compute_latency_s",
     "agent_migration_latency_s",
@@ -103,7 +104,6 @@ __all__ = [
     "cache_carryover_bits",
     "chord_to_arc_m",
     "compute_latency_s",
-    "cross_reality_entropy_bits",
     "cross_reality_posterior",
     "db_to_linear",
     "dbm_to_w",

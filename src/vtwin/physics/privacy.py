@@ -186,6 +186,7 @@ def cross_reality_posterior(
     non-negative weights; None means uniform); ``server_xy`` [S, 2] or [..., S, 2];
     ``chosen_server`` int or integer array [...] of server indices. Returns [..., P] summing to
     1 along the last axis. Works in log space, so far-away observations do not underflow.
+    Its :func:`entropy_bits` is the cross-reality location entropy, ≤ log2 |P| (paper C eq. (5)).
     """
     cand = _as_float(candidates)
     pert = _as_float(perturbed_xy)
@@ -232,22 +233,6 @@ def cross_reality_posterior(
     return np.asarray(post / np.sum(post, axis=-1, keepdims=True), dtype=np.float64)
 
 
-def cross_reality_entropy_bits(
-    candidates: ArrayLike,
-    perturbed_xy: ArrayLike,
-    prior: ArrayLike | None,
-    server_xy: ArrayLike,
-    chosen_server: ArrayLike,
-    sigma: float,
-    d_t: float,
-) -> FloatArray:
-    """Cross-reality location entropy in bits, ≤ log2 |P| (paper C eq. (5), SPEC §C)."""
-    post = cross_reality_posterior(
-        candidates, perturbed_xy, prior, server_xy, chosen_server, sigma, d_t
-    )
-    return entropy_bits(post, axis=-1)
-
-
 def attacker_confidence(posterior: ArrayLike) -> FloatArray:
     """Attacker confidence: the largest posterior probability over candidates (SPEC §C)."""
     post = _check_ge("posterior", posterior)
@@ -270,7 +255,6 @@ def attacker_error(candidates: ArrayLike, posterior: ArrayLike, true_xy: ArrayLi
 __all__ = [
     "attacker_confidence",
     "attacker_error",
-    "cross_reality_entropy_bits",
     "cross_reality_posterior",
     "entropy_bits",
     "expanded_candidates",

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from vtwin.planning.base import FlightGraph, PlannerState, UavPlanner, claim_highest_load_goals
+from vtwin.planning.base import (
+    FlightGraph,
+    PlannerState,
+    PlanningBatch,
+    UavPlanner,
+    claim_highest_load_goals,
+)
 from vtwin.planning.baselines import (
     GreedyPlanner,
     HoverPlanner,
@@ -44,6 +50,7 @@ __all__ = [
     "HoverPlanner",
     "PatrolPlanner",
     "PlannerState",
+    "PlanningBatch",
     "RandomWalkPlanner",
     "UavPlanner",
     "build_patrol_tour",

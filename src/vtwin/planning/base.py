@@ -26,15 +26,13 @@ import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
+from vtwin.arrays import BoolArray, FloatArray, IntArray
 from vtwin.physics.energy import flight_energy_j
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 __all__ = [
     "FlightGraph",
     "PlannerState",
+    "PlanningBatch",
     "UavPlanner",
     "claim_highest_load_goals",
 ]
@@ -273,6 +271,33 @@ class PlannerState:
         return np.asarray(self.loads / self.load_max, dtype=np.float64)
 
 
+@dataclass(frozen=True, eq=False)
+class PlanningBatch:
+    """One planning round over R env copies: row r is what copy r's planner sees.
+
+    ``loads`` [R, E], ``energy_j`` [R, U], ``uav_node`` [R, U] and ``ready`` [R, U] (the UAVs
+    that need a waypoint) per copy; ``load_max`` [E] and ``energy_max_j`` [U] are shared. Units
+    as in :class:`PlannerState`. Not checked: a batched env builds it from its own arrays.
+    """
+
+    loads: FloatArray
+    load_max: FloatArray
+    energy_j: FloatArray
+    energy_max_j: FloatArray
+    uav_node: IntArray
+    ready: BoolArray
+
+    def state(self, row: int) -> PlannerState:
+        """Copy ``row``'s :class:`PlannerState` (views of the batch arrays)."""
+        return PlannerState.trusted(
+            self.loads[row],
+            self.load_max,
+            self.energy_j[row],
+            self.energy_max_j,
+            self.uav_node[row],
+        )
+
+
 def claim_highest_load_goals(
     state: PlannerState,
     uavs: Iterable[int],
@@ -404,39 +429,25 @@ class UavPlanner(ABC):
         return self._waypoints.copy()
 
     @classmethod
-    def next_waypoints_many(
-        cls,
-        planners: Sequence[UavPlanner],
-        loads: FloatArray,
-        load_max: FloatArray,
-        energy_j: FloatArray,
-        energy_max_j: FloatArray,
-        uav_node: IntArray,
-        ready: NDArray[np.bool_],
-    ) -> IntArray:
+    def next_waypoints_many(cls, planners: Sequence[UavPlanner], batch: PlanningBatch) -> IntArray:
         """:meth:`next_waypoints` for several env copies at once: row i is planner i's copy.
 
-        ``loads`` [R, E], ``energy_j``/``uav_node``/``ready`` [R, U]; ``load_max`` [E] and
-        ``energy_max_j`` [U] are shared. Returns [R, U] waypoints, exactly what R separate
-        calls return (subclasses may vectorise; this default calls each planner in turn).
+        Returns [R, U] waypoints, exactly what R separate calls return (subclasses may
+        vectorise; this default calls each planner in turn).
         """
-        out = np.empty_like(uav_node)
+        out = np.empty_like(batch.uav_node)
         for i, planner in enumerate(planners):
-            state = PlannerState.trusted(loads[i], load_max, energy_j[i], energy_max_j, uav_node[i])
-            out[i] = planner.next_waypoints(state, ready[i])
+            out[i] = planner.next_waypoints(batch.state(i), batch.ready[i])
         return out
 
     @staticmethod
     def _claim_many(
-        planners: Sequence[UavPlanner],
-        loads: FloatArray,
-        load_max: FloatArray,
-        uav_node: IntArray,
-        ready: NDArray[np.bool_],
+        planners: Sequence[UavPlanner], batch: PlanningBatch
     ) -> tuple[IntArray, FloatArray]:
         """:func:`claim_highest_load_goals` for R copies at once: goals [R, U] (−1 where not
         ready) and the load ratios [R, E]. Also lets never-planned, not-ready UAVs hover, as
         :meth:`next_waypoints` does."""
+        loads, load_max, uav_node, ready = batch.loads, batch.load_max, batch.uav_node, batch.ready
         flight = planners[0].flight
         n_rows, n_uavs = uav_node.shape
         rows = np.arange(n_rows)

@@ -13,13 +13,12 @@ from typing import ClassVar
 
 import networkx as nx
 import numpy as np
-from numpy.typing import NDArray
 
+from vtwin.arrays import FloatArray, IntArray
 from vtwin.planning.base import (
     FlightGraph,
-    FloatArray,
-    IntArray,
     PlannerState,
+    PlanningBatch,
     UavPlanner,
     claim_highest_load_goals,
 )
@@ -57,23 +56,13 @@ class GreedyPlanner(UavPlanner):
         return [[int(state.uav_node[u]), g] for u, g in zip(ready_idx, goals, strict=True)]
 
     @classmethod
-    def next_waypoints_many(
-        cls,
-        planners: Sequence[UavPlanner],
-        loads: FloatArray,
-        load_max: FloatArray,
-        energy_j: FloatArray,
-        energy_max_j: FloatArray,
-        uav_node: IntArray,
-        ready: NDArray[np.bool_],
-    ) -> IntArray:
+    def next_waypoints_many(cls, planners: Sequence[UavPlanner], batch: PlanningBatch) -> IntArray:
         """Vectorised greedy round over R env copies (same result as R single calls)."""
         if not planners or not all(isinstance(p, GreedyPlanner) for p in planners):
-            return super().next_waypoints_many(
-                planners, loads, load_max, energy_j, energy_max_j, uav_node, ready
-            )
-        goal_of, _ = UavPlanner._claim_many(planners, loads, load_max, uav_node, ready)
-        for r, u in zip(*np.nonzero(ready), strict=True):
+            return super().next_waypoints_many(planners, batch)
+        goal_of, _ = UavPlanner._claim_many(planners, batch)
+        uav_node = batch.uav_node
+        for r, u in zip(*np.nonzero(batch.ready), strict=True):
             planners[r]._store(
                 int(u), int(uav_node[r, u]), [int(uav_node[r, u]), int(goal_of[r, u])]
             )

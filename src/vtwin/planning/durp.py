@@ -34,12 +34,11 @@ from typing import ClassVar
 
 import networkx as nx
 import numpy as np
-from numpy.typing import NDArray
 
+from vtwin.arrays import FloatArray, IntArray
 from vtwin.planning.base import (
-    FloatArray,
-    IntArray,
     PlannerState,
+    PlanningBatch,
     UavPlanner,
     claim_highest_load_goals,
 )
@@ -125,16 +124,7 @@ class DurpPlanner(UavPlanner):
         return plans
 
     @classmethod
-    def next_waypoints_many(
-        cls,
-        planners: Sequence[UavPlanner],
-        loads: FloatArray,
-        load_max: FloatArray,
-        energy_j: FloatArray,
-        energy_max_j: FloatArray,
-        uav_node: IntArray,
-        ready: NDArray[np.bool_],
-    ) -> IntArray:
+    def next_waypoints_many(cls, planners: Sequence[UavPlanner], batch: PlanningBatch) -> IntArray:
         """Vectorised DURP round over R env copies (same result as R single calls).
 
         The goal claiming and the heuristics are computed for all copies at once; A* still
@@ -142,23 +132,22 @@ class DurpPlanner(UavPlanner):
         """
         durps = [p for p in planners if isinstance(p, DurpPlanner)]
         if len(durps) != len(planners) or not durps:
-            return super().next_waypoints_many(
-                planners, loads, load_max, energy_j, energy_max_j, uav_node, ready
-            )
+            return super().next_waypoints_many(planners, batch)
         flight = durps[0].flight
-        goal_of, ratio = UavPlanner._claim_many(durps, loads, load_max, uav_node, ready)
+        goal_of, ratio = UavPlanner._claim_many(durps, batch)
         # heuristics for every ready UAV, then one A* each
-        r_idx, u_idx = np.nonzero(ready)
+        r_idx, u_idx = np.nonzero(batch.ready)
+        uav_node = batch.uav_node
         if r_idx.size:
             p0 = durps[0]
             d_ref, e_ref = p0.reference_length_m, p0.reference_energy_j
             node = uav_node[r_idx, u_idx]
             goal = goal_of[r_idx, u_idx]
-            e_rem = energy_j[r_idx, u_idx][:, None] - flight.energy_matrix_j[node]
+            e_rem = batch.energy_j[r_idx, u_idx][:, None] - flight.energy_matrix_j[node]
             weights = np.array([[p.alpha, p.beta, p.gamma] for p in durps])[r_idx]
             h = (
                 weights[:, :1] * e_ref * (flight.distance_matrix_m[goal] / d_ref)
-                + weights[:, 1:2] * e_ref * (1.0 - e_rem / energy_max_j[u_idx][:, None])
+                + weights[:, 1:2] * e_ref * (1.0 - e_rem / batch.energy_max_j[u_idx][:, None])
                 - weights[:, 2:3] * e_ref * ratio[r_idx]
             )
             for k in range(r_idx.size):

@@ -29,11 +29,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import BoolArray, FloatArray
 from vtwin.data.traces import Trace
 from vtwin.physics.geo import LocalProjection
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 __all__ = [
     "ManhattanGridMobility",

@@ -1,7 +1,8 @@
 """Building blocks of the servers' background workload (SPEC §0, background workload); the
 load models themselves are in :mod:`vtwin.world.background`.
 
-* :func:`diurnal_profile` / :func:`profile_at_hours` — the daily shape (mean 1 per day).
+* :class:`DiurnalShape`, :func:`diurnal_profile` / :func:`profile_at_hours` — the daily shape
+  (mean 1 per day).
 * :func:`flow_to_load` — paper B Sec. V: ``S_m(t) = S_v · flow_m(t)`` from a traffic-flow
   series (e.g. PeMS).
 * :func:`hotspot_multipliers` — heavier load near hotspots.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 FloatArray = NDArray[np.float64]
 
 __all__ = [
+    "DiurnalShape",
     "diurnal_profile",
     "flow_to_load",
     "hotspot_multipliers",
@@ -66,90 +69,10 @@ def _count(value: int, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _raw_daily_shape(
-    hours: FloatArray,
-    peak_hours: Sequence[float],
-    peak_width_h: float,
-    peak_gain: float,
-    night_floor: float,
-) -> FloatArray:
-    """Un-normalised daily shape at clock ``hours`` (any real hours; period 24 h)."""
-    phase = 2.0 * np.pi * (hours - _TROUGH_HOUR) / HOURS_PER_DAY
-    base = night_floor + (1.0 - night_floor) * 0.5 * (1.0 - np.cos(phase))
-    peaks = np.zeros_like(base)
-    for p in peak_hours:
-        # wrapped Gaussian: nearest copy of the peak plus its neighbours a day either side
-        d = np.mod(hours - p + HOURS_PER_DAY / 2.0, HOURS_PER_DAY) - HOURS_PER_DAY / 2.0
-        for shift in (-HOURS_PER_DAY, 0.0, HOURS_PER_DAY):
-            peaks += np.exp(-0.5 * ((d + shift) / peak_width_h) ** 2)
-    return base + peak_gain * peaks
+@dataclass(frozen=True)
+class DiurnalShape:
+    """Parameters of the daily load shape (validated; see :func:`diurnal_profile`).
 
-
-def _profile_at_hours(
-    hours: FloatArray,
-    *,
-    peak_hours: Sequence[float],
-    peak_width_h: float,
-    peak_gain: float,
-    night_floor: float,
-    weekly_amplitude: float,
-) -> FloatArray:
-    """Normalised profile at absolute ``hours`` since Monday 00:00 (see :func:`diurnal_profile`)."""
-    grid = np.arange(_NORMALISATION_SAMPLES, dtype=np.float64) * (
-        HOURS_PER_DAY / _NORMALISATION_SAMPLES
-    )
-    day_mean = float(
-        _raw_daily_shape(grid, peak_hours, peak_width_h, peak_gain, night_floor).mean()
-    )
-    daily = _raw_daily_shape(hours, peak_hours, peak_width_h, peak_gain, night_floor) / day_mean
-
-    if weekly_amplitude == 0.0:
-        return daily
-    weekday = np.mod(np.floor(hours / HOURS_PER_DAY), DAYS_PER_WEEK).astype(np.int64)
-    weekend = np.isin(weekday, WEEKEND_DAYS)
-    # weekend days are scaled by (1 - a) relative to weekdays; the factor is rescaled so its
-    # mean over the 7 days of a week is 1
-    raw = np.where(weekend, 1.0 - weekly_amplitude, 1.0)
-    week_mean = (
-        (DAYS_PER_WEEK - len(WEEKEND_DAYS)) + len(WEEKEND_DAYS) * (1.0 - weekly_amplitude)
-    ) / DAYS_PER_WEEK
-    return daily * raw / week_mean
-
-
-def _check_profile_args(
-    peak_hours: Sequence[float],
-    peak_width_h: float,
-    peak_gain: float,
-    night_floor: float,
-    weekly_amplitude: float,
-) -> tuple[float, ...]:
-    """Validate the shape parameters shared by the profile and the synthetic workload."""
-    peaks = tuple(_finite(p, "peak_hours[...]") for p in peak_hours)
-    if peak_width_h <= 0 or not math.isfinite(peak_width_h):
-        raise ValueError(f"peak_width_h must be a finite number > 0 hours, got {peak_width_h!r}")
-    _in_range(peak_gain, "peak_gain", 0.0, math.inf)
-    _in_range(night_floor, "night_floor", 0.0, 1.0)
-    _in_range(weekly_amplitude, "weekly_amplitude", 0.0, 1.0, high_open=True)
-    return peaks
-
-
-# --------------------------------------------------------------------------- profile
-
-
-def diurnal_profile(
-    n_slots: int,
-    slot_s: float,
-    *,
-    start_hour: float = 0.0,
-    peak_hours: Sequence[float] = (8.5, 18.0),
-    peak_width_h: float = 1.5,
-    peak_gain: float = 0.8,
-    night_floor: float = 0.3,
-    weekly_amplitude: float = 0.0,
-) -> FloatArray:
-    """Dimensionless daily load shape ``[n_slots]`` (mean 1 per day); slot k is k·slot_s s later.
-
-    Slot k sits at clock hour ``start_hour + k·slot_s/3600``.
     Shape before normalisation, at clock hour h:
     ``night_floor + (1 − night_floor)·½(1 − cos(2π(h − 4)/24))`` (a smooth day/night swing with
     its trough, ``night_floor``, at 04:00 and its crest, 1, at 16:00) plus
@@ -158,8 +81,80 @@ def diurnal_profile(
     grid (exact to rounding for this smooth periodic curve), so any whole day averages 1.
     With ``weekly_amplitude = a > 0`` Saturdays and Sundays are scaled by ``(1 − a)`` relative
     to weekdays and the weekly factor is rescaled to mean 1 over a week, so whole *weeks*
-    average 1 (then single days average slightly above or below 1). Hour 0 is Monday 00:00;
-    pass ``start_hour = 24·d + h`` to start on another day.
+    average 1 (then single days average slightly above or below 1). Hour 0 is Monday 00:00.
+    """
+
+    peak_hours: Sequence[float] = (8.5, 18.0)
+    """Clock hours of the rush-hour bumps."""
+    peak_width_h: float = 1.5
+    """Standard deviation of each bump, hours (> 0)."""
+    peak_gain: float = 0.8
+    """Height of each bump relative to the base curve's crest (>= 0)."""
+    night_floor: float = 0.3
+    """Base curve at its 04:00 trough, in [0, 1]."""
+    weekly_amplitude: float = 0.0
+    """Weekend reduction a in [0, 1)."""
+
+    def __post_init__(self) -> None:
+        peaks = tuple(_finite(p, "peak_hours[...]") for p in self.peak_hours)
+        if self.peak_width_h <= 0 or not math.isfinite(self.peak_width_h):
+            raise ValueError(
+                f"peak_width_h must be a finite number > 0 hours, got {self.peak_width_h!r}"
+            )
+        _in_range(self.peak_gain, "peak_gain", 0.0, math.inf)
+        _in_range(self.night_floor, "night_floor", 0.0, 1.0)
+        _in_range(self.weekly_amplitude, "weekly_amplitude", 0.0, 1.0, high_open=True)
+        object.__setattr__(self, "peak_hours", peaks)
+        for name in ("peak_width_h", "peak_gain", "night_floor", "weekly_amplitude"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    def _raw_daily(self, hours: FloatArray) -> FloatArray:
+        """Un-normalised daily shape at clock ``hours`` (any real hours; period 24 h)."""
+        night_floor = self.night_floor
+        phase = 2.0 * np.pi * (hours - _TROUGH_HOUR) / HOURS_PER_DAY
+        base = night_floor + (1.0 - night_floor) * 0.5 * (1.0 - np.cos(phase))
+        peaks = np.zeros_like(base)
+        for p in self.peak_hours:
+            # wrapped Gaussian: nearest copy of the peak plus its neighbours a day either side
+            d = np.mod(hours - p + HOURS_PER_DAY / 2.0, HOURS_PER_DAY) - HOURS_PER_DAY / 2.0
+            for shift in (-HOURS_PER_DAY, 0.0, HOURS_PER_DAY):
+                peaks += np.exp(-0.5 * ((d + shift) / self.peak_width_h) ** 2)
+        return base + self.peak_gain * peaks
+
+    def at_hours(self, hours: ArrayLike) -> FloatArray:
+        """Normalised profile at absolute ``hours`` since Monday 00:00 (any array shape)."""
+        h = np.asarray(hours, dtype=np.float64)
+        grid = np.arange(_NORMALISATION_SAMPLES, dtype=np.float64) * (
+            HOURS_PER_DAY / _NORMALISATION_SAMPLES
+        )
+        day_mean = float(self._raw_daily(grid).mean())
+        daily = self._raw_daily(h) / day_mean
+
+        weekly_amplitude = self.weekly_amplitude
+        if weekly_amplitude == 0.0:
+            return daily
+        weekday = np.mod(np.floor(h / HOURS_PER_DAY), DAYS_PER_WEEK).astype(np.int64)
+        weekend = np.isin(weekday, WEEKEND_DAYS)
+        # weekend days are scaled by (1 - a) relative to weekdays; the factor is rescaled so its
+        # mean over the 7 days of a week is 1
+        raw = np.where(weekend, 1.0 - weekly_amplitude, 1.0)
+        week_mean = (
+            (DAYS_PER_WEEK - len(WEEKEND_DAYS)) + len(WEEKEND_DAYS) * (1.0 - weekly_amplitude)
+        ) / DAYS_PER_WEEK
+        return daily * raw / week_mean
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def diurnal_profile(
+    n_slots: int, slot_s: float, *, start_hour: float = 0.0, shape: DiurnalShape | None = None
+) -> FloatArray:
+    """Dimensionless daily load shape ``[n_slots]`` (mean 1 per day); slot k is k·slot_s s later.
+
+    Slot k sits at clock hour ``start_hour + k·slot_s/3600``; ``shape`` defaults to
+    :class:`DiurnalShape` ``()``. Hour 0 is Monday 00:00; pass ``start_hour = 24·d + h`` to start
+    on another day.
     """
     n_slots = _count(n_slots, "n_slots", 0)
     slot_s = _finite(slot_s, "slot_s")
@@ -167,35 +162,12 @@ def diurnal_profile(
         raise ValueError(f"slot_s must be > 0 seconds, got {slot_s!r}")
     start_hour = _finite(start_hour, "start_hour")
     hours = start_hour + np.arange(n_slots, dtype=np.float64) * (slot_s / SECONDS_PER_HOUR)
-    return profile_at_hours(
-        hours,
-        peak_hours=peak_hours,
-        peak_width_h=peak_width_h,
-        peak_gain=peak_gain,
-        night_floor=night_floor,
-        weekly_amplitude=weekly_amplitude,
-    )
+    return profile_at_hours(hours, shape)
 
 
-def profile_at_hours(
-    hours: ArrayLike,
-    *,
-    peak_hours: Sequence[float] = (8.5, 18.0),
-    peak_width_h: float = 1.5,
-    peak_gain: float = 0.8,
-    night_floor: float = 0.3,
-    weekly_amplitude: float = 0.0,
-) -> FloatArray:
+def profile_at_hours(hours: ArrayLike, shape: DiurnalShape | None = None) -> FloatArray:
     """The :func:`diurnal_profile` shape at arbitrary clock ``hours`` (any array shape)."""
-    peaks = _check_profile_args(peak_hours, peak_width_h, peak_gain, night_floor, weekly_amplitude)
-    return _profile_at_hours(
-        np.asarray(hours, dtype=np.float64),
-        peak_hours=peaks,
-        peak_width_h=float(peak_width_h),
-        peak_gain=float(peak_gain),
-        night_floor=float(night_floor),
-        weekly_amplitude=float(weekly_amplitude),
-    )
+    return (DiurnalShape() if shape is None else shape).at_hours(hours)
 
 
 # --------------------------------------------------------------------------- helpers for callers
