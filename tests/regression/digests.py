@@ -4,8 +4,8 @@
 ``--write`` stores them in ``digests.json`` beside this file. ``test_digests.py`` compares
 every case with the stored value, so a refactor that changes one bit of an env's output or
 of an agent's weights after a short run fails. Floating-point results are bit-exact only on
-the same platform (CPU family, numpy and torch builds); the stored file records the platform
-and the test skips, naming the difference, elsewhere.
+the same platform (numpy and torch builds and the SIMD kernels they pick on this CPU); the
+stored file records the platform and the test skips, naming the difference, elsewhere.
 """
 
 from __future__ import annotations
@@ -27,11 +27,16 @@ STORE = Path(__file__).with_name("digests.json")
 def platform_key() -> dict[str, str]:
     """What bit-exact floating-point results depend on."""
     import torch
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
+    # the SIMD kernels numpy and torch pick decide the last bits of exp, sin, matmul, …
+    numpy_simd = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
     return {
         "machine": platform.machine(),
         "numpy": np.__version__,
+        "numpy_simd": ",".join(numpy_simd),
         "torch": torch.__version__.split("+")[0],
+        "torch_cpu": torch.backends.cpu.get_cpu_capability(),
         "python": ".".join(map(str, sys.version_info[:2])),
     }
 
