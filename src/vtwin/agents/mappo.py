@@ -55,7 +55,6 @@ __all__ = [
     "MAPPOConfig",
     "MultiAgentRollout",
     "effective_mask",
-    "multi_agent_sizes",
 ]
 
 ObsDict = dict[str, NDArray[Any]]
@@ -98,15 +97,6 @@ def effective_mask(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """
     m = np.asarray(mask, dtype=bool)
     return m | ~m.any(axis=-1, keepdims=True)
-
-
-def multi_agent_sizes(
-    n_agents: int, obs_dim: int, state_dim: int, n_actions: int
-) -> tuple[int, int, int, int]:
-    """A multi-agent learner's sizes, checked (≥ 1 agent, ≥ 2 actions)."""
-    if n_agents < 1 or n_actions < 2:
-        raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
-    return n_agents, obs_dim, state_dim, n_actions
 
 
 class MultiAgentRollout(RolloutBuffer):
@@ -198,46 +188,36 @@ class MultiAgentRollout(RolloutBuffer):
         return {k: np.ascontiguousarray(v[sel]) for k, v in out.items()}
 
 
-class MAPPOAgent(TorchAgent):
+class MAPPOAgent(TorchAgent[MAPPOConfig]):
     """Decentralised actors π(a | o_v, v) and a centralised critic V(s, v), trained with PPO."""
 
     kind: AgentKind = "on_policy"
+    config_class = MAPPOConfig
 
-    def __init__(
-        self,
-        n_agents: int,
-        obs_dim: int,
-        state_dim: int,
-        n_actions: int,
-        config: MAPPOConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
-        super().__init__()
-        self.config = cfg = config or MAPPOConfig()
-        sizes = multi_agent_sizes(n_agents, obs_dim, state_dim, n_actions)
-        self.n_agents, self.obs_dim, self.state_dim, self.n_actions = sizes
-        self._seed(device, seed)
+    def _build(self) -> None:
+        cfg, n_agents, n_actions = self.config, self.n_agents, self.n_actions
         if cfg.share_actor:
-            self.actors = nn.ModuleList([mlp(obs_dim + n_agents, n_actions, cfg.hidden, nn.Tanh)])
+            self.actors = nn.ModuleList(
+                [mlp(self.obs_dim + n_agents, n_actions, cfg.hidden, nn.Tanh)]
+            )
         else:
             self.actors = nn.ModuleList(
-                [mlp(obs_dim, n_actions, cfg.hidden, nn.Tanh) for _ in range(n_agents)]
+                [mlp(self.obs_dim, n_actions, cfg.hidden, nn.Tanh) for _ in range(n_agents)]
             )
         for actor in self.actors:  # small last layer: near-uniform initial policy (CleanRL)
             last = list(actor.children())[-1]
             assert isinstance(last, nn.Linear)
             nn.init.orthogonal_(last.weight, 0.01)
             nn.init.zeros_(last.bias)
-        self.critic = mlp(state_dim + n_agents, 1, cfg.critic_hidden, nn.Tanh)
-        self.to(self.device)
+        self.critic = mlp(self.state_dim + n_agents, 1, cfg.critic_hidden, nn.Tanh)
+        self.value_norm = RunningMeanStd(())
+
+    def _build_optimizers(self) -> None:
+        cfg = self.config
         self.actor_optimizer = torch.optim.Adam(self.actors.parameters(), lr=cfg.lr_actor, eps=1e-5)
         self.critic_optimizer = torch.optim.Adam(
             self.critic.parameters(), lr=cfg.lr_critic, eps=1e-5
         )
-        self.value_norm = RunningMeanStd(())
 
     # ------------------------------------------------------------------ networks
     def make_rollout(self, B: int) -> MultiAgentRollout:

@@ -47,28 +47,17 @@ class PPOConfig(ClippedPPOConfig):
     vf_coef: float = 0.5
 
 
-class PPOAgent(TorchAgent):
+class PPOAgent(TorchAgent[PPOConfig]):
     """Actor (logits over ``n_actions``) and critic (V(s)) trained with PPO."""
 
     kind: AgentKind = "on_policy"
+    config_class = PPOConfig
 
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        config: PPOConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
-        super().__init__()
-        self.config = config or PPOConfig()
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        self._seed(device, seed)
-        self.actor = mlp(obs_dim, n_actions, self.config.hidden, nn.Tanh)
-        self.critic = mlp(obs_dim, 1, self.config.hidden, nn.Tanh)
-        self.to(self.device)
+    def _build(self) -> None:
+        self.actor = mlp(self.obs_dim, self.n_actions, self.config.hidden, nn.Tanh)
+        self.critic = mlp(self.obs_dim, 1, self.config.hidden, nn.Tanh)
+
+    def _build_optimizers(self) -> None:
         self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
 
     # ------------------------------------------------------------------ acting
