@@ -28,15 +28,15 @@ __all__ = [
     "MASKED_LOGIT",
     "AgentSizes",
     "ClippedPPOConfig",
+    "PPOStats",
     "TorchAgent",
     "as_tensor",
     "categorical_entropy",
     "clipped_surrogate",
     "clipped_value_loss",
     "masked_logits",
-    "new_ppo_stats",
     "polyak_update",
-    "record_ppo_stats",
+    "sample_from_logits",
     "with_mask",
 ]
 
@@ -111,26 +111,53 @@ def clipped_value_loss(
     return 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
 
 
-def new_ppo_stats() -> dict[str, list[float]]:
-    """Empty per-minibatch lists of the PPO update metrics."""
-    return {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_frac": []}
+class PPOStats:
+    """Per-minibatch PPO update metrics: losses, entropy, approximate KL and clip fraction."""
+
+    def __init__(self) -> None:
+        """Empty lists of every metric."""
+        self.values: dict[str, list[float]] = {
+            "policy_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "approx_kl": [],
+            "clip_frac": [],
+        }
+
+    @torch.no_grad()
+    def record(
+        self,
+        pg: torch.Tensor,
+        v_loss: torch.Tensor,
+        entropy: torch.Tensor,
+        ratio: torch.Tensor,
+        clip: float,
+    ) -> None:
+        """Append one minibatch's losses, entropy, approximate KL and clip fraction."""
+        stats = self.values
+        stats["policy_loss"].append(float(pg))
+        stats["value_loss"].append(float(v_loss))
+        stats["entropy"].append(float(entropy))
+        stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
+        stats["clip_frac"].append(float(((ratio - 1).abs() > clip).float().mean()))
+
+    def means(self) -> dict[str, float]:
+        """Each metric's mean over the recorded minibatches."""
+        return {k: float(np.mean(v)) for k, v in self.values.items()}
 
 
-@torch.no_grad()
-def record_ppo_stats(
-    stats: dict[str, list[float]],
-    pg: torch.Tensor,
-    v_loss: torch.Tensor,
-    entropy: torch.Tensor,
-    ratio: torch.Tensor,
-    clip: float,
-) -> None:
-    """Append one minibatch's losses, entropy, approximate KL and clip fraction."""
-    stats["policy_loss"].append(float(pg))
-    stats["value_loss"].append(float(v_loss))
-    stats["entropy"].append(float(entropy))
-    stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
-    stats["clip_frac"].append(float(((ratio - 1).abs() > clip).float().mean()))
+def sample_from_logits(
+    logits: torch.Tensor, generator: torch.Generator, deterministic: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Actions [N] drawn from softmax(logits) with ``generator`` (the argmax when
+    ``deterministic``) and their log-probabilities [N]."""
+    if deterministic:
+        action = logits.argmax(dim=-1)
+    else:
+        probs = torch.softmax(logits, dim=-1)
+        action = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+    return action, logp
 
 
 # ---------------------------------------------------------------------- agent base

@@ -37,13 +37,13 @@ from torch import nn
 from vtwin.agents.buffers import RolloutBuffer
 from vtwin.agents.common import (
     ClippedPPOConfig,
+    PPOStats,
     TorchAgent,
     categorical_entropy,
     clipped_surrogate,
     clipped_value_loss,
     masked_logits,
-    new_ppo_stats,
-    record_ppo_stats,
+    sample_from_logits,
     with_mask,
 )
 from vtwin.agents.nets import mlp
@@ -295,12 +295,7 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
         """
         o, s, agent, m = self._flat(with_mask(obs, mask))
         logits = self._logits(o, agent, m)
-        if deterministic:
-            action = logits.argmax(dim=-1)
-        else:
-            probs = torch.softmax(logits, dim=-1)
-            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+        action, logp = sample_from_logits(logits, self._gen, deterministic)
         value = self._denormalize(self._critic(s, agent))
         B, V = np.asarray(obs["active"]).shape
         return (
@@ -360,7 +355,7 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
         adv = data["advantages"]
         if cfg.normalize_advantages and adv.size > 1:
             data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
-        stats = new_ppo_stats()
+        stats = PPOStats()
         first_dev = float("nan")
         for _ in range(cfg.epochs):
             for batch in self._minibatches(data):
@@ -381,8 +376,8 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
                 v_loss.backward()
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.critic_optimizer.step()
-                record_ppo_stats(stats, pg, v_loss, ent, ratio, cfg.clip)
-        out = {k: float(np.mean(v)) for k, v in stats.items()}
+                stats.record(pg, v_loss, ent, ratio, cfg.clip)
+        out = stats.means()
         out["first_ratio_dev"] = first_dev
         return out
 
