@@ -26,13 +26,13 @@ from numpy.typing import NDArray
 from vtwin.agents.common import as_tensor, masked_logits
 from vtwin.agents.diffusion import Diffusion, Schedule
 from vtwin.agents.nets import mlp
-from vtwin.agents.soft_ac import SoftActorCriticBase
+from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
 
 __all__ = ["DSACAgent", "DSACConfig"]
 
 
 @dataclass(frozen=True)
-class DSACConfig:
+class DSACConfig(SoftACConfig):
     """Diffusion-SAC hyper-parameters (defaults: paper A where it gives them, else SAC lore).
 
     ``alpha`` is the entropy temperature β̄ of paper A eq. (13). With ``auto_alpha`` it is
@@ -47,8 +47,6 @@ class DSACConfig:
 
     lr_actor: float = 1e-4
     lr_critic: float = 1e-4
-    gamma: float = 0.99
-    tau: float = 0.005
     batch_size: int = 512
     buffer_size: int = 1_000_000
     denoising_steps: int = 100
@@ -57,9 +55,6 @@ class DSACConfig:
     alpha: float = 0.05
     auto_alpha: bool = False
     target_entropy_scale: float = 0.6
-    lr_alpha: float = 3e-4
-    learning_starts: int = 1000
-    updates_per_step: int = 1
     max_grad_norm: float | None = 1.0
 
 

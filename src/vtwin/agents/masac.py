@@ -34,13 +34,13 @@ from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import masked_logits, with_mask
 from vtwin.agents.mappo import ObsDict, effective_mask
 from vtwin.agents.nets import mlp
-from vtwin.agents.soft_ac import SoftActorCriticBase
+from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
 
 __all__ = ["MASACAgent", "MASACConfig"]
 
 
 @dataclass(frozen=True)
-class MASACConfig:
+class MASACConfig(SoftACConfig):
     """MASAC hyper-parameters (defaults: SAC lore — Haarnoja et al. 2018, Christodoulou 2019).
 
     lr 3e-4, τ = 0.005, γ = 0.99 and batch 256 are SAC's defaults. The target entropy fraction
@@ -51,9 +51,6 @@ class MASACConfig:
 
     lr_actor: float = 3e-4
     lr_critic: float = 3e-4
-    lr_alpha: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
     batch_size: int = 256
     buffer_size: int = 200_000
     """Agent transitions kept (paper B scale: 5 vehicles × a few thousand slots)."""
@@ -62,8 +59,6 @@ class MASACConfig:
     """Starting (or, without ``auto_alpha``, fixed) entropy temperature."""
     auto_alpha: bool = True
     target_entropy_scale: float = 0.5
-    learning_starts: int = 1000
-    updates_per_step: int = 1
     max_grad_norm: float | None = 10.0
     use_mask: bool = True
 

@@ -16,6 +16,7 @@ import copy
 import math
 from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,7 +27,22 @@ from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import ConfigT, TorchAgent, categorical_entropy, polyak_update
 from vtwin.agents.protocol import AgentKind
 
-__all__ = ["SoftActorCriticBase"]
+__all__ = ["SoftACConfig", "SoftActorCriticBase"]
+
+
+@dataclass(frozen=True)
+class SoftACConfig:
+    """Hyper-parameters every soft actor-critic here shares, with the same defaults (SAC's,
+    Haarnoja et al. 2018). Each agent's config adds its own learning rates, sizes and α."""
+
+    gamma: float = 0.99
+    tau: float = 0.005
+    """Polyak step of the target networks, in (0, 1]."""
+    lr_alpha: float = 3e-4
+    learning_starts: int = 1000
+    """Transitions stored before :meth:`SoftActorCriticBase.learn` starts updating."""
+    updates_per_step: int = 1
+    """Gradient steps per :meth:`SoftActorCriticBase.learn` call (one env slot)."""
 
 
 class SoftActorCriticBase(TorchAgent[ConfigT]):
