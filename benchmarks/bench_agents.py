@@ -10,7 +10,8 @@ import time
 import numpy as np
 import torch
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
+from vtwin.agents.common import AgentSizes
 from vtwin.agents.diffusion import Diffusion
 from vtwin.agents.dsac import DSACAgent, DSACConfig
 from vtwin.config import load_config
@@ -34,16 +35,18 @@ def diffusion_forward_ms(steps: int, batch: int = 512, repeats: int = 5) -> floa
 
 def dsac_updates_per_s(steps: int, n_updates: int = 20) -> float:
     """DSAC gradient updates per second at paper A's batch size 512."""
-    agent = DSACAgent(OBS, ACTIONS, DSACConfig(denoising_steps=steps), device="cpu")
+    agent = DSACAgent(AgentSizes(OBS, ACTIONS), DSACConfig(denoising_steps=steps), device="cpu")
     buf = ReplayBuffer(10_000, OBS)
     rng = np.random.default_rng(0)
     obs = rng.random((10_000, OBS)).astype(np.float32)
     buf.add(
-        obs,
-        rng.integers(0, ACTIONS, 10_000),
-        rng.random(10_000).astype(np.float32),
-        obs,
-        np.zeros(10_000, dtype=bool),
+        Transition(
+            obs,
+            rng.integers(0, ACTIONS, 10_000),
+            rng.random(10_000).astype(np.float32),
+            obs,
+            np.zeros(10_000, dtype=bool),
+        )
     )
     agent.update(buf.sample(512, rng, agent.device))
     t0 = time.perf_counter()

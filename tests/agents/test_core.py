@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer, compute_gae
+from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer, Transition, compute_gae
+from vtwin.agents.common import AgentSizes
 from vtwin.agents.diffusion import Diffusion, beta_schedule
 from vtwin.agents.nets import SinusoidalEmbedding, mlp, pick_device
 from vtwin.agents.normalize import RunningMeanStd
+from vtwin.agents.ppo import PPOAgent, PPOConfig
 
 
 def test_gae_matches_hand_computation_without_truncation() -> None:
@@ -124,14 +126,14 @@ def test_replay_buffer_wraps_and_samples_reproducibly() -> None:
     buf = ReplayBuffer(5, obs_dim=2, n_actions=3)
     for k in range(3):  # 3 batches of 2 → 6 transitions into capacity 5
         obs = np.full((2, 2), k, dtype=np.float32)
-        buf.add(
+        step = Transition(
             obs,
             np.array([k, k]),
             np.array([k, k], dtype=np.float32),
             obs + 1,
             np.array([False, True]),
-            np.ones((2, 3), dtype=bool),
         )
+        buf.add(step, np.ones((2, 3), dtype=bool))
     assert len(buf) == 5 and buf.pos == 1
     assert buf.obs[0, 0] == 2  # the oldest transition was overwritten
     a = buf.sample(4, np.random.default_rng(0), torch.device("cpu"))
@@ -210,3 +212,24 @@ def test_a_rollout_cut_short_uses_only_its_filled_rows() -> None:
     for batch in buf.minibatches(4, np.random.default_rng(0), torch.device("cpu")):
         seen += batch["obs"][:, 0].tolist()
     assert sorted(seen) == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
+
+
+def test_agent_sizes_refuse_what_no_learner_can_be_built_for() -> None:
+    assert AgentSizes(3, 2) == AgentSizes(3, 2, n_agents=1, state_dim=0)
+    for bad, field in (
+        (dict(obs_dim=0, n_actions=2), "obs_dim"),
+        (dict(obs_dim=3, n_actions=1), "n_actions"),
+        (dict(obs_dim=3, n_actions=2, n_agents=0), "n_agents"),
+        (dict(obs_dim=3, n_actions=2, state_dim=-1), "state_dim"),
+    ):
+        with pytest.raises(ValueError, match=field):
+            AgentSizes(**bad)
+
+
+def test_a_learner_built_without_config_uses_its_config_class_defaults() -> None:
+    agent = PPOAgent(AgentSizes(3, 4), device="cpu", seed=1)
+    assert agent.config == PPOConfig()
+    assert (agent.obs_dim, agent.n_actions, agent.n_agents, agent.state_dim) == (3, 4, 1, 0)
+    same = PPOAgent(AgentSizes(3, 4), PPOConfig(), device="cpu", seed=1)
+    for p, q in zip(agent.parameters(), same.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)

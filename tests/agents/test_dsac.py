@@ -9,11 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from vtwin.agents.buffers import ReplayBuffer
+from vtwin.agents.buffers import ReplayBuffer, Transition
+from vtwin.agents.common import AgentSizes
 from vtwin.agents.dsac import DSACAgent, DSACConfig
 
 N_CTX, N_ENVS = 4, 16
 EYE = np.eye(N_CTX, dtype=np.float32)
+SIZES = AgentSizes(N_CTX, N_CTX)
 
 
 def _linear(net: nn.Module, index: int) -> nn.Linear:
@@ -56,7 +58,7 @@ def _train(
     transitions go into a replay buffer, and ``learn`` does ``updates_per_step`` updates.
     """
     rng = np.random.default_rng(seed)
-    agent = DSACAgent(N_CTX, N_CTX, config or _config(), device="cpu", seed=seed)
+    agent = DSACAgent(SIZES, config or _config(), device="cpu", seed=seed)
     buf = ReplayBuffer(10_000, N_CTX)
     rewards = []
     for _ in range(steps):
@@ -65,7 +67,7 @@ def _train(
         act = agent.act(obs)
         rew = (act == ctx).astype(np.float32)
         rewards.append(float(rew.mean()))
-        buf.add(obs, act, rew, obs, np.ones(N_ENVS, dtype=bool))
+        buf.add(Transition(obs, act, rew, obs, np.ones(N_ENVS, dtype=bool)))
         agent.learn(buf)
     return agent, rewards
 
@@ -75,7 +77,7 @@ def _greedy_accuracy(agent: DSACAgent) -> float:
 
 
 def test_dsac_learns_a_contextual_bandit() -> None:
-    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=0)
+    agent = DSACAgent(SIZES, _config(), device="cpu", seed=0)
     # Random (untrained) stochastic policy: about 1/4 correct.
     ctx = np.random.default_rng(1).integers(0, N_CTX, 4000)
     assert abs(np.mean(agent.act(EYE[ctx]) == ctx) - 0.25) < 0.05
@@ -92,7 +94,7 @@ def test_dsac_learns_a_contextual_bandit() -> None:
 
 
 def test_masked_actions_get_zero_probability_and_are_never_sampled() -> None:
-    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=3)
+    agent = DSACAgent(SIZES, _config(), device="cpu", seed=3)
     rng = np.random.default_rng(3)
     n = 4000
     obs = rng.normal(size=(n, N_CTX)).astype(np.float32)
@@ -118,7 +120,7 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled() -> None:
 def test_next_masks_enter_the_target() -> None:
     """A masked next action's (huge) Q' must not leak into y; unmasked, it must."""
     cfg = _config(gamma=1.0, alpha=1e-8, lr_critic=0.0, lr_actor=0.0, max_grad_norm=None)
-    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=0)
+    agent = DSACAgent(SIZES, cfg, device="cpu", seed=0)
     with torch.no_grad():
         for q in (agent.q1_target, agent.q2_target):
             _linear(q, -1).weight.zero_()
@@ -143,7 +145,7 @@ def test_next_masks_enter_the_target() -> None:
 
 
 def test_deterministic_act_is_repeatable() -> None:
-    agent = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=4)
+    agent = DSACAgent(SIZES, _config(), device="cpu", seed=4)
     obs = np.random.default_rng(4).normal(size=(64, N_CTX)).astype(np.float32)
     first = agent.act_with_info(obs, deterministic=True)
     for _ in range(3):
@@ -156,7 +158,7 @@ def test_deterministic_act_is_repeatable() -> None:
 
 def test_soft_update_moves_targets_by_tau() -> None:
     cfg = _config(tau=0.1)
-    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=5)
+    agent = DSACAgent(SIZES, cfg, device="cpu", seed=5)
     with torch.no_grad():  # make online and target differ so the step is visible
         for param in [*agent.actor.parameters(), *agent.q1.parameters(), *agent.q2.parameters()]:
             param.add_(1.0)
@@ -172,7 +174,7 @@ def test_soft_update_moves_targets_by_tau() -> None:
         torch.testing.assert_close(tp, 0.9 * tp0 + 0.1 * p0)
     # update() ends with the same Polyak step, using the freshly updated online weights.
     buf = ReplayBuffer(8, N_CTX)
-    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    buf.add(Transition(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool)))
     tp0 = _linear(agent.q1_target, 0).weight.detach().clone()
     agent.update(buf.sample(16, np.random.default_rng(0), agent.device))
     expected = 0.9 * tp0 + 0.1 * _linear(agent.q1, 0).weight.detach()
@@ -195,7 +197,7 @@ def test_checkpoint_round_trip_gives_identical_actions() -> None:
     obs = EYE[np.random.default_rng(9).integers(0, N_CTX, 256)]
     expected = [agent.act_with_info(obs) for _ in range(3)]
     expected.append(agent.act_with_info(obs, deterministic=True))
-    fresh = DSACAgent(N_CTX, N_CTX, _config(), device="cpu", seed=123)
+    fresh = DSACAgent(SIZES, _config(), device="cpu", seed=123)
     fresh.restore(ckpt)
     agent.restore(ckpt)  # rewinds the generator of the agent that already acted
     for model in (fresh, agent):
@@ -211,7 +213,7 @@ def test_checkpoint_is_a_snapshot() -> None:
     ckpt = agent.checkpoint()
     w = ckpt["model"]["q1.0.weight"].clone()
     buf = ReplayBuffer(8, N_CTX)
-    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    buf.add(Transition(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool)))
     agent.update(buf.sample(16, np.random.default_rng(0), agent.device))
     assert not torch.equal(_linear(agent.q1, 0).weight, w)
     assert torch.equal(ckpt["model"]["q1.0.weight"], w)
@@ -223,10 +225,10 @@ def test_auto_alpha_changes_alpha() -> None:
     assert not fixed.log_alpha.requires_grad
 
     cfg = _config(auto_alpha=True, lr_alpha=1e-2)
-    agent = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=11)
+    agent = DSACAgent(SIZES, cfg, device="cpu", seed=11)
     assert agent.target_entropy == pytest.approx(0.6 * np.log(N_CTX))
     buf = ReplayBuffer(64, N_CTX)
-    buf.add(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    buf.add(Transition(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool)))
     info = agent.update(buf.sample(64, np.random.default_rng(0), agent.device))
     # Adam's first step moves log α by lr against sign(H − H_target).
     step = np.log(agent.alpha) - np.log(0.05)
@@ -236,6 +238,6 @@ def test_auto_alpha_changes_alpha() -> None:
 
     trained, _ = _train(11, 30, cfg)
     assert trained.alpha != pytest.approx(0.05, rel=1e-2)
-    restored = DSACAgent(N_CTX, N_CTX, cfg, device="cpu", seed=0)
+    restored = DSACAgent(SIZES, cfg, device="cpu", seed=0)
     restored.restore(trained.checkpoint())
     assert restored.alpha == trained.alpha

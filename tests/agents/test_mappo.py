@@ -14,14 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_routing import FakeRouting
 
 from vtwin.agents.mappo import MAPPOAgent, MAPPOConfig, MultiAgentRollout
-from vtwin.training import evaluate_policy, make_agent, train_agent
+from vtwin.training import agent_sizes, evaluate_policy, make_agent, train_agent
 
 SMALL = {"hidden": (16, 16), "critic_hidden": (32, 32), "rollout_slots": 8}
 
 
 def _agent(env: FakeRouting, seed: int = 0, **kw: Any) -> MAPPOAgent:
     cfg = MAPPOConfig(**{**SMALL, **kw})
-    return MAPPOAgent(env.V, env.obs_dim, env.state_dim, env.M, cfg, device="cpu", seed=seed)
+    return MAPPOAgent(agent_sizes(env), cfg, device="cpu", seed=seed)
 
 
 def _collect(

@@ -16,14 +16,14 @@ from fake_routing import FakeRouting
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.masac import MASACAgent, MASACConfig
-from vtwin.training import evaluate_policy, make_agent, train_agent
+from vtwin.training import agent_sizes, evaluate_policy, make_agent, train_agent
 
 SMALL = {"hidden": (32, 32), "batch_size": 64, "learning_starts": 64}
 
 
 def _agent(env: FakeRouting, seed: int = 0, **kw: Any) -> MASACAgent:
     cfg = MASACConfig(**{**SMALL, **kw})
-    return MASACAgent(env.V, env.obs_dim, env.state_dim, env.M, cfg, device="cpu", seed=seed)
+    return MASACAgent(agent_sizes(env), cfg, device="cpu", seed=seed)
 
 
 def _fill(agent: MASACAgent, env: FakeRouting, seed: int, slots: int) -> ReplayBuffer:

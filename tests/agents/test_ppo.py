@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from vtwin.agents.buffers import RolloutBuffer
+from vtwin.agents.common import AgentSizes
 from vtwin.agents.ppo import PPOAgent, PPOConfig
 
 N_CTX, N_ENVS, N_STEPS = 4, 16, 8
@@ -14,7 +15,9 @@ N_CTX, N_ENVS, N_STEPS = 4, 16, 8
 def _train(seed: int, iters: int, masked: bool = False) -> tuple[PPOAgent, list[float]]:
     """Contextual bandit: obs = one-hot context c, reward 1 for action c, episodes of 1 step."""
     rng = np.random.default_rng(seed)
-    agent = PPOAgent(N_CTX, N_CTX, PPOConfig(lr=3e-3, minibatch_size=64, epochs=4), seed=seed)
+    agent = PPOAgent(
+        AgentSizes(N_CTX, N_CTX), PPOConfig(lr=3e-3, minibatch_size=64, epochs=4), seed=seed
+    )
     buf = RolloutBuffer(N_STEPS, N_ENVS, N_CTX, n_actions=N_CTX if masked else None)
     curve = []
     for _ in range(iters):
@@ -72,6 +75,6 @@ def test_training_is_deterministic_per_seed_and_checkpoint_round_trips() -> None
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     obs = np.random.default_rng(0).random((10, N_CTX)).astype(np.float32)
     ckpt = a.checkpoint()
-    fresh = PPOAgent(N_CTX, N_CTX, a.config, seed=99)
+    fresh = PPOAgent(AgentSizes(N_CTX, N_CTX), a.config, seed=99)
     fresh.restore(ckpt)
     np.testing.assert_array_equal(fresh.act(obs), a.act(obs))

@@ -210,21 +210,14 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(
-        self,
-        obs: NDArray[np.floating],
-        actions: NDArray[np.generic],
-        rewards: NDArray[np.floating],
-        next_obs: NDArray[np.floating],
-        terminated: NDArray[np.bool_],
-        next_masks: NDArray[np.bool_] | None = None,
-    ) -> None:
-        """Append a batch of transitions ([N, …] arrays), overwriting the oldest when full."""
-        n = obs.shape[0]
+    def add(self, step: Transition, next_masks: NDArray[np.bool_] | None = None) -> None:
+        """Append a batch of transitions (``step``'s [N, …] arrays, flat observation rows),
+        overwriting the oldest when full."""
+        n = np.asarray(step.obs).shape[0]
         idx = (self.pos + np.arange(n)) % self.capacity
-        self.obs[idx], self.next_obs[idx] = obs, next_obs
-        self.actions[idx], self.rewards[idx] = actions, rewards
-        self.terminated[idx] = terminated
+        self.obs[idx], self.next_obs[idx] = step.obs, step.next_obs
+        self.actions[idx], self.rewards[idx] = step.actions, step.rewards
+        self.terminated[idx] = step.terminated
         if self.next_masks is not None and next_masks is not None:
             self.next_masks[idx] = next_masks
         self.pos = int((self.pos + n) % self.capacity)

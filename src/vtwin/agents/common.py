@@ -1,5 +1,6 @@
 """What the learners share: masked logits, categorical entropy, Polyak targets, the PPO losses,
-and :class:`TorchAgent` (device, seeded generators, checkpoint / restore).
+:class:`AgentSizes` and :class:`TorchAgent` (construction, device, seeded generators,
+checkpoint / restore).
 
 Every helper keeps the exact operations (and their order) the agents used before they were
 shared, so trained weights stay bit-identical.
@@ -8,9 +9,10 @@ shared, so trained weights stay bit-identical.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -19,18 +21,22 @@ from torch import nn
 
 from vtwin.agents.nets import pick_device
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = [
     "MASKED_LOGIT",
+    "AgentSizes",
     "ClippedPPOConfig",
+    "PPOStats",
     "TorchAgent",
     "as_tensor",
     "categorical_entropy",
     "clipped_surrogate",
     "clipped_value_loss",
     "masked_logits",
-    "new_ppo_stats",
     "polyak_update",
-    "record_ppo_stats",
+    "sample_from_logits",
     "with_mask",
 ]
 
@@ -105,41 +111,131 @@ def clipped_value_loss(
     return 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
 
 
-def new_ppo_stats() -> dict[str, list[float]]:
-    """Empty per-minibatch lists of the PPO update metrics."""
-    return {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_frac": []}
+class PPOStats:
+    """Per-minibatch PPO update metrics: losses, entropy, approximate KL and clip fraction."""
+
+    def __init__(self) -> None:
+        """Empty lists of every metric."""
+        self.values: dict[str, list[float]] = {
+            "policy_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "approx_kl": [],
+            "clip_frac": [],
+        }
+
+    @torch.no_grad()
+    def record(
+        self,
+        pg: torch.Tensor,
+        v_loss: torch.Tensor,
+        entropy: torch.Tensor,
+        ratio: torch.Tensor,
+        clip: float,
+    ) -> None:
+        """Append one minibatch's losses, entropy, approximate KL and clip fraction."""
+        stats = self.values
+        stats["policy_loss"].append(float(pg))
+        stats["value_loss"].append(float(v_loss))
+        stats["entropy"].append(float(entropy))
+        stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
+        stats["clip_frac"].append(float(((ratio - 1).abs() > clip).float().mean()))
+
+    def means(self) -> dict[str, float]:
+        """Each metric's mean over the recorded minibatches."""
+        return {k: float(np.mean(v)) for k, v in self.values.items()}
 
 
-@torch.no_grad()
-def record_ppo_stats(
-    stats: dict[str, list[float]],
-    pg: torch.Tensor,
-    v_loss: torch.Tensor,
-    entropy: torch.Tensor,
-    ratio: torch.Tensor,
-    clip: float,
-) -> None:
-    """Append one minibatch's losses, entropy, approximate KL and clip fraction."""
-    stats["policy_loss"].append(float(pg))
-    stats["value_loss"].append(float(v_loss))
-    stats["entropy"].append(float(entropy))
-    stats["approx_kl"].append(float(((ratio - 1) - ratio.log()).mean()))
-    stats["clip_frac"].append(float(((ratio - 1).abs() > clip).float().mean()))
+def sample_from_logits(
+    logits: torch.Tensor, generator: torch.Generator, deterministic: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Actions [N] drawn from softmax(logits) with ``generator`` (the argmax when
+    ``deterministic``) and their log-probabilities [N]."""
+    if deterministic:
+        action = logits.argmax(dim=-1)
+    else:
+        probs = torch.softmax(logits, dim=-1)
+        action = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+    return action, logp
 
 
 # ---------------------------------------------------------------------- agent base
-class TorchAgent(nn.Module):
-    """Base of the learners: device, seeded generators, and checkpoint / restore.
+@dataclass(frozen=True)
+class AgentSizes:
+    """The sizes a learner is built for.
 
-    A subclass calls :meth:`_seed` before building its networks and lists its optimisers
-    in :meth:`_optimizers` (by checkpoint key); extra state goes through
-    :meth:`_extra_state` / :meth:`_load_extra_state`.
+    ``obs_dim``: one agent's observation row; ``n_actions``: its discrete actions. A
+    multi-agent learner (centralised critic) also has ``n_agents`` and the global state's
+    width ``state_dim``; single-agent learners keep the defaults.
     """
 
-    config: Any
+    obs_dim: int
+    n_actions: int
+    n_agents: int = 1
+    state_dim: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse sizes no learner can be built for."""
+        for name, least in (("obs_dim", 1), ("n_actions", 2), ("n_agents", 1), ("state_dim", 0)):
+            value = getattr(self, name)
+            if value < least:
+                raise ValueError(f"{name} = {value}: must be ≥ {least}")
+
+
+ConfigT = TypeVar("ConfigT", bound="DataclassInstance")
+"""A learner's config: a (frozen) dataclass."""
+
+
+class TorchAgent(nn.Module, ABC, Generic[ConfigT]):
+    """Base of the learners: construction, device, seeded generators, checkpoint / restore.
+
+    The constructor does what every learner does — default config (``config_class()``),
+    sizes (also as ``obs_dim``, ``n_actions``, ``n_agents``, ``state_dim``), device and
+    seeding — then calls :meth:`_build` (networks), moves the agent to its
+    device and calls :meth:`_build_optimizers`. A subclass lists its optimisers in
+    :meth:`_optimizers` (by checkpoint key); extra state goes through :meth:`_extra_state` /
+    :meth:`_load_extra_state`.
+    """
+
+    config_class: ClassVar[type[Any]]
+    """The config dataclass; its defaults are used when no config is given."""
+    config: ConfigT
+    sizes: AgentSizes
+    obs_dim: int
+    n_actions: int
+    n_agents: int
+    state_dim: int
     device: torch.device
     _gen: torch.Generator
     _rng: np.random.Generator
+
+    def __init__(
+        self,
+        sizes: AgentSizes,
+        config: ConfigT | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        """Networks are initialised from ``seed``; sampling uses the agent's own generators."""
+        super().__init__()
+        self.config = self.config_class() if config is None else config
+        self.sizes = sizes
+        self.obs_dim, self.n_actions = sizes.obs_dim, sizes.n_actions
+        self.n_agents, self.state_dim = sizes.n_agents, sizes.state_dim
+        self._seed(device, seed)
+        self._build()
+        self.to(self.device)
+        self._build_optimizers()
+
+    @abstractmethod
+    def _build(self) -> None:
+        """Create the networks (on the CPU, right after seeding; the order fixes their weights)."""
+
+    @abstractmethod
+    def _build_optimizers(self) -> None:
+        """Create the optimisers (after the networks moved to :attr:`device`)."""
 
     def _seed(self, device: str, seed: int) -> None:
         """Pick the device, seed torch's global generator (network initialisation) and make

@@ -15,7 +15,6 @@ so they get probability exactly 0 — both when acting (``mask``) and in the tar
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import nn
 
 from vtwin.agents.common import as_tensor, masked_logits
 from vtwin.agents.diffusion import Diffusion, Schedule
 from vtwin.agents.nets import mlp
-from vtwin.agents.soft_ac import SoftActorCriticBase
+from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
 
 __all__ = ["DSACAgent", "DSACConfig"]
 
 
 @dataclass(frozen=True)
-class DSACConfig:
+class DSACConfig(SoftACConfig):
     """Diffusion-SAC hyper-parameters (defaults: paper A where it gives them, else SAC lore).
 
     ``alpha`` is the entropy temperature β̄ of paper A eq. (13). With ``auto_alpha`` it is
@@ -49,8 +47,6 @@ class DSACConfig:
 
     lr_actor: float = 1e-4
     lr_critic: float = 1e-4
-    gamma: float = 0.99
-    tau: float = 0.005
     batch_size: int = 512
     buffer_size: int = 1_000_000
     denoising_steps: int = 100
@@ -59,36 +55,19 @@ class DSACConfig:
     alpha: float = 0.05
     auto_alpha: bool = False
     target_entropy_scale: float = 0.6
-    lr_alpha: float = 3e-4
-    learning_starts: int = 1000
-    updates_per_step: int = 1
     max_grad_norm: float | None = 1.0
 
 
-class DSACAgent(SoftActorCriticBase):
+class DSACAgent(SoftActorCriticBase[DSACConfig]):
     """Diffusion actor (paper A eqs. (6)–(10)), twin critics Q(s, ·) and their target copies."""
 
+    config_class = DSACConfig
     _polyak_nets = ("actor", "q1", "q2")
-    log_alpha: torch.Tensor
+    actor_target: Diffusion
 
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        config: DSACConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generators."""
-        super().__init__()
-        self.config = cfg = config or DSACConfig()
-        if n_actions < 2:
-            raise ValueError(f"n_actions = {n_actions}: a discrete policy needs ≥ 2 actions")
-        if not 0.0 < cfg.tau <= 1.0:
-            raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        self._seed(device, seed)
+    def _build_nets(self) -> None:
+        """The diffusion actor, the twin critics Q(s, ·) and the entropy target."""
+        cfg, obs_dim, n_actions = self.config, self.obs_dim, self.n_actions
         self.actor = Diffusion(
             obs_dim,
             n_actions,
@@ -98,18 +77,7 @@ class DSACAgent(SoftActorCriticBase):
         )
         self.q1 = mlp(obs_dim, n_actions, cfg.hidden)
         self.q2 = mlp(obs_dim, n_actions, cfg.hidden)
-        self.actor_target = copy.deepcopy(self.actor)
-        self.q1_target = copy.deepcopy(self.q1)
-        self.q2_target = copy.deepcopy(self.q2)
-        for net in (self.actor_target, self.q1_target, self.q2_target):
-            net.requires_grad_(False)
-        # log α is a parameter (so it travels with state_dict) that only α's optimiser steps.
-        self.log_alpha = nn.Parameter(
-            torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
-        )
         self.target_entropy = cfg.target_entropy_scale * math.log(n_actions)
-        self.to(self.device)
-        self._setup_optimizers()
 
     # ------------------------------------------------------------------ policy
 

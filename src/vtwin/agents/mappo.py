@@ -37,13 +37,13 @@ from torch import nn
 from vtwin.agents.buffers import RolloutBuffer
 from vtwin.agents.common import (
     ClippedPPOConfig,
+    PPOStats,
     TorchAgent,
     categorical_entropy,
     clipped_surrogate,
     clipped_value_loss,
     masked_logits,
-    new_ppo_stats,
-    record_ppo_stats,
+    sample_from_logits,
     with_mask,
 )
 from vtwin.agents.nets import mlp
@@ -55,7 +55,6 @@ __all__ = [
     "MAPPOConfig",
     "MultiAgentRollout",
     "effective_mask",
-    "multi_agent_sizes",
 ]
 
 ObsDict = dict[str, NDArray[Any]]
@@ -98,15 +97,6 @@ def effective_mask(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """
     m = np.asarray(mask, dtype=bool)
     return m | ~m.any(axis=-1, keepdims=True)
-
-
-def multi_agent_sizes(
-    n_agents: int, obs_dim: int, state_dim: int, n_actions: int
-) -> tuple[int, int, int, int]:
-    """A multi-agent learner's sizes, checked (≥ 1 agent, ≥ 2 actions)."""
-    if n_agents < 1 or n_actions < 2:
-        raise ValueError(f"n_agents = {n_agents}, n_actions = {n_actions}: need ≥ 1 and ≥ 2")
-    return n_agents, obs_dim, state_dim, n_actions
 
 
 class MultiAgentRollout(RolloutBuffer):
@@ -198,46 +188,36 @@ class MultiAgentRollout(RolloutBuffer):
         return {k: np.ascontiguousarray(v[sel]) for k, v in out.items()}
 
 
-class MAPPOAgent(TorchAgent):
+class MAPPOAgent(TorchAgent[MAPPOConfig]):
     """Decentralised actors π(a | o_v, v) and a centralised critic V(s, v), trained with PPO."""
 
     kind: AgentKind = "on_policy"
+    config_class = MAPPOConfig
 
-    def __init__(
-        self,
-        n_agents: int,
-        obs_dim: int,
-        state_dim: int,
-        n_actions: int,
-        config: MAPPOConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
-        super().__init__()
-        self.config = cfg = config or MAPPOConfig()
-        sizes = multi_agent_sizes(n_agents, obs_dim, state_dim, n_actions)
-        self.n_agents, self.obs_dim, self.state_dim, self.n_actions = sizes
-        self._seed(device, seed)
+    def _build(self) -> None:
+        cfg, n_agents, n_actions = self.config, self.n_agents, self.n_actions
         if cfg.share_actor:
-            self.actors = nn.ModuleList([mlp(obs_dim + n_agents, n_actions, cfg.hidden, nn.Tanh)])
+            self.actors = nn.ModuleList(
+                [mlp(self.obs_dim + n_agents, n_actions, cfg.hidden, nn.Tanh)]
+            )
         else:
             self.actors = nn.ModuleList(
-                [mlp(obs_dim, n_actions, cfg.hidden, nn.Tanh) for _ in range(n_agents)]
+                [mlp(self.obs_dim, n_actions, cfg.hidden, nn.Tanh) for _ in range(n_agents)]
             )
         for actor in self.actors:  # small last layer: near-uniform initial policy (CleanRL)
             last = list(actor.children())[-1]
             assert isinstance(last, nn.Linear)
             nn.init.orthogonal_(last.weight, 0.01)
             nn.init.zeros_(last.bias)
-        self.critic = mlp(state_dim + n_agents, 1, cfg.critic_hidden, nn.Tanh)
-        self.to(self.device)
+        self.critic = mlp(self.state_dim + n_agents, 1, cfg.critic_hidden, nn.Tanh)
+        self.value_norm = RunningMeanStd(())
+
+    def _build_optimizers(self) -> None:
+        cfg = self.config
         self.actor_optimizer = torch.optim.Adam(self.actors.parameters(), lr=cfg.lr_actor, eps=1e-5)
         self.critic_optimizer = torch.optim.Adam(
             self.critic.parameters(), lr=cfg.lr_critic, eps=1e-5
         )
-        self.value_norm = RunningMeanStd(())
 
     # ------------------------------------------------------------------ networks
     def make_rollout(self, B: int) -> MultiAgentRollout:
@@ -315,12 +295,7 @@ class MAPPOAgent(TorchAgent):
         """
         o, s, agent, m = self._flat(with_mask(obs, mask))
         logits = self._logits(o, agent, m)
-        if deterministic:
-            action = logits.argmax(dim=-1)
-        else:
-            probs = torch.softmax(logits, dim=-1)
-            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+        action, logp = sample_from_logits(logits, self._gen, deterministic)
         value = self._denormalize(self._critic(s, agent))
         B, V = np.asarray(obs["active"]).shape
         return (
@@ -380,7 +355,7 @@ class MAPPOAgent(TorchAgent):
         adv = data["advantages"]
         if cfg.normalize_advantages and adv.size > 1:
             data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
-        stats = new_ppo_stats()
+        stats = PPOStats()
         first_dev = float("nan")
         for _ in range(cfg.epochs):
             for batch in self._minibatches(data):
@@ -401,8 +376,8 @@ class MAPPOAgent(TorchAgent):
                 v_loss.backward()
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.critic_optimizer.step()
-                record_ppo_stats(stats, pg, v_loss, ent, ratio, cfg.clip)
-        out = {k: float(np.mean(v)) for k, v in stats.items()}
+                stats.record(pg, v_loss, ent, ratio, cfg.clip)
+        out = stats.means()
         out["first_ratio_dev"] = first_dev
         return out
 

@@ -24,26 +24,23 @@ Replay rows reuse :class:`vtwin.agents.buffers.ReplayBuffer`: a row packs
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import masked_logits, with_mask
-from vtwin.agents.mappo import ObsDict, effective_mask, multi_agent_sizes
+from vtwin.agents.mappo import ObsDict, effective_mask
 from vtwin.agents.nets import mlp
-from vtwin.agents.soft_ac import SoftActorCriticBase
+from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
 
 __all__ = ["MASACAgent", "MASACConfig"]
 
 
 @dataclass(frozen=True)
-class MASACConfig:
+class MASACConfig(SoftACConfig):
     """MASAC hyper-parameters (defaults: SAC lore — Haarnoja et al. 2018, Christodoulou 2019).
 
     lr 3e-4, τ = 0.005, γ = 0.99 and batch 256 are SAC's defaults. The target entropy fraction
@@ -54,9 +51,6 @@ class MASACConfig:
 
     lr_actor: float = 3e-4
     lr_critic: float = 3e-4
-    lr_alpha: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
     batch_size: int = 256
     buffer_size: int = 200_000
     """Agent transitions kept (paper B scale: 5 vehicles × a few thousand slots)."""
@@ -65,48 +59,21 @@ class MASACConfig:
     """Starting (or, without ``auto_alpha``, fixed) entropy temperature."""
     auto_alpha: bool = True
     target_entropy_scale: float = 0.5
-    learning_starts: int = 1000
-    updates_per_step: int = 1
     max_grad_norm: float | None = 10.0
     use_mask: bool = True
 
 
-class MASACAgent(SoftActorCriticBase):
+class MASACAgent(SoftActorCriticBase[MASACConfig]):
     """Shared discrete actor π(a | o_v, v), centralised twin critics Q(s, v, ·) and targets."""
 
-    log_alpha: torch.Tensor
+    config_class = MASACConfig
 
-    def __init__(
-        self,
-        n_agents: int,
-        obs_dim: int,
-        state_dim: int,
-        n_actions: int,
-        config: MASACConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
-        super().__init__()
-        self.config = cfg = config or MASACConfig()
-        if not 0.0 < cfg.tau <= 1.0:
-            raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
-        sizes = multi_agent_sizes(n_agents, obs_dim, state_dim, n_actions)
-        self.n_agents, self.obs_dim, self.state_dim, self.n_actions = sizes
-        self._seed(device, seed)
-        self.actor = mlp(obs_dim + n_agents, n_actions, cfg.hidden)
-        self.q1 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
-        self.q2 = mlp(state_dim + n_agents, n_actions, cfg.hidden)
-        self.q1_target = copy.deepcopy(self.q1)
-        self.q2_target = copy.deepcopy(self.q2)
-        for net in (self.q1_target, self.q2_target):
-            net.requires_grad_(False)
-        self.log_alpha = nn.Parameter(
-            torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
-        )
-        self.to(self.device)
-        self._setup_optimizers()
+    def _build_nets(self) -> None:
+        """The shared actor (obs | one-hot) and the centralised twin critics (state | one-hot)."""
+        hidden, n_agents, n_actions = self.config.hidden, self.n_agents, self.n_actions
+        self.actor = mlp(self.obs_dim + n_agents, n_actions, hidden)
+        self.q1 = mlp(self.state_dim + n_agents, n_actions, hidden)
+        self.q2 = mlp(self.state_dim + n_agents, n_actions, hidden)
 
     # ------------------------------------------------------------------ packing
     @property
@@ -151,12 +118,11 @@ class MASACAgent(SoftActorCriticBase):
             next_obs["active"], dtype=bool
         )
         rows, next_rows = self.pack(obs)[active], self.pack(next_obs)[active]
+        rewards_f32 = np.asarray(rewards, dtype=np.float32)
         buffer.add(
-            rows,
-            np.asarray(actions)[active],
-            np.asarray(rewards, dtype=np.float32)[active],
-            next_rows,
-            done[active],
+            Transition(
+                rows, np.asarray(actions)[active], rewards_f32[active], next_rows, done[active]
+            )
         )
         return int(active.sum())
 

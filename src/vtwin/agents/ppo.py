@@ -20,14 +20,14 @@ from torch import nn
 from vtwin.agents.buffers import RolloutBuffer
 from vtwin.agents.common import (
     ClippedPPOConfig,
+    PPOStats,
     TorchAgent,
     as_tensor,
     categorical_entropy,
     clipped_surrogate,
     clipped_value_loss,
     masked_logits,
-    new_ppo_stats,
-    record_ppo_stats,
+    sample_from_logits,
 )
 from vtwin.agents.nets import mlp
 from vtwin.agents.protocol import AgentKind
@@ -47,28 +47,17 @@ class PPOConfig(ClippedPPOConfig):
     vf_coef: float = 0.5
 
 
-class PPOAgent(TorchAgent):
+class PPOAgent(TorchAgent[PPOConfig]):
     """Actor (logits over ``n_actions``) and critic (V(s)) trained with PPO."""
 
     kind: AgentKind = "on_policy"
+    config_class = PPOConfig
 
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        config: PPOConfig | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-    ) -> None:
-        """Networks are initialised from ``seed``; sampling uses its own seeded generator."""
-        super().__init__()
-        self.config = config or PPOConfig()
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        self._seed(device, seed)
-        self.actor = mlp(obs_dim, n_actions, self.config.hidden, nn.Tanh)
-        self.critic = mlp(obs_dim, 1, self.config.hidden, nn.Tanh)
-        self.to(self.device)
+    def _build(self) -> None:
+        self.actor = mlp(self.obs_dim, self.n_actions, self.config.hidden, nn.Tanh)
+        self.critic = mlp(self.obs_dim, 1, self.config.hidden, nn.Tanh)
+
+    def _build_optimizers(self) -> None:
         self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
 
     # ------------------------------------------------------------------ acting
@@ -84,12 +73,7 @@ class PPOAgent(TorchAgent):
         assert o is not None
         m = as_tensor(mask, torch.bool, self.device)
         logits = self._logits(o, m)
-        if deterministic:
-            action = logits.argmax(dim=-1)
-        else:
-            probs = torch.softmax(logits, dim=-1)
-            action = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1)
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, action[:, None]).squeeze(-1)
+        action, logp = sample_from_logits(logits, self._gen, deterministic)
         value = self.critic(o).squeeze(-1)
         return (
             action.cpu().numpy().astype(np.int64),
@@ -114,7 +98,7 @@ class PPOAgent(TorchAgent):
     def update(self, rollout: RolloutBuffer) -> dict[str, float]:
         """PPO epochs over a filled rollout whose returns were computed; returns mean metrics."""
         cfg = self.config
-        stats = new_ppo_stats()
+        stats = PPOStats()
         for _ in range(cfg.epochs):
             for batch in rollout.minibatches(cfg.minibatch_size, self._rng, self.device):
                 obs = batch["obs"].float()
@@ -139,8 +123,8 @@ class PPOAgent(TorchAgent):
                 nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                record_ppo_stats(stats, pg, v_loss, entropy, ratio, cfg.clip)
-        return {k: float(np.mean(v)) for k, v in stats.items()}
+                stats.record(pg, v_loss, entropy, ratio, cfg.clip)
+        return stats.means()
 
     # ------------------------------------------------------------------ checkpoints
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:

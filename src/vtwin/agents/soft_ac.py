@@ -4,15 +4,19 @@ and checkpoints.
 :class:`SoftActorCriticBase` is the base of an agent that has ``config`` (with
 ``learning_starts``, ``updates_per_step``, ``batch_size``, ``tau``, ``max_grad_norm``),
 ``update(batch)``, twin critics ``q1``/``q2`` with target copies, an ``actor`` and
-``log_alpha``. :meth:`_setup_optimizers` makes the optimisers; :meth:`_sac_step` is the part
+``log_alpha``. Each agent builds its actor and critics in :meth:`_build_nets`; the base adds
+the target copies, log α and the optimisers. :meth:`_sac_step` is the part
 of an update both agents do alike (critic regression, actor and temperature steps, Polyak
 targets); :meth:`learn` is the one replay path of every off-policy agent and training loop.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import copy
+import math
+from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,35 +24,72 @@ import torch
 from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
-from vtwin.agents.common import TorchAgent, categorical_entropy, polyak_update
+from vtwin.agents.common import ConfigT, TorchAgent, categorical_entropy, polyak_update
 from vtwin.agents.protocol import AgentKind
 
-__all__ = ["SoftActorCriticBase"]
+__all__ = ["SoftACConfig", "SoftActorCriticBase"]
 
 
-class SoftActorCriticBase(TorchAgent, ABC):
+@dataclass(frozen=True)
+class SoftACConfig:
+    """Hyper-parameters every soft actor-critic here shares, with the same defaults (SAC's,
+    Haarnoja et al. 2018). Each agent's config adds its own learning rates, sizes and α."""
+
+    gamma: float = 0.99
+    tau: float = 0.005
+    """Polyak step of the target networks, in (0, 1]."""
+    lr_alpha: float = 3e-4
+    learning_starts: int = 1000
+    """Transitions stored before :meth:`SoftActorCriticBase.learn` starts updating."""
+    updates_per_step: int = 1
+    """Gradient steps per :meth:`SoftActorCriticBase.learn` call (one env slot)."""
+
+
+class SoftActorCriticBase(TorchAgent[ConfigT]):
     """Base module: the shared SAC step, :meth:`learn` from a replay buffer, checkpoints."""
 
     kind: AgentKind = "off_policy"
     _polyak_nets: ClassVar[tuple[str, ...]] = ("q1", "q2")
     """Networks ``name`` with a target copy ``name_target`` moved by Polyak steps."""
-    obs_dim: int
+    log_alpha: torch.Tensor
     actor_optimizer: torch.optim.Optimizer
     critic_optimizer: torch.optim.Optimizer
     alpha_optimizer: torch.optim.Optimizer | None
 
-    def _setup_optimizers(self) -> None:
-        """Adam for the actor, the twin critics ``q1``/``q2`` and (when tuned) log α.
-        Call after the nets are built and moved to the device."""
-        cfg = self.config
+    @property
+    def _cfg(self) -> Any:
+        """The config, duck-typed: every SAC config has the fields this base reads."""
+        return self.config
+
+    @abstractmethod
+    def _build_nets(self) -> None:
+        """Create ``actor``, ``q1`` and ``q2`` (in that order: it fixes their initial weights)."""
+
+    def _build(self) -> None:
+        """The agent's nets (:meth:`_build_nets`), then their frozen target copies and log α."""
+        cfg = self._cfg
+        if not 0.0 < cfg.tau <= 1.0:
+            raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
+        self._build_nets()
+        for name in self._polyak_nets:
+            target = copy.deepcopy(self.get_submodule(name))
+            target.requires_grad_(False)
+            self.add_module(f"{name}_target", target)
+        # log α is a parameter (so it travels with state_dict) that only α's optimiser steps.
+        self.log_alpha = nn.Parameter(
+            torch.tensor(math.log(cfg.alpha)), requires_grad=cfg.auto_alpha
+        )
+
+    def _build_optimizers(self) -> None:
+        """Adam for the actor, the twin critics ``q1``/``q2`` and (when tuned) log α."""
+        cfg = self._cfg
         actor, q1, q2 = (self.get_submodule(name) for name in ("actor", "q1", "q2"))
-        log_alpha = self.get_parameter("log_alpha")
         self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.lr_actor)
         self.critic_optimizer = torch.optim.Adam(
             [*q1.parameters(), *q2.parameters()], lr=cfg.lr_critic
         )
         self.alpha_optimizer = (
-            torch.optim.Adam([log_alpha], lr=cfg.lr_alpha) if cfg.auto_alpha else None
+            torch.optim.Adam([self.log_alpha], lr=cfg.lr_alpha) if cfg.auto_alpha else None
         )
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
@@ -92,7 +133,7 @@ class SoftActorCriticBase(TorchAgent, ABC):
         q1_target, q2_target = self.get_submodule("q1_target"), self.get_submodule("q2_target")
         next_q = torch.min(q1_target(next_critic_in), q2_target(next_critic_in))
         soft = torch.where(next_probs > 0, next_q - alpha * next_logp, torch.zeros_like(next_q))
-        return batch["rewards"].float() + self.config.gamma * alive * (next_probs * soft).sum(-1)
+        return batch["rewards"].float() + self._cfg.gamma * alive * (next_probs * soft).sum(-1)
 
     def _sac_step(
         self,
@@ -109,7 +150,7 @@ class SoftActorCriticBase(TorchAgent, ABC):
         (``policy()`` gives π and log π at s, differentiably); α (``auto_alpha``) minimises
         log α · (H(π) − ``target_entropy()``); then the Polyak target step.
         """
-        cfg = self.config
+        cfg = self._cfg
         q1_net, q2_net = self.get_submodule("q1"), self.get_submodule("q2")
         alpha = self.get_parameter("log_alpha").detach().exp()
         q1 = q1_net(critic_in).gather(-1, actions[:, None]).squeeze(-1)
@@ -149,7 +190,7 @@ class SoftActorCriticBase(TorchAgent, ABC):
         pairs = [
             (self.get_submodule(n), self.get_submodule(f"{n}_target")) for n in self._polyak_nets
         ]
-        polyak_update(pairs, self.config.tau)
+        polyak_update(pairs, self._cfg.tau)
 
     @abstractmethod
     def update(self, batch: Any) -> dict[str, float]:
@@ -162,13 +203,12 @@ class SoftActorCriticBase(TorchAgent, ABC):
         Its capacity does not depend on any budget, so a resumed run wraps like an
         uninterrupted one; numpy's zero pages cost no memory until written.
         """
-        return ReplayBuffer(self.config.buffer_size, self.obs_dim)
+        return ReplayBuffer(self._cfg.buffer_size, self.obs_dim)
 
     def store(self, buffer: ReplayBuffer, step: Transition) -> int:
         """Add flat transitions ([N, obs_dim] observations, [N] the rest); returns N."""
-        obs, actions, rewards, next_obs, terminated = step
-        buffer.add(obs, actions, np.asarray(rewards, dtype=np.float32), next_obs, terminated)
-        return int(np.asarray(obs).shape[0])
+        buffer.add(step)
+        return int(np.asarray(step.obs).shape[0])
 
     def learn(
         self, buffer: ReplayBuffer, rng: np.random.Generator | None = None
@@ -179,7 +219,7 @@ class SoftActorCriticBase(TorchAgent, ABC):
         Returns the mean metrics, or ``{}`` while the buffer holds fewer than
         ``learning_starts`` transitions.
         """
-        cfg = self.config
+        cfg = self._cfg
         if len(buffer) < max(cfg.learning_starts, 1):
             return {}
         draw = self._rng if rng is None else rng

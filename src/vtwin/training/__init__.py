@@ -13,6 +13,7 @@
 from vtwin.training.registry import (
     ALGORITHMS,
     Algorithm,
+    agent_sizes,
     algorithm_names,
     env_kind,
     make_agent,
@@ -32,6 +33,7 @@ __all__ = [
     "ALGORITHMS",
     "Algorithm",
     "TrainSettings",
+    "agent_sizes",
     "algorithm_names",
     "env_kind",
     "evaluate",

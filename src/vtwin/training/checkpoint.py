@@ -34,8 +34,10 @@ __all__ = [
     "CONFIG_FILE",
     "METRICS_FILE",
     "SUMMARY_FILE",
+    "Progress",
     "ResumePoint",
     "RunFolder",
+    "end_episode",
     "write_atomic",
 ]
 
@@ -47,6 +49,9 @@ CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE = (
 )
 
 Rows = list[dict[str, float]]
+"""A training history: one row of metrics per episode."""
+Progress = Callable[[int, int], None] | None
+"""``progress(done, total)`` in agent transitions after every episode (None: silent)."""
 
 
 def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
@@ -187,3 +192,35 @@ class RunFolder:
         """Write ``summary.json``."""
         text = json.dumps(summary, indent=1)
         write_atomic(self.file(SUMMARY_FILE), lambda p: p.write_text(text))
+
+
+def end_episode(
+    run: RunFolder | None,
+    agent: Agent,
+    rows: Rows,
+    counters: tuple[int, int, int],
+    progress: Progress,
+    *,
+    rng: np.random.Generator | None = None,
+    rollout: RolloutBuffer | None = None,
+    replay: ReplayBuffer | None = None,
+    resume: ResumePoint | None = None,
+) -> None:
+    """What both loops do after an episode: save the run folder and report ``progress``.
+
+    ``counters`` = (episodes done, agent transitions done, budget). The resume point is taken
+    now from the loop's state (``rng``, ``rollout``, ``replay``), only when there is a folder;
+    ``resume`` is one taken before an end-of-run step instead (``agent`` is then saved as the
+    trained one).
+    """
+    episode, done_steps, budget = counters
+    if run is not None:
+        if resume is None:
+            point = ResumePoint.take(
+                agent, rows, episode, done_steps, rng=rng, rollout=rollout, replay=replay
+            )
+            run.save(rows, point)
+        else:
+            run.save(rows, resume, final=agent)
+    if progress is not None:
+        progress(min(done_steps, budget), budget)

@@ -25,7 +25,6 @@ running statistics carry over from episode to episode).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -33,14 +32,11 @@ import numpy as np
 from vtwin.agents.buffers import Transition
 from vtwin.agents.mappo import MultiAgentRollout
 from vtwin.agents.protocol import Agent, OffPolicyAgent, OnPolicyAgent, Policy
-from vtwin.training.checkpoint import ResumePoint, RunFolder
+from vtwin.training.checkpoint import Progress, ResumePoint, Rows, RunFolder, end_episode
 from vtwin.training.metrics import EpisodeMetrics, combine_episodes, metric_spec
 from vtwin.training.single_agent import mean_updates
 
 __all__ = ["evaluate", "train_loop"]
-
-Rows = list[dict[str, float]]
-Progress = Callable[[int, int], None] | None
 
 
 class _RolloutAgent(OnPolicyAgent, Protocol):
@@ -119,25 +115,17 @@ def train_loop(
         row: dict[str, float] = {"episode": episode, "steps": done_steps}
         row |= stats.summary()
         row["wall_s"] = time.perf_counter() - t_start
-        point = None
+        resume: ResumePoint | None = None  # taken before an end-of-run update
         if rollout is not None and rollout.pos > 0 and done_steps >= steps:
-            if run is not None:  # resume from before the end-of-run update
+            if run is not None:
                 before = [*rows, row | mean_updates(updates)]
-                point = ResumePoint.take(agent, before, episode, done_steps, rollout=rollout)
+                resume = ResumePoint.take(agent, before, episode, done_steps, rollout=rollout)
             updates.append(_ppo_update(obs))  # the leftover; every vehicle's last step has ended
         rows.append(row | mean_updates(updates))
-        if run is not None:
-            if point is None:
-                run.save(
-                    rows,
-                    ResumePoint.take(
-                        agent, rows, episode, done_steps, rollout=rollout, replay=buffer
-                    ),
-                )
-            else:
-                run.save(rows, point, final=agent)
-        if progress is not None:
-            progress(min(done_steps, steps), steps)
+        counters = (episode, done_steps, steps)
+        end_episode(
+            run, agent, rows, counters, progress, rollout=rollout, replay=buffer, resume=resume
+        )
     return rows
 
 

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from vtwin.agents.common import AgentSizes
 from vtwin.agents.protocol import Agent
 
 __all__ = [
     "ALGORITHMS",
     "Algorithm",
     "EnvKind",
+    "agent_sizes",
     "algorithm",
     "algorithm_names",
     "env_kind",
@@ -48,6 +50,14 @@ def env_kind(env: Any) -> EnvKind:
     return "multi_agent" if hasattr(env, "state_dim") else "single_agent"
 
 
+def agent_sizes(env: Any) -> AgentSizes:
+    """The sizes of a learner for ``env``: per-vehicle rows of a single-agent env, or the
+    vehicles, observation, state and server counts of a multi-agent one."""
+    if env_kind(env) == "multi_agent":
+        return AgentSizes(env.obs_dim, env.M, n_agents=env.V, state_dim=env.state_dim)
+    return AgentSizes(env.obs_dim, env.n_actions)
+
+
 def config_from_params(cls: Any, params: dict[str, Any]) -> Any:
     """Build a frozen dataclass config, rejecting unknown keys with the valid ones listed
     (YAML lists become tuples)."""
@@ -65,14 +75,14 @@ def _ppo(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.ppo import PPOAgent, PPOConfig
 
     cfg = config_from_params(PPOConfig, params)
-    return PPOAgent(env.obs_dim, env.n_actions, cfg, device=device, seed=seed)
+    return PPOAgent(agent_sizes(env), cfg, device=device, seed=seed)
 
 
 def _dsac(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.dsac import DSACAgent, DSACConfig
 
     cfg = config_from_params(DSACConfig, params)
-    return DSACAgent(env.obs_dim, env.n_actions, cfg, device=device, seed=seed)
+    return DSACAgent(agent_sizes(env), cfg, device=device, seed=seed)
 
 
 def _mappo(use_mask: bool) -> Factory:
@@ -86,8 +96,7 @@ def _mappo(use_mask: bool) -> Factory:
                 f"'{name}' fixes use_mask; pick 'dm_mappo' (mask) or 'mappo' (no mask) instead"
             )
         cfg = config_from_params(MAPPOConfig, {**params, "use_mask": use_mask})
-        sizes = (env.V, env.obs_dim, env.state_dim, env.M)
-        return MAPPOAgent(*sizes, cfg, device=device, seed=seed)
+        return MAPPOAgent(agent_sizes(env), cfg, device=device, seed=seed)
 
     return build
 
@@ -96,8 +105,7 @@ def _masac(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.masac import MASACAgent, MASACConfig
 
     cfg = config_from_params(MASACConfig, params)
-    sizes = (env.V, env.obs_dim, env.state_dim, env.M)
-    return MASACAgent(*sizes, cfg, device=device, seed=seed)
+    return MASACAgent(agent_sizes(env), cfg, device=device, seed=seed)
 
 
 def _greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:

@@ -14,20 +14,16 @@ stored, then learn through :meth:`~vtwin.agents.protocol.OffPolicyAgent.learn` e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
 
 from vtwin.agents.buffers import RolloutBuffer, Transition
 from vtwin.agents.protocol import Agent, OffPolicyAgent, OnPolicyAgent, Policy
-from vtwin.training.checkpoint import ResumePoint, RunFolder
+from vtwin.training.checkpoint import Progress, Rows, RunFolder, end_episode
 from vtwin.training.metrics import SlotMetrics, metric_spec
 
 __all__ = ["evaluate", "mean_updates", "train_loop"]
-
-Rows = list[dict[str, float]]
-Progress = Callable[[int, int], None] | None
 
 
 def mean_updates(updates: list[dict[str, float]]) -> dict[str, float]:
@@ -120,13 +116,8 @@ def train_loop(
             "wall_s": time.perf_counter() - t_start,
         }
         rows.append(row | mean_updates(updates))
-        if run is not None:
-            point = ResumePoint.take(
-                agent, rows, episode, done_steps, rng=sample_rng, replay=replay
-            )
-            run.save(rows, point)
-        if progress is not None:
-            progress(min(done_steps, steps), steps)
+        counters = (episode, done_steps, steps)
+        end_episode(run, agent, rows, counters, progress, rng=sample_rng, replay=replay)
     return rows
 
 
