@@ -9,9 +9,10 @@ import torch
 from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer, Transition, compute_gae
 from vtwin.agents.common import AgentSizes
 from vtwin.agents.diffusion import Diffusion, beta_schedule
-from vtwin.agents.nets import SinusoidalEmbedding, mlp, pick_device
+from vtwin.agents.nets import SinusoidalEmbedding, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.ppo import PPOAgent, PPOConfig
+from vtwin.devices import pick_device
 
 
 def test_gae_matches_hand_computation_without_truncation() -> None:

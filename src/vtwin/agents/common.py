@@ -19,7 +19,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.nets import pick_device
+from vtwin.devices import pick_device
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

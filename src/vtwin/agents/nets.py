@@ -8,14 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SinusoidalEmbedding", "mlp", "pick_device"]
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when present, else CPU; otherwise the named device."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+__all__ = ["SinusoidalEmbedding", "mlp"]
 
 
 def mlp(

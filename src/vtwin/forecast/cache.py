@@ -62,7 +62,7 @@ class ForecasterCache:
     """Trained forecasters on disk under ``root`` (None: caching off), loaded onto ``device``."""
 
     def __init__(self, root: str | Path | None, device: str = "auto") -> None:
-        from vtwin.agents.nets import pick_device
+        from vtwin.devices import pick_device
 
         self.root = None if root is None else Path(root)
         self.device = pick_device(device)

@@ -259,7 +259,7 @@ class TrainedForecaster:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> TrainedForecaster:
         """Inverse of :meth:`save`."""
-        from vtwin.agents.nets import pick_device
+        from vtwin.devices import pick_device
 
         folder = Path(folder)
         meta_path = folder / "forecaster.json"
@@ -312,7 +312,7 @@ def train_forecaster(
     progress: ProgressFn | None = None,
 ) -> TrainedForecaster:
     """Train ``settings.model`` on ``series`` (pipeline in the module docstring)."""
-    from vtwin.agents.nets import pick_device
+    from vtwin.devices import pick_device
 
     settings = settings or ForecastSettings()
     torch.manual_seed(settings.seed)
