@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-__all__ = ["ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
+from vtwin.arrays import FloatArray
 
-FloatArray = NDArray[np.float64]
+__all__ = ["ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
 
 
 def compute_gae(

@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.signal import lfilter
+
+from vtwin.arrays import FloatArray
 
 __all__ = [
     "TrafficFormatError",
@@ -52,7 +53,6 @@ __all__ = [
     "synthetic_traffic",
 ]
 
-FloatArray = NDArray[np.float64]
 
 _MISSING = frozenset({"", "nan", "null", "na", "n/a", "none", "-"})
 _TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "date", "hour", "t")

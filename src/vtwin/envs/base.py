@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pettingzoo import ParallelEnv
 
+from vtwin.arrays import BoolArray
 from vtwin.config import VTwinConfig, load_config
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
 
 ObsT = TypeVar("ObsT")
 ActT = TypeVar("ActT")
-BoolArray = NDArray[np.bool_]
 
 Seeds = int | Sequence[int] | None
 """One int (copy b gets seed + b), one seed per copy, or None (fresh entropy)."""

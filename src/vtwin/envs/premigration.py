@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import FloatArray, IntArray
 from vtwin.config import VTwinConfig
 from vtwin.envs.base import (
     EpisodeEnds,
@@ -51,9 +52,6 @@ from vtwin.world.background import DiurnalArrivals, load_weights
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility
 from vtwin.world.servers import ServerKind
 from vtwin.world.uav import fly_straight, slot_energy_j
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 _STREAMS = ("mobility", "workload", "uav", "planner")
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from vtwin.arrays import BoolArray, FloatArray, IntArray
 from vtwin.config import VTwinConfig
 from vtwin.envs.base import (
     EpisodeEnds,
@@ -72,9 +73,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REWARD_TERMS", "BatchedMigrationRouting", "MigrationRoutingEnv"]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 ENV_ID = "vtwin/MigrationRouting-v0"
 

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-FloatArray = NDArray[np.float64]
+from vtwin.arrays import FloatArray
 
 _CHECKING: ContextVar[bool] = ContextVar("vtwin_physics_checking", default=True)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import FloatArray
+
 EARTH_RADIUS_M = 6_371_000.0
 """Mean Earth radius used by every great-circle formula in vtwin (metres)."""
-
-FloatArray = NDArray[np.float64]
 
 
 def haversine_m(

@@ -6,15 +6,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
+from vtwin.arrays import BoolArray, FloatArray
 from vtwin.config import VTwinConfig
 from vtwin.rewards.base import RewardOutput, RewardTerms, builtin_weights
 
 __all__ = ["EnvFactory", "PaperBReward", "ZScoreScope", "reference_moments"]
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 ZScoreScope = Literal["reference", "episode", "env"]
 

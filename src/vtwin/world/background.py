@@ -23,12 +23,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import FloatArray
 from vtwin.config import VTwinConfig, WorkloadConfig
 from vtwin.data.traffic import synthetic_traffic
 from vtwin.world.servers import ServerKind
 from vtwin.world.workload import flow_to_load, hotspot_multipliers, profile_at_hours
-
-FloatArray = NDArray[np.float64]
 
 __all__ = [
     "BackgroundLoad",

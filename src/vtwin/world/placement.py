@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-FloatArray = NDArray[np.float64]
+from vtwin.arrays import FloatArray
 
 
 def _check_area(count: int, width_m: float, height_m: float) -> None:

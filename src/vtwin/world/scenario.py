@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import FloatArray
 from vtwin.config import VTwinConfig
 from vtwin.data.traces import read_tdrive
 from vtwin.physics.channel import dbm_to_w
@@ -26,8 +27,6 @@ from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMob
 from vtwin.world.placement import clustered_positions, grid_positions, random_positions
 from vtwin.world.servers import EdgeServers, ServerKind
 from vtwin.world.topology import grid_graph, hop_matrix, knn_graph
-
-FloatArray = NDArray[np.float64]
 
 MB_TO_BITS = 8e6
 """1 MB = 10⁶ bytes = 8·10⁶ bits (decimal megabytes, as the papers use)."""

@@ -15,9 +15,8 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtwin.arrays import FloatArray
 from vtwin.physics.geo import euclidean_m, slant_distance_m
-
-FloatArray = NDArray[np.float64]
 
 
 class ServerKind(IntEnum):

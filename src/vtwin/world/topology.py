@@ -12,11 +12,10 @@ from numbers import Integral, Real
 
 import networkx as nx
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from vtwin.arrays import FloatArray, IntArray
 
 __all__ = ["grid_graph", "hop_matrix", "knn_graph", "nearest"]
 

@@ -16,11 +16,8 @@ from typing import Literal
 
 import networkx as nx
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from vtwin.arrays import BoolArray, FloatArray, IntArray
 
 __all__ = ["FlightStep", "PatrolGraph", "fly_straight", "slot_energy_j"]
 

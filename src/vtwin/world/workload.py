@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-FloatArray = NDArray[np.float64]
+from vtwin.arrays import FloatArray
 
 __all__ = [
     "DiurnalShape",
