@@ -154,7 +154,7 @@ def train_command(
     """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
     from rich.progress import Progress
 
-    from vtwin.training import TrainSettings, train
+    from vtwin.training import TrainSettings, check_settings, train
 
     try:
         cfg = load_config(env, set_ or [])
@@ -170,6 +170,7 @@ def train_command(
             device=device,
             algo_params=params,
         )
+        check_settings(cfg, settings)  # a bad name fails before the progress bar shows
         run_dir = out or Path("runs") / "train" / f"{cfg.name}__{algo}__seed={seed}"
         with Progress(console=err_console) as bar:
             task = bar.add_task(f"train {algo} on {cfg.name}", total=steps)

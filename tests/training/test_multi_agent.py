@@ -254,3 +254,9 @@ def test_vtwin_train_and_evaluate_on_paper_b(tmp_path: Path) -> None:
     assert "reward_per_step" in result.stdout and "infeasible_share" in result.stdout
     bad = CliRunner().invoke(app, [*args[:4], "ppo", *args[5:]])
     assert bad.exit_code == 2 and "'ppo' does not serve multi-agent envs" in bad.stderr
+    # the name is refused before anything runs: one error line, no progress bar, no folder
+    bad = CliRunner().invoke(app, [*args[:4], "dqn", *args[5:9], "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and bad.stderr.strip().splitlines() == [
+        "error: unknown algo 'dqn'; valid: dm_mappo, mappo, masac, greedy, random"
+    ]
+    assert not (tmp_path / "x").exists()

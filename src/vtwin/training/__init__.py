@@ -20,6 +20,7 @@ from vtwin.training.registry import (
 )
 from vtwin.training.runs import (
     TrainSettings,
+    check_settings,
     evaluate,
     evaluate_policy,
     load_agent,
@@ -35,6 +36,7 @@ __all__ = [
     "TrainSettings",
     "agent_sizes",
     "algorithm_names",
+    "check_settings",
     "env_kind",
     "evaluate",
     "evaluate_policy",

@@ -123,6 +123,12 @@ def make_env(config: VTwinConfig, batch_envs: int) -> Any:
     return BatchedMigrationRouting(config, batch_envs)
 
 
+def check_settings(config: VTwinConfig, settings: TrainSettings) -> None:
+    """Refuse, before anything runs, a paper without a batched env or an algorithm that
+    does not exist or does not serve the paper's env kind (the error lists the valid ones)."""
+    algorithm(settings.algo, _paper_kind(config))
+
+
 def train(
     config: VTwinConfig,
     settings: TrainSettings,
@@ -138,7 +144,7 @@ def train(
     ``final_return`` and ``final_<metric>`` for each of the env's episode metrics, means
     over the last fifth of the episodes.
     """
-    algorithm(settings.algo, _paper_kind(config))  # refuse a bad name before writing anything
+    check_settings(config, settings)  # before anything is written
     run = RunFolder(out_dir)
     record = {"config": yaml.safe_load(config_to_yaml(config)), "train": asdict(settings)}
     cfg_path = run.file(CONFIG_FILE)
