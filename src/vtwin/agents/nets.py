@@ -17,8 +17,15 @@ def mlp(
     hidden: Sequence[int] = (256, 256),
     activation: type[nn.Module] = nn.Mish,
     out_activation: type[nn.Module] | None = None,
+    orthogonal: tuple[float, float] | None = None,
 ) -> nn.Sequential:
-    """A fully connected network ``in_dim → hidden… → out_dim`` with one activation type."""
+    """A fully connected network ``in_dim → hidden… → out_dim`` with one activation type.
+
+    ``orthogonal = (hidden_gain, out_gain)``: orthogonal weights of those gains and zero
+    biases (Saxe et al. 2014), as CleanRL's and Stable-Baselines3's PPO initialise their
+    networks (e.g. √2 for hidden layers, 0.01 for a policy head, 1 for a value head).
+    None keeps PyTorch's default initialisation.
+    """
     if in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
         raise ValueError(
             f"mlp sizes must be ≥ 1, got in_dim={in_dim}, hidden={list(hidden)}, out_dim={out_dim}"
@@ -29,6 +36,12 @@ def mlp(
         layers += [nn.Linear(width, h), activation()]
         width = h
     layers.append(nn.Linear(width, out_dim))
+    if orthogonal is not None:
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
+        for i, layer in enumerate(linears):
+            gain = orthogonal[1] if i == len(linears) - 1 else orthogonal[0]
+            nn.init.orthogonal_(layer.weight, gain)
+            nn.init.zeros_(layer.bias)
     if out_activation is not None:
         layers.append(out_activation())
     return nn.Sequential(*layers)

@@ -30,6 +30,7 @@ from vtwin.agents.common import (
     sample_from_logits,
 )
 from vtwin.agents.nets import mlp
+from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
 
 __all__ = ["PPOAgent", "PPOConfig"]
@@ -45,6 +46,13 @@ class PPOConfig(ClippedPPOConfig):
 
     lr: float = 3e-4
     vf_coef: float = 0.5
+    normalize_values: bool = False
+    """Critic regresses returns standardised by their running mean/std (as MAPPO's value
+    normalisation), so ``value_clip`` is in normalised-return units and the critic's scale
+    does not depend on the reward scale or the discount."""
+    orthogonal_init: bool = False
+    """Orthogonal initialisation (CleanRL / SB3): gain √2 for hidden layers, 0.01 for the
+    policy head (near-uniform initial policy), 1 for the value head."""
 
 
 class PPOAgent(TorchAgent[PPOConfig]):
@@ -54,8 +62,14 @@ class PPOAgent(TorchAgent[PPOConfig]):
     config_class = PPOConfig
 
     def _build(self) -> None:
-        self.actor = mlp(self.obs_dim, self.n_actions, self.config.hidden, nn.Tanh)
-        self.critic = mlp(self.obs_dim, 1, self.config.hidden, nn.Tanh)
+        cfg = self.config
+        root2 = float(np.sqrt(2.0))
+        actor_init, critic_init = (
+            ((root2, 0.01), (root2, 1.0)) if cfg.orthogonal_init else (None, None)
+        )
+        self.actor = mlp(self.obs_dim, self.n_actions, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+        self.critic = mlp(self.obs_dim, 1, cfg.hidden, nn.Tanh, orthogonal=critic_init)
+        self.value_norm = RunningMeanStd(())
 
     def _build_optimizers(self) -> None:
         self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
@@ -74,7 +88,7 @@ class PPOAgent(TorchAgent[PPOConfig]):
         m = as_tensor(mask, torch.bool, self.device)
         logits = self._logits(o, m)
         action, logp = sample_from_logits(logits, self._gen, deterministic)
-        value = self.critic(o).squeeze(-1)
+        value = self._denormalize(self.critic(o).squeeze(-1))
         return (
             action.cpu().numpy().astype(np.int64),
             logp.double().cpu().numpy(),
@@ -92,13 +106,26 @@ class PPOAgent(TorchAgent[PPOConfig]):
         """V(s) [N]."""
         o = as_tensor(obs, torch.float32, self.device)
         assert o is not None
-        return self.critic(o).squeeze(-1).double().cpu().numpy()
+        return self._denormalize(self.critic(o).squeeze(-1)).double().cpu().numpy()
+
+    def _denormalize(self, v: torch.Tensor) -> torch.Tensor:
+        """Critic output in return units (unchanged without ``normalize_values``)."""
+        if not self.config.normalize_values:
+            return v
+        std = float(np.sqrt(self.value_norm.var + 1e-8))
+        return v * std + float(self.value_norm.mean)
 
     # ------------------------------------------------------------------ learning
     def update(self, rollout: RolloutBuffer) -> dict[str, float]:
         """PPO epochs over a filled rollout whose returns were computed; returns mean metrics."""
         cfg = self.config
         stats = PPOStats()
+        mean, std = 0.0, 1.0
+        if cfg.normalize_values:
+            # targets and old values in the units of the updated running statistics
+            self.value_norm.update(rollout.returns[: rollout.pos].reshape(-1))
+            mean = float(self.value_norm.mean)
+            std = float(np.sqrt(self.value_norm.var + 1e-8))
         for _ in range(cfg.epochs):
             for batch in rollout.minibatches(cfg.minibatch_size, self._rng, self.device):
                 obs = batch["obs"].float()
@@ -111,9 +138,9 @@ class PPOAgent(TorchAgent[PPOConfig]):
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg = clipped_surrogate(ratio, adv, cfg.clip)
                 value = self.critic(obs).squeeze(-1)
-                v_loss = clipped_value_loss(
-                    value, batch["returns"].float(), batch["values"].float(), cfg.value_clip
-                )
+                ret = (batch["returns"].float() - mean) / std
+                old_value = (batch["values"].float() - mean) / std
+                v_loss = clipped_value_loss(value, ret, old_value, cfg.value_clip)
                 entropy = categorical_entropy(logp_all.exp(), logp_all).mean()
                 loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad()
@@ -129,3 +156,10 @@ class PPOAgent(TorchAgent[PPOConfig]):
     # ------------------------------------------------------------------ checkpoints
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
         return {"optimizer": self.optimizer}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"value_norm": self.value_norm.state_dict()} if self.config.normalize_values else {}
+
+    def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
+        if self.config.normalize_values:
+            self.value_norm.load_state_dict(ckpt["value_norm"])
