@@ -2,7 +2,8 @@
 
 Budgets are chosen to finish in well under a minute each on one CPU core. The margin is
 checked on evaluation copies no training episode used, with the agents sampling from their
-policies as during training (the paper A experiments evaluate the same way).
+policies as during training (the paper A experiments evaluate the same way). PPO is held to
+a share of the random→greedy latency gap instead (issue 15's protocol, argmax actions).
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def test_agent_beats_random_on_the_tiny_preset(
     assert latency < 0.85 * random_latency, (algo, latency, random_latency)
 
 
-PPO_TINY_STEPS = 60_000
-PPO_TINY_SHARE = 0.0  # set below from 3 seeds
+PPO_TINY_STEPS = 30_000
+PPO_TINY_SHARE = 0.70
+"""Measured by this protocol with ``PPO_PARAMS`` at 30k transitions (≈ 20 s on one core):
+92 %, 83 %, 83 % of the gap for training seeds 0, 1, 2 (argmax); the defaults reach 65 % at
+60k. 0.70 leaves a margin of 13 points below the worst seed."""
 
 
 def _tiny_protocol_latency(policy: Any) -> float:
