@@ -147,3 +147,15 @@ def test_observation_normalisation_learns_and_round_trips() -> None:
     np.testing.assert_array_equal(fresh.obs_norm.var, agent.obs_norm.var)
     np.testing.assert_array_equal(fresh.value(obs), agent.value(obs))
     np.testing.assert_array_equal(fresh.act(obs, deterministic=True), np.arange(N_CTX))
+
+
+def test_a_checkpoint_without_value_statistics_restores_with_identical_outputs() -> None:
+    """Run folders saved before value normalisation became the default load unchanged."""
+    old = PPOAgent(AgentSizes(N_CTX, N_CTX), PPOConfig(normalize_values=False), seed=4)
+    new = PPOAgent(AgentSizes(N_CTX, N_CTX), PPOConfig(), seed=9)
+    new.restore(old.checkpoint())
+    obs = np.eye(N_CTX, dtype=np.float32)
+    np.testing.assert_allclose(new.value(obs), old.value(obs), rtol=1e-7)
+    np.testing.assert_array_equal(
+        new.act(obs, deterministic=True), old.act(obs, deterministic=True)
+    )

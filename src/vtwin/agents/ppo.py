@@ -184,7 +184,9 @@ class PPOAgent(TorchAgent[PPOConfig]):
         return state
 
     def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
-        if self.config.normalize_values:
+        # checkpoints from before value normalisation was the default carry no statistics;
+        # the fresh ones (mean 0, variance 1) leave such a critic's outputs as they were
+        if self.config.normalize_values and "value_norm" in ckpt:
             self.value_norm.load_state_dict(ckpt["value_norm"])
         if self.config.normalize_obs:
             self.obs_norm.load_state_dict(ckpt["obs_norm"])
