@@ -2,7 +2,8 @@
 
 Budgets are chosen to finish in well under a minute each on one CPU core. The margin is
 checked on evaluation copies no training episode used, with the agents sampling from their
-policies as during training (the paper A experiments evaluate the same way).
+policies as during training (the paper A experiments evaluate the same way). PPO is held to
+a share of the random→greedy latency gap instead (issue 15's protocol, argmax actions).
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from vtwin.training import TrainSettings, evaluate, train
 
 EVAL = {"episodes": 2, "seed": 777_000, "deterministic": False}
 CASES: dict[str, tuple[int, dict[str, Any]]] = {
-    "ppo": (
-        100_000,
-        {"lr": 1e-3, "gamma": 0.9, "gae_lambda": 0.9, "hidden": [64, 64], "rollout_slots": 32},
-    ),
     "dsac": (
         25_000,
         {
@@ -56,6 +53,60 @@ def test_agent_beats_random_on_the_tiny_preset(
     latency = evaluate(tmp_path, **EVAL)["latency_s"]
     # a clear margin: at least 15 % lower latency than uniform random choices
     assert latency < 0.85 * random_latency, (algo, latency, random_latency)
+
+
+PPO_TINY_STEPS = 30_000
+PPO_TINY_SHARE = 0.70
+"""Measured by this protocol with ``PPO_PARAMS`` at 30k transitions (≈ 20 s on one core):
+92 %, 83 %, 83 % of the gap for training seeds 0, 1, 2 (argmax); the defaults reach 65 % at
+60k. 0.70 leaves a margin of 13 points below the worst seed."""
+
+
+def _tiny_protocol_latency(policy: Any) -> float:
+    """Issue-15 protocol on ``paper-a-tiny``: 8 copies reset with seeds 900000…900007, one
+    episode (100 slots); the mean ``info["latency_s"]`` over every slot and copy."""
+    import numpy as np
+
+    from vtwin.envs.premigration import BatchedPreMigration
+
+    env = BatchedPreMigration(load_config("paper-a-tiny"), 8)
+    obs, _ = env.reset([900_000 + b for b in range(8)])
+    latency = []
+    for _ in range(env.horizon):
+        obs, _, _, truncated, info = env.step(policy(env, obs))
+        latency.append(float(np.mean(info["latency_s"])))
+        if truncated.all():
+            break
+    return float(np.mean(latency))
+
+
+def test_ppo_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> None:
+    """Paper A's PPO (the paper A experiments' settings, ``PPO_PARAMS``) trained on 8 copies
+    for ``PPO_TINY_STEPS`` transitions closes at least ``PPO_TINY_SHARE`` of the latency gap
+    between uniform random actions and the one-slot greedy rule, acting by argmax on
+    evaluation seeds no training episode used."""
+    import numpy as np
+    import torch
+
+    from vtwin.envs.premigration import BatchedPreMigration
+    from vtwin.experiments.paper_a.rl import PPO_PARAMS
+    from vtwin.training import train_agent
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    random = _tiny_protocol_latency(lambda env, _: rng.integers(0, env.n_actions, (env.B, env.V)))
+    greedy = _tiny_protocol_latency(lambda env, _: env.greedy_actions())
+    cfg = load_config("paper-a-tiny")
+    agent, _ = train_agent(
+        BatchedPreMigration(cfg, 8), "ppo", PPO_TINY_STEPS, 0, PPO_PARAMS, device="cpu"
+    )
+    learned = _tiny_protocol_latency(
+        lambda env, obs: agent.act(obs.reshape(env.B * env.V, -1), deterministic=True).reshape(
+            env.B, env.V
+        )
+    )
+    share = (random - learned) / (random - greedy)
+    assert share >= PPO_TINY_SHARE, (share, learned, random, greedy)
 
 
 def test_dm_mappo_beats_random_on_the_tiny_routing_preset() -> None:
