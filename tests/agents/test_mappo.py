@@ -230,3 +230,29 @@ def test_greedy_without_a_satellite_falls_back_to_the_nearest_server() -> None:
     assert GreedyRouting(1, 3, epsilon=0.0).greedy(obs)[0, 0] == 2  # the satellite
     obs["action_mask"] = np.array([[[True, False, True]]])
     assert GreedyRouting(1, 3, epsilon=0.0, has_satellite=False).greedy(obs)[0, 0] == 2
+
+
+def test_linear_lr_decay_reaches_zero_at_the_budget_and_survives_a_checkpoint() -> None:
+    env = FakeRouting()  # B = 8, V = 3: one rollout of 8 slots is 192 agent-steps
+    agent = _agent(env, seed=3, lr_anneal_steps=4 * 192, lr_actor=1e-3, lr_critic=2e-3)
+    scales = []
+    for k in range(2):
+        scales.append(agent.update(_collect(agent, env, seed=20 + k)[0])["lr_scale"])
+    assert scales == [1.0, 0.75]  # the first update runs at the full rate
+    assert agent.actor_optimizer.param_groups[0]["lr"] == pytest.approx(0.75e-3)
+    assert agent.critic_optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-3)
+    restored = _agent(env, seed=9, lr_anneal_steps=4 * 192, lr_actor=1e-3, lr_critic=2e-3)
+    restored.restore(agent.checkpoint())
+    assert restored.trained_steps == agent.trained_steps == 2 * 192
+    for k in range(3):
+        rollout = _collect(restored, env, seed=30 + k)[0]
+        scales.append(restored.update(rollout)["lr_scale"])
+    assert scales[2:] == [0.5, 0.25, 0.0]
+    # at rate 0 an update leaves the networks as they were
+    before = [p.detach().clone() for p in restored.parameters()]
+    restored.update(_collect(restored, env, seed=40)[0])
+    for p0, p1 in zip(before, restored.parameters(), strict=True):
+        torch.testing.assert_close(p0, p1, rtol=0, atol=0)
+    constant = _agent(env, seed=3)
+    assert constant.update(_collect(constant, env, seed=20)[0])["lr_scale"] == 1.0
+    assert constant.update(_collect(constant, env, seed=21)[0])["lr_scale"] == 1.0

@@ -88,6 +88,10 @@ class MAPPOConfig(ClippedPPOConfig):
     """True: DM-MAPPO (dynamic mask, paper B eqs. (23)–(24)); False: MAPPO."""
     share_actor: bool = True
     """One actor for all vehicles with a vehicle one-hot appended; False: one actor each."""
+    lr_anneal_steps: int = 0
+    """Agent-steps (slots × copies × vehicles, as the training budget counts them) over which
+    both learning rates fall linearly to 0, MAPPO's linear decay (Yu et al. 2022); set it to
+    the run's budget. 0: constant learning rates."""
 
 
 def effective_mask(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -211,6 +215,7 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
             nn.init.zeros_(last.bias)
         self.critic = mlp(self.state_dim + n_agents, 1, cfg.critic_hidden, nn.Tanh)
         self.value_norm = RunningMeanStd(())
+        self.trained_steps = 0  # agent-steps of the rollouts updated on (the lr schedule's clock)
 
     def _build_optimizers(self) -> None:
         cfg = self.config
@@ -343,6 +348,8 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
         (masked) policy that sampled them.
         """
         cfg = self.config
+        lr_scale = self._lr_scale()
+        self.trained_steps += rollout.pos * rollout.B * rollout.V
         data = rollout.flat_active()
         if data["actions"].shape[0] == 0:
             return {}
@@ -379,14 +386,33 @@ class MAPPOAgent(TorchAgent[MAPPOConfig]):
                 stats.record(pg, v_loss, ent, ratio, cfg.clip)
         out = stats.means()
         out["first_ratio_dev"] = first_dev
+        out["lr_scale"] = lr_scale
         return out
+
+    def _lr_scale(self) -> float:
+        """Set both optimisers' learning rates for the coming update; return the factor.
+
+        Linear decay (``lr_anneal_steps``): the factor is 1 − (agent-steps trained on before
+        this update) / ``lr_anneal_steps``, so the first update runs at the full rate.
+        """
+        cfg = self.config
+        if cfg.lr_anneal_steps <= 0:
+            return 1.0
+        scale = max(0.0, 1.0 - self.trained_steps / cfg.lr_anneal_steps)
+        pairs = ((self.actor_optimizer, cfg.lr_actor), (self.critic_optimizer, cfg.lr_critic))
+        for opt, lr in pairs:
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        return scale
 
     # ------------------------------------------------------------------ checkpoints
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
         return {"actor_optimizer": self.actor_optimizer, "critic_optimizer": self.critic_optimizer}
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"value_norm": self.value_norm.state_dict()}
+        return {"value_norm": self.value_norm.state_dict(), "trained_steps": self.trained_steps}
 
     def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
         self.value_norm.load_state_dict(ckpt["value_norm"])
+        # checkpoints from before the learning-rate schedule carry no clock: they restart it
+        self.trained_steps = int(ckpt.get("trained_steps", 0))
