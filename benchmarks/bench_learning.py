@@ -6,6 +6,7 @@ Run by hand (the SB3 methods need the benchmark-only extra: ``pip install -e '.[
     .venv/bin/python benchmarks/bench_learning.py --seeds 0,1,2 --methods random,greedy,vtwin_ppo
     .venv/bin/python benchmarks/bench_learning.py --methods vtwin_dsac -p denoising_steps=5
     .venv/bin/python benchmarks/bench_learning.py -p vtwin_ppo.lr=1e-3 --out ppo.csv
+    .venv/bin/python benchmarks/bench_learning.py --paper-settings --methods vtwin_ppo,sb3_ppo
 
 Every method meets the same env and budget. The config is ``load_config(--preset, overrides)``,
 the overrides being ``horizon_slots=200`` (unless ``--set`` gives another) then ``--set``.
@@ -13,10 +14,12 @@ Learners get ``--steps`` agent transitions on ``--copies`` copies for each train
 (``--seeds``), with one torch thread on the CPU:
 
 * ``vtwin_ppo`` / ``vtwin_dsac``: ``vtwin.training.train_agent`` on
-  ``BatchedPreMigration(config, copies)``; ``-p name=value`` sets a parameter of every vtwin
+  ``BatchedPreMigration(config, copies)``, with the algorithm's defaults or, with
+  ``--paper-settings``, the settings of ``vtwin reproduce paper-a-rl`` (``PPO_PARAMS``,
+  ``DSAC_PARAMS``); ``-p name=value`` then sets a parameter of every vtwin
   learner selected, ``-p vtwin_ppo.name=value`` of one (YAML values, as in ``vtwin train``).
 * ``sb3_ppo``: SB3 ``PPO("MlpPolicy")`` with its defaults on the Gymnasium env
-  ``vtwin/PreMigration-v0`` (``gym.make(id, config=config)``), ``copies`` envs in a
+  ``vtwin/PreMigration-v1`` (``gym.make(id, config=config)``), ``copies`` envs in a
   ``DummyVecEnv`` built by ``make_vec_env`` and seeded by the training seed. SB3 stops at
   the first whole rollout (``n_steps`` × copies) past the budget, so it may get a few more
   transitions than asked for: the table shows the count each learner really had.
@@ -69,7 +72,7 @@ SB3 = ("sb3_ppo", "sb3_maskable_ppo")
 BASELINES = ("random", "greedy")
 METHODS = (*BASELINES, *VTWIN, *SB3)
 DEFAULT_METHODS = "random,greedy,vtwin_ppo,sb3_ppo,sb3_maskable_ppo"
-GYM_ID = "vtwin/PreMigration-v0"
+GYM_ID = "vtwin/PreMigration-v1"
 INSTALL_HINT = "pip install -e '.[bench]'"
 
 Act = Callable[[BatchedPreMigration, np.ndarray], np.ndarray]
@@ -271,11 +274,24 @@ def train_sb3(
 
 
 # ---------------------------------------------------------------------------- the run
+def paper_settings(method: str, copies: int, horizon: int) -> dict[str, Any]:
+    """The settings ``vtwin reproduce paper-a-rl`` trains ``method`` with (its full budget's
+    10 denoising steps and one filled batch of episodes before DSAC learns)."""
+    from vtwin.experiments.paper_a.rl import DSAC_PARAMS, PPO_PARAMS
+
+    if method == "vtwin_ppo":
+        return dict(PPO_PARAMS)
+    return {**DSAC_PARAMS, "denoising_steps": 10, "learning_starts": copies * horizon}
+
+
 def learner_params(
-    items: Sequence[str] | None, learners: Sequence[str]
+    items: Sequence[str] | None,
+    learners: Sequence[str],
+    base: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``-p`` items per vtwin learner: ``name=v`` for all of them, ``method.name=v`` for one."""
-    params: dict[str, dict[str, Any]] = {m: {} for m in learners}
+    """``-p`` items per vtwin learner: ``name=v`` for all of them, ``method.name=v`` for one,
+    on top of ``base`` (per learner; none: the algorithms' defaults)."""
+    params: dict[str, dict[str, Any]] = {m: dict((base or {}).get(m, {})) for m in learners}
     for key, value in parse_params(items, "-p").items():
         method, dot, name = key.rpartition(".")
         if not dot:
@@ -332,7 +348,12 @@ def plan(args: argparse.Namespace) -> Plan:
             "presets (paper B is multi-agent, where SB3 does not apply)"
         )
     learners = [m for m in methods if m in VTWIN]
-    params = learner_params(args.param, learners)
+    base = (
+        {m: paper_settings(m, args.copies, config.horizon_slots) for m in learners}
+        if args.paper_settings
+        else None
+    )
+    params = learner_params(args.param, learners, base)
     if learners:
         from vtwin.training import make_agent
 
@@ -469,6 +490,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="vtwin learner parameter (YAML value); METHOD.NAME=VALUE for one learner",
+    )
+    parser.add_argument(
+        "--paper-settings",
+        action="store_true",
+        help="vtwin learners start from the paper A experiments' settings (then -p)",
     )
     parser.add_argument(
         "--stochastic-eval", action="store_true", help="also evaluate learners by sampling"

@@ -14,7 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vtwin"
 
-LEAVES = {"arrays", "seeding", "devices", "config", "cliutil"}
+LEAVES = {"arrays", "seeding", "devices", "config", "cliutil", "layout"}
 """Modules with no vtwin imports of their own (config reads only its presets)."""
 
 ALLOWED: dict[str, set[str]] = {
@@ -24,10 +24,10 @@ ALLOWED: dict[str, set[str]] = {
     "planning": {"arrays", "config", "physics", "seeding", "world"},
     "rewards": {"arrays", "config"},
     "forecast": {"arrays", "config", "data", "devices", "seeding"},
-    "envs": {"arrays", "config", "data", "forecast", "physics", "planning", "rewards", "seeding"}
-    | {"world"},
-    "agents": {"arrays", "config", "devices", "seeding"},
-    "training": {"agents", "arrays", "config", "devices", "envs", "seeding"},
+    "envs": {"arrays", "config", "data", "forecast", "layout", "physics", "planning", "rewards"}
+    | {"seeding", "world"},
+    "agents": {"arrays", "config", "devices", "layout", "seeding"},
+    "training": {"agents", "arrays", "config", "devices", "envs", "layout", "seeding"},
     "viz": {"arrays", "config", "data", "physics", "world"},
     "experiments": {
         "agents",
@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
         "devices",
         "envs",
         "forecast",
+        "layout",
         "physics",
         "planning",
         "rewards",

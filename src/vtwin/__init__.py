@@ -2,7 +2,7 @@
 
 Layers (data flows one way): ``physics`` (pure formulas) → ``world`` (what exists in a
 scenario) → envs → agents → experiments. ``vtwin.config`` validates presets and overrides.
-Importing ``vtwin`` registers every env id (``vtwin/PreMigration-v0`` with Gymnasium,
+Importing ``vtwin`` registers every env id (``vtwin/PreMigration-v1`` with Gymnasium,
 ``vtwin/MigrationRouting-v0`` with :func:`vtwin.envs.make_parallel`) without importing the
 envs or gymnasium, so it stays fast.
 """

@@ -22,7 +22,7 @@ def test_check_env_passes() -> None:
 
 
 def test_gym_make_and_spaces() -> None:
-    env = gym.make("vtwin/PreMigration-v0", overrides=SHORT)
+    env = gym.make("vtwin/PreMigration-v1", overrides=SHORT)
     assert env.action_space.n == (16 + 2) * 5
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
@@ -221,3 +221,40 @@ def test_greedy_actions_beat_random_on_latency() -> None:
             lat += env.step(act)[4]["latency_s"].mean()
         totals.append(lat)
     assert totals[0] < 0.8 * totals[1]
+
+
+def test_observation_columns_follow_obs_slices_and_the_entity_layout() -> None:
+    env = BatchedPreMigration(load_config("paper-a", ["vehicles.count=2"]), 3)
+    obs, _ = env.reset(4)
+    for _ in range(5):
+        obs, *_ = env.step(env.greedy_actions())
+    sl, M = env.obs_slices, env.M
+    assert obs.shape == (3, 2, env.obs_dim) and env.obs_dim == 4 * M + 5
+    assert sum(s.stop - s.start for s in sl.values()) == env.obs_dim
+    link_m, serving, _ = env._geom
+    onehot = obs[..., sl["serving"]]
+    np.testing.assert_array_equal(onehot.argmax(-1), serving)
+    assert (onehot.sum(-1) == 1).all() and (serving < env.E).all()
+    # the serving RSU is zero hops from itself; its queue and distance are repeated
+    hop = obs[..., sl["hop"]]
+    np.testing.assert_array_equal(np.take_along_axis(hop, serving[..., None], -1)[..., 0], 0.0)
+    load = obs[..., sl["load"]]
+    np.testing.assert_allclose(
+        obs[..., sl["serving_load"]][..., 0],
+        np.take_along_axis(load, serving[..., None], -1)[..., 0],
+    )
+    dist = obs[..., sl["distance"]]
+    np.testing.assert_allclose(
+        obs[..., sl["serving_distance"]][..., 0],
+        np.take_along_axis(dist, serving[..., None], -1)[..., 0],
+    )
+    np.testing.assert_allclose(dist, np.clip(link_m / env.dist_scale_m, 0, 1))
+    # the layout's features for server m: its load, distance, serving flag and hop
+    lay = env.entity_layout
+    assert lay.n_actions == env.n_actions and lay.actions_per_entity == env.K
+    row = obs[1, 0]
+    for m in (0, env.E - 1, M - 1):
+        np.testing.assert_array_equal(
+            row[list(lay.entity_columns[m])],
+            [row[sl["load"]][m], row[sl["distance"]][m], row[sl["serving"]][m], row[sl["hop"]][m]],
+        )

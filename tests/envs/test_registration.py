@@ -31,16 +31,16 @@ def test_import_vtwin_is_light() -> None:
 def test_gym_make_works_after_plain_import_vtwin() -> None:
     code = (
         "import vtwin, gymnasium as gym; "
-        "env = gym.make('vtwin/PreMigration-v0', preset='paper-a-tiny'); "
+        "env = gym.make('vtwin/PreMigration-v1', preset='paper-a-tiny'); "
         "obs, _ = env.reset(seed=0); print(obs.shape)"
     )
-    assert _run(code) == "(13,)"
+    assert _run(code) == "(25,)"  # 4M + 5 with M = 5 servers
 
 
 def test_ids_registered_when_gymnasium_was_imported_first() -> None:
     code = (
         "import gymnasium.envs.registration as r, vtwin; "
-        "print(r.registry['vtwin/PreMigration-v0'].entry_point)"
+        "print(r.registry['vtwin/PreMigration-v1'].entry_point)"
     )
     assert _run(code) == "vtwin.envs.premigration:PreMigrationEnv"
 
@@ -50,4 +50,4 @@ def test_make_parallel_knows_the_routing_id() -> None:
     env = make_parallel("vtwin/MigrationRouting-v0", preset="paper-b-tiny")
     assert len(env.possible_agents) == env.batched.V
     with pytest.raises(ValueError, match=r"a Gymnasium id: use gymnasium.make"):
-        make_parallel("vtwin/PreMigration-v0")
+        make_parallel("vtwin/PreMigration-v1")

@@ -59,7 +59,7 @@ def test_make_parallel_builds_the_env_and_rejects_unknown_ids() -> None:
     with pytest.raises(ValueError, match=r"unknown parallel env id 'vtwin/Nope-v0'"):
         make_parallel("vtwin/Nope-v0")
     with pytest.raises(ValueError, match=r"a Gymnasium id"):
-        make_parallel("vtwin/PreMigration-v0")
+        make_parallel("vtwin/PreMigration-v1")
 
 
 def test_spaces_state_and_layout() -> None:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vtwin.devices import pick_device
+from vtwin.layout import EntityLayout
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -174,6 +175,9 @@ class AgentSizes:
     n_actions: int
     n_agents: int = 1
     state_dim: int = 0
+    entity_layout: EntityLayout | None = None
+    """The env's grouping of observation columns by server, when it declares one (needed by
+    networks that score every server with one shared net)."""
 
     def __post_init__(self) -> None:
         """Refuse sizes no learner can be built for."""
@@ -181,6 +185,17 @@ class AgentSizes:
             value = getattr(self, name)
             if value < least:
                 raise ValueError(f"{name} = {value}: must be ≥ {least}")
+        layout = self.entity_layout
+        if layout is not None:
+            if layout.n_actions != self.n_actions:
+                raise ValueError(
+                    f"entity_layout has {layout.n_entities} entities × "
+                    f"{layout.actions_per_entity} actions; the agent has {self.n_actions}"
+                )
+            columns = [c for cols in layout.entity_columns for c in cols]
+            columns += list(layout.shared_columns)
+            if min(columns) < 0 or max(columns) >= self.obs_dim:
+                raise ValueError(f"entity_layout columns must lie in [0, {self.obs_dim})")
 
 
 ConfigT = TypeVar("ConfigT", bound="DataclassInstance")

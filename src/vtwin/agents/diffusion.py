@@ -8,6 +8,15 @@ closed form ``x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε``. The reverse step (eq. (7
 and variance β̃_t = β_t (1−ᾱ_{t−1})/(1−ᾱ_t); ``x_T ~ N(0, I)`` and the chain runs to x_0
 (eq. (9)). ``deterministic=True`` starts from x_T = 0 and uses the means only, so the same
 state always gives the same x_0. Everything is batched and differentiable end to end.
+
+Bounded x_0 (``x0_clip = c``). Eq. (8) is the DDPM posterior mean written through ε; the same
+mean is ``coef1_t x̂_0 + coef2_t x_t`` with the predicted start
+``x̂_0 = (x_t − √(1−ᾱ_t) tanh ε_θ)/√ᾱ_t`` (Ho et al. 2020, eqs. (7), (15)). With ``c`` set,
+x̂_0 is clipped to [−c, c] before that mean is taken, as the reference diffusion-policy code
+does ("clip_denoised": Diffusion-QL, GDMOPT with ``max_action``); at the last step
+coef1 = 1 and coef2 = 0, so the chain's output x_0 lies in [−c, c]. Without it, ε bounded by
+tanh cannot cancel x_T: the chain amplifies by ∏ 1/√α_t (≈ 12 for the ``vp`` schedule at any
+number of steps) and x_0 ends near ±12–20, which saturates a softmax over it (paper A eq. (10)).
 """
 
 from __future__ import annotations
@@ -18,11 +27,13 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vtwin.agents.nets import SinusoidalEmbedding, mlp
+from vtwin.agents.nets import EntityScorer, SinusoidalEmbedding, mlp
+from vtwin.layout import EntityLayout
 
 __all__ = ["Diffusion", "beta_schedule"]
 
 Schedule = Literal["linear", "cosine", "vp"]
+Squash = Literal["clip", "tanh"]
 
 
 def beta_schedule(kind: Schedule, n_steps: int) -> torch.Tensor:
@@ -55,6 +66,8 @@ class Diffusion(nn.Module):
     sqrt_abar: torch.Tensor
     sqrt_one_minus_abar: torch.Tensor
     posterior_std: torch.Tensor
+    posterior_coef1: torch.Tensor
+    posterior_coef2: torch.Tensor
 
     def __init__(
         self,
@@ -65,10 +78,23 @@ class Diffusion(nn.Module):
         schedule: Schedule = "vp",
         hidden: tuple[int, ...] = (256, 256),
         t_dim: int = 16,
+        x0_clip: float | None = None,
+        x0_squash: Squash = "clip",
+        layout: EntityLayout | None = None,
     ) -> None:
-        """``x_dim`` is the size of x_0 (e.g. the number of discrete actions)."""
+        """``x_dim`` is the size of x_0 (e.g. the number of discrete actions); ``x0_clip``
+        bounds the predicted x_0 of every step to [−x0_clip, x0_clip] (None: eq. (8) as is), by
+        clipping (``x0_squash="clip"``) or by ``c·tanh(x/c)`` (``"tanh"``). With ``layout``
+        (x_0 indexed like the env's actions) ε_θ is one network shared by the entities: an
+        entity's entries of ε come from its entries of x_t, its features, the shared ones
+        and the step embedding (:class:`~vtwin.agents.nets.EntityScorer`)."""
         super().__init__()
+        if x0_clip is not None and not x0_clip > 0:
+            raise ValueError(f"x0_clip = {x0_clip}: must be > 0 (or None)")
         self.state_dim, self.x_dim, self.n_steps = state_dim, x_dim, n_steps
+        if x0_squash not in ("clip", "tanh"):
+            raise ValueError(f"x0_squash = {x0_squash!r}; allowed: clip, tanh")
+        self.x0_clip, self.x0_squash = x0_clip, x0_squash
         betas = beta_schedule(schedule, n_steps)
         alphas = 1.0 - betas
         abar = torch.cumprod(alphas, dim=0)
@@ -81,6 +107,9 @@ class Diffusion(nn.Module):
             "sqrt_abar": abar.sqrt(),
             "sqrt_one_minus_abar": (1.0 - abar).sqrt(),
             "posterior_std": post_var.clamp(min=1e-20).sqrt(),
+            # q(x_{t−1} | x_t, x_0) mean = coef1 x_0 + coef2 x_t (Ho et al. 2020, eq. (7))
+            "posterior_coef1": betas * abar_prev.sqrt() / (1.0 - abar),
+            "posterior_coef2": (1.0 - abar_prev) * alphas.sqrt() / (1.0 - abar),
         }.items():
             self.register_buffer(name, value.float(), persistent=False)
         self.t_embed = nn.Sequential(
@@ -89,10 +118,19 @@ class Diffusion(nn.Module):
             nn.Mish(),
             nn.Linear(t_dim * 2, t_dim),
         )
-        self.eps = mlp(x_dim + t_dim + state_dim, x_dim, hidden)
+        self.eps: nn.Module
+        self.per_entity = layout is not None
+        if layout is None:
+            self.eps = mlp(x_dim + t_dim + state_dim, x_dim, hidden)
+        else:
+            if layout.n_actions != x_dim:
+                raise ValueError(f"layout has {layout.n_actions} actions; x_dim = {x_dim}")
+            self.eps = EntityScorer(layout, hidden, nn.Mish, extra_per_action=1, extra_dim=t_dim)
 
     def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """ε_θ(x_t, t, s) for a batch: x_t [N, x_dim], t [N] (0-based step), state [N, S]."""
+        if self.per_entity:
+            return self.eps(state, extra=x_t, row_extra=self.t_embed(t))
         return self.eps(torch.cat([x_t, self.t_embed(t), state], dim=-1))
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -100,10 +138,18 @@ class Diffusion(nn.Module):
         return self.sqrt_abar[t, None] * x0 + self.sqrt_one_minus_abar[t, None] * noise
 
     def p_mean(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε)."""
+        """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε); with
+        ``x0_clip`` the posterior mean of the clipped predicted x_0 (module docstring)."""
         eps = torch.tanh(self.predict_eps(x_t, t, state))
-        beta = self.betas[t, None]
-        return (x_t - beta * eps / self.sqrt_one_minus_abar[t, None]) / self.alphas[t, None].sqrt()
+        if self.x0_clip is None:
+            beta = self.betas[t, None]
+            return (x_t - beta * eps / self.sqrt_one_minus_abar[t, None]) / self.alphas[
+                t, None
+            ].sqrt()
+        x0_hat = (x_t - self.sqrt_one_minus_abar[t, None] * eps) / self.sqrt_abar[t, None]
+        c = self.x0_clip
+        x0_hat = x0_hat.clamp(-c, c) if self.x0_squash == "clip" else c * torch.tanh(x0_hat / c)
+        return self.posterior_coef1[t, None] * x0_hat + self.posterior_coef2[t, None] * x_t
 
     def sample(
         self,

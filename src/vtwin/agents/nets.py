@@ -1,4 +1,5 @@
-"""Network building blocks shared by every agent: MLPs and a sinusoidal step embedding."""
+"""Network building blocks shared by every agent: MLPs, a per-entity scorer and a sinusoidal
+step embedding."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SinusoidalEmbedding", "mlp"]
+from vtwin.layout import EntityLayout
+
+__all__ = ["EntityScorer", "SinusoidalEmbedding", "mlp"]
 
 
 def mlp(
@@ -45,6 +48,66 @@ def mlp(
     if out_activation is not None:
         layers.append(out_activation())
     return nn.Sequential(*layers)
+
+
+class EntityScorer(nn.Module):
+    """Scores every action from its entity's features with one MLP shared by the entities.
+
+    For an observation row ``x`` and entity ``e`` the MLP sees ``[x[entity_columns[e]],
+    x[shared_columns], extra_e]`` and returns the ``actions_per_entity`` scores of ``e``'s
+    actions; the output is ``[N, n_entities · actions_per_entity]`` in the env's action order
+    (``a = e · actions_per_entity + k``). ``extra`` (``[N, n_actions]``, e.g. a diffusion
+    chain's x_t) adds each entity's own slice of per-action inputs. Used as a policy head
+    (logits) or a Q head; sharing makes the network learn one function of a server's load
+    and distance instead of one per output.
+    """
+
+    entity_index: torch.Tensor
+    shared_index: torch.Tensor
+
+    def __init__(
+        self,
+        layout: EntityLayout,
+        hidden: Sequence[int] = (64, 64),
+        activation: type[nn.Module] = nn.Tanh,
+        extra_per_action: int = 0,
+        extra_dim: int = 0,
+        orthogonal: tuple[float, float] | None = None,
+    ) -> None:
+        """``extra_per_action``: per-action inputs given to :meth:`forward` (0 or 1);
+        ``extra_dim``: width of a per-row input broadcast to every entity (e.g. a step
+        embedding)."""
+        super().__init__()
+        self.n_entities = layout.n_entities
+        self.k = layout.actions_per_entity
+        self.extra_per_action = extra_per_action
+        n_feat = len(layout.entity_columns[0]) + len(layout.shared_columns)
+        in_dim = n_feat + extra_per_action * self.k + extra_dim
+        self.register_buffer(
+            "entity_index", torch.tensor(layout.entity_columns, dtype=torch.long), persistent=False
+        )
+        self.register_buffer(
+            "shared_index", torch.tensor(layout.shared_columns, dtype=torch.long), persistent=False
+        )
+        self.net = mlp(in_dim, self.k, hidden, activation, orthogonal=orthogonal)
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        extra: torch.Tensor | None = None,
+        row_extra: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """[N, obs_dim] (+ [N, n_actions] per-action, [N, extra_dim] per-row inputs) →
+        [N, n_actions] scores."""
+        n = obs.shape[0]
+        parts = [obs[:, self.entity_index]]  # [N, E, F]
+        if self.shared_index.numel():
+            parts.append(obs[:, self.shared_index][:, None, :].expand(n, self.n_entities, -1))
+        if extra is not None:
+            parts.append(extra.reshape(n, self.n_entities, self.k))
+        if row_extra is not None:
+            parts.append(row_extra[:, None, :].expand(n, self.n_entities, -1))
+        return self.net(torch.cat(parts, dim=-1)).reshape(n, self.n_entities * self.k)
 
 
 class SinusoidalEmbedding(nn.Module):

@@ -10,7 +10,7 @@ recomputes log-probabilities, so the probability ratio compares the same masked 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from vtwin.agents.common import (
     masked_logits,
     sample_from_logits,
 )
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import EntityScorer, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
 
@@ -59,6 +59,11 @@ class PPOConfig(ClippedPPOConfig):
     orthogonal_init: bool = False
     """Orthogonal initialisation (CleanRL / SB3): gain √2 for hidden layers, 0.01 for the
     policy head (near-uniform initial policy), 1 for the value head."""
+    actor: Literal["mlp", "entity"] = "mlp"
+    """``mlp``: one MLP from the observation to every logit. ``entity``: the env's
+    ``entity_layout`` groups the observation by server and one MLP (``hidden``), shared by
+    the servers, turns a server's features plus the shared ones into that server's logits
+    (:class:`~vtwin.agents.nets.EntityScorer`); the critic stays an MLP."""
 
 
 class PPOAgent(TorchAgent[PPOConfig]):
@@ -73,7 +78,21 @@ class PPOAgent(TorchAgent[PPOConfig]):
         actor_init, critic_init = (
             ((root2, 0.01), (root2, 1.0)) if cfg.orthogonal_init else (None, None)
         )
-        self.actor = mlp(self.obs_dim, self.n_actions, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+        self.actor: nn.Module
+        if cfg.actor == "entity":
+            layout = self.sizes.entity_layout
+            if layout is None:
+                raise ValueError(
+                    "PPO actor = 'entity' needs an env that declares an entity_layout; "
+                    "this one does not (use actor = 'mlp')"
+                )
+            self.actor = EntityScorer(layout, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+        elif cfg.actor == "mlp":
+            self.actor = mlp(
+                self.obs_dim, self.n_actions, cfg.hidden, nn.Tanh, orthogonal=actor_init
+            )
+        else:
+            raise ValueError(f"PPO actor = {cfg.actor!r}; allowed: 'mlp', 'entity'")
         self.critic = mlp(self.obs_dim, 1, cfg.hidden, nn.Tanh, orthogonal=critic_init)
         self.value_norm = RunningMeanStd(())
         self.obs_norm = RunningMeanStd((self.obs_dim,))

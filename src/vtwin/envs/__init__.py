@@ -3,7 +3,7 @@
 ``import vtwin`` registers the Gymnasium ids by entry-point strings (nothing is imported
 until an env is made):
 
-* ``vtwin/PreMigration-v0`` — paper A (:class:`vtwin.envs.premigration.PreMigrationEnv`).
+* ``vtwin/PreMigration-v1`` — paper A (:class:`vtwin.envs.premigration.PreMigrationEnv`).
 
 PettingZoo has no registry; :func:`make_parallel` builds the multi-agent envs by id:
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-ENVS = {"vtwin/PreMigration-v0": "vtwin.envs.premigration:PreMigrationEnv"}
+ENVS = {"vtwin/PreMigration-v1": "vtwin.envs.premigration:PreMigrationEnv"}
 """Gymnasium ids → entry points."""
 
 PARALLEL_ENVS = {"vtwin/MigrationRouting-v0": "vtwin.envs.routing:MigrationRoutingEnv"}

@@ -33,6 +33,7 @@ from vtwin.envs.base import (
     copy_seeds,
     view_config,
 )
+from vtwin.layout import EntityLayout
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.energy import hover_power_w, rotary_wing_power_w
 from vtwin.physics.geo import slant_distance_m
@@ -199,7 +200,26 @@ class BatchedPreMigration:
         geo = config.geography
         self.area_m = np.array([geo.width_m, geo.height_m])
         self.dist_scale_m = float(np.hypot(geo.width_m, geo.height_m) + self.altitude_m.max())
-        self.obs_dim = 2 + 2 * self.M + 1
+        M = self.M
+        self.obs_slices: dict[str, slice] = {
+            "position": slice(0, 2),
+            "load": slice(2, 2 + M),
+            "distance": slice(2 + M, 2 + 2 * M),
+            "time": slice(2 + 2 * M, 3 + 2 * M),
+            "serving": slice(3 + 2 * M, 3 + 3 * M),
+            "hop": slice(3 + 3 * M, 3 + 4 * M),
+            "serving_load": slice(3 + 4 * M, 4 + 4 * M),
+            "serving_distance": slice(4 + 4 * M, 5 + 4 * M),
+        }
+        self.obs_dim = 5 + 4 * M
+        sl = self.obs_slices
+        self.entity_layout = EntityLayout.from_slices(
+            [sl["load"], sl["distance"], sl["serving"], sl["hop"]],
+            [sl["position"], sl["time"], sl["serving_load"], sl["serving_distance"]],
+            actions_per_entity=self.K,
+        )
+        """Each server's load, distance, serving flag and hop from the serving RSU are its
+        features; action ``m·K + k`` is server ``m``'s (a learner may share one scorer)."""
         self._copy_rngs, self._turn_rngs = GeneratorPool(), GeneratorPool()  # re-seeded per reset
         self._started = False
 
@@ -510,23 +530,40 @@ class BatchedPreMigration:
         return fly_s, spent
 
     def _observe(self) -> FloatArray:
-        """Observation [B, V, obs_dim] in [0, 1]: position, server loads, server distances, time.
+        """Observation [B, V, obs_dim] in [0, 1] (columns named by ``obs_slices``).
 
-        Also caches this slot's geometry for :meth:`latency_terms` (positions do not change
-        between an observation and the next step).
+        Per vehicle: position / area size; every server's queue / L_max; every server's link
+        distance, the serving RSU one-hot and every server's distance from the serving RSU
+        (the pre-migration hop), distances / (area diagonal + max altitude); the elapsed
+        fraction of the episode; the serving RSU's queue and link distance again. Also caches
+        this slot's geometry for :meth:`latency_terms` (positions do not change between an
+        observation and the next step).
         """
         B, V = self.B, self.V
         self._geom = self._geometry(self._vehicle_xy)
-        dist = self._geom[0] / self.dist_scale_m
-        loads = np.broadcast_to((self.load / self.capacity_cycles)[:, None, :], (B, V, self.M))
+        link_m, serving, server_xy = self._geom
+        bidx = np.arange(B)[:, None]
+        dist = link_m / self.dist_scale_m
+        load_frac = self.load / self.capacity_cycles
+        loads = np.broadcast_to(load_frac[:, None, :], (B, V, self.M))
         pos = self._vehicle_xy / self.area_m
         time = np.full((B, V, 1), self.t / self.horizon)
-        obs = np.concatenate([pos, loads, dist, time], axis=-1)
+        onehot = np.zeros((B, V, self.M))
+        np.put_along_axis(onehot, serving[..., None], 1.0, axis=-1)
+        hop_xy = server_xy[:, None, :, :] - server_xy[bidx, serving][:, :, None, :]
+        hop_m = slant_distance_m(
+            np.hypot(hop_xy[..., 0], hop_xy[..., 1]),
+            self.altitude_m[None, None, :] - self.altitude_m[serving][..., None],
+        )
+        hop = hop_m / self.dist_scale_m
+        s_load = load_frac[bidx, serving][..., None]
+        s_dist = np.take_along_axis(dist, serving[..., None], axis=-1)
+        obs = np.concatenate([pos, loads, dist, time, onehot, hop, s_load, s_dist], axis=-1)
         return np.clip(obs, 0.0, 1.0)
 
 
 class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
-    """vtwin/PreMigration-v0 — paper A's UAV-assisted VT pre-migration as a Gymnasium env.
+    """vtwin/PreMigration-v1 — paper A's UAV-assisted VT pre-migration as a Gymnasium env.
 
     A ``B = 1`` view of :class:`BatchedPreMigration` (see it for the dynamics).
 
@@ -536,9 +573,13 @@ class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
     (RSUs ``0..E−1``, then UAVs). With ``servers.uav.count = 0`` only RSUs are targets.
 
     ## Observation space
-    ``Box(0, 1, (V·(2 + 2M + 1),), float32)``: per vehicle its position / area size, every
-    server's queue / L_max, every server's link distance / (area diagonal + max altitude),
-    and the elapsed fraction of the episode.
+    ``Box(0, 1, (V·(4M + 5),), float32)``, per vehicle (``batched.obs_slices`` names the
+    columns): position / area size (2), every server's queue / L_max (M), every server's
+    link distance (M), the elapsed fraction of the episode (1), the serving RSU as a one-hot
+    (M), every server's distance from the serving RSU (M), and the serving RSU's queue and
+    link distance (2); distances / (area diagonal + max altitude).
+    ``batched.entity_layout`` groups the per-server columns for learners that score every
+    server with one shared network.
 
     ## Rewards
     Mean over vehicles of the configured reward (``reward:``; default ``paper-a``:
@@ -556,6 +597,9 @@ class PreMigrationEnv(SingleCopyEnv[NDArray[np.float32], Any]):
     :mod:`vtwin.rewards`; default the preset's ``reward``).
 
     ## Version history
+    * v1: the observation adds the serving RSU (one-hot, its queue and distance) and the
+      hop distances from it (issue 15: a network imitating the greedy rule closes 80 % of
+      the random→greedy gap from the v0 observation, 93 % from v1's).
     * v0: first version (SPEC §A).
     """
 

@@ -55,7 +55,7 @@ def agent_sizes(env: Any) -> AgentSizes:
     vehicles, observation, state and server counts of a multi-agent one."""
     if env_kind(env) == "multi_agent":
         return AgentSizes(env.obs_dim, env.M, n_agents=env.V, state_dim=env.state_dim)
-    return AgentSizes(env.obs_dim, env.n_actions)
+    return AgentSizes(env.obs_dim, env.n_actions, entity_layout=getattr(env, "entity_layout", None))
 
 
 def config_from_params(cls: Any, params: dict[str, Any]) -> Any:
