@@ -67,10 +67,11 @@ def test_ppo_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> 
 
 
 DSAC_TINY_STEPS = 12_000
-DSAC_TINY_SHARE = 0.25
-"""Measured by this protocol with ``DSAC_PARAMS`` (5 denoising steps, learning from 800
-transitions on) at 16k transitions: 54 %, 32 %, 59 % of the gap for training seeds 0, 1, 2
-(argmax). At TINY_STEPS: see the closing note of issue 15."""
+DSAC_TINY_SHARE = 0.20
+"""Measured by this protocol with ``DSAC_PARAMS`` (α 0.2 for this preset, 5 denoising steps,
+learning from 800 transitions on) at 12k transitions: 45.6 %, 32.6 %, 37.1 % of the gap
+for training seeds 0, 1, 2 (argmax; 54 %, 32 %, 59 % at 16k). 0.20 leaves a margin of
+12 points below the worst seed."""
 
 
 def test_dsac_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> None:
@@ -88,7 +89,9 @@ def test_dsac_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() ->
     rng = np.random.default_rng(0)
     random = _tiny_protocol_latency(lambda env, _: rng.integers(0, env.n_actions, (env.B, env.V)))
     greedy = _tiny_protocol_latency(lambda env, _: env.greedy_actions())
-    params = {**DSAC_PARAMS, "denoising_steps": 5, "learning_starts": 800}
+    # the tiny preset's 15 actions and smaller latencies need a larger temperature than
+    # paper-a's 90 (α = 0.05 there; here it left the policy on one action: −5 % at seed 0)
+    params = {**DSAC_PARAMS, "denoising_steps": 5, "learning_starts": 800, "alpha": 0.2}
     cfg = load_config("paper-a-tiny")
     agent, _ = train_agent(
         BatchedPreMigration(cfg, 8), "dsac", DSAC_TINY_STEPS, 0, params, device="cpu"
