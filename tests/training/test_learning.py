@@ -37,33 +37,38 @@ def _tiny_protocol_latency(policy: Any) -> float:
     return float(np.mean(latency))
 
 
-def test_ppo_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> None:
-    """Paper A's PPO (the paper A experiments' settings, ``PPO_PARAMS``) trained on 8 copies
-    for ``PPO_TINY_STEPS`` transitions closes at least ``PPO_TINY_SHARE`` of the latency gap
-    between uniform random actions and the one-slot greedy rule, acting by argmax on
-    evaluation seeds no training episode used."""
+def _tiny_gap_share(algo: str, steps: int, params: dict[str, Any]) -> tuple[float, ...]:
+    """Train ``algo`` on 8 copies of ``paper-a-tiny`` (seed 0, one torch thread), then the
+    share of the random→greedy latency gap it closes by argmax, with the three latencies."""
     import numpy as np
     import torch
 
     from vtwin.envs.premigration import BatchedPreMigration
-    from vtwin.experiments.paper_a.rl import PPO_PARAMS
     from vtwin.training import train_agent
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     random = _tiny_protocol_latency(lambda env, _: rng.integers(0, env.n_actions, (env.B, env.V)))
     greedy = _tiny_protocol_latency(lambda env, _: env.greedy_actions())
-    cfg = load_config("paper-a-tiny")
-    agent, _ = train_agent(
-        BatchedPreMigration(cfg, 8), "ppo", PPO_TINY_STEPS, 0, PPO_PARAMS, device="cpu"
-    )
+    env = BatchedPreMigration(load_config("paper-a-tiny"), 8)
+    agent, _ = train_agent(env, algo, steps, 0, params, device="cpu")
     learned = _tiny_protocol_latency(
         lambda env, obs: agent.act(obs.reshape(env.B * env.V, -1), deterministic=True).reshape(
             env.B, env.V
         )
     )
-    share = (random - learned) / (random - greedy)
-    assert share >= PPO_TINY_SHARE, (share, learned, random, greedy)
+    return (random - learned) / (random - greedy), learned, random, greedy
+
+
+def test_ppo_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> None:
+    """Paper A's PPO (the paper A experiments' settings, ``PPO_PARAMS``) trained on 8 copies
+    for ``PPO_TINY_STEPS`` transitions closes at least ``PPO_TINY_SHARE`` of the latency gap
+    between uniform random actions and the one-slot greedy rule, acting by argmax on
+    evaluation seeds no training episode used."""
+    from vtwin.experiments.paper_a.rl import PPO_PARAMS
+
+    result = _tiny_gap_share("ppo", PPO_TINY_STEPS, PPO_PARAMS)
+    assert result[0] >= PPO_TINY_SHARE, result
 
 
 DSAC_TINY_STEPS = 12_000
@@ -78,31 +83,13 @@ def test_dsac_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() ->
     """Paper A's diffusion SAC (the experiments' settings, ``DSAC_PARAMS``, 5 denoising
     steps) trained on 8 copies closes at least ``DSAC_TINY_SHARE`` of the latency gap,
     acting by the argmax of its mean-only chain's softmax."""
-    import numpy as np
-    import torch
-
-    from vtwin.envs.premigration import BatchedPreMigration
     from vtwin.experiments.paper_a.rl import DSAC_PARAMS
-    from vtwin.training import train_agent
 
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    random = _tiny_protocol_latency(lambda env, _: rng.integers(0, env.n_actions, (env.B, env.V)))
-    greedy = _tiny_protocol_latency(lambda env, _: env.greedy_actions())
     # the tiny preset's 15 actions and smaller latencies need a larger temperature than
     # paper-a's 90 (α = 0.05 there; here it left the policy on one action: −5 % at seed 0)
     params = {**DSAC_PARAMS, "denoising_steps": 5, "learning_starts": 800, "alpha": 0.2}
-    cfg = load_config("paper-a-tiny")
-    agent, _ = train_agent(
-        BatchedPreMigration(cfg, 8), "dsac", DSAC_TINY_STEPS, 0, params, device="cpu"
-    )
-    learned = _tiny_protocol_latency(
-        lambda env, obs: agent.act(obs.reshape(env.B * env.V, -1), deterministic=True).reshape(
-            env.B, env.V
-        )
-    )
-    share = (random - learned) / (random - greedy)
-    assert share >= DSAC_TINY_SHARE, (share, learned, random, greedy)
+    result = _tiny_gap_share("dsac", DSAC_TINY_STEPS, params)
+    assert result[0] >= DSAC_TINY_SHARE, result
 
 
 def test_dm_mappo_beats_random_on_the_tiny_routing_preset() -> None:
