@@ -198,6 +198,21 @@ class AgentSizes:
                 raise ValueError(f"entity_layout columns must lie in [0, {self.obs_dim})")
 
 
+def net_layout(sizes: AgentSizes, option: str, value: str) -> EntityLayout | None:
+    """The layout a network built per option ``option`` (e.g. ``"PPO actor"``) needs:
+    None for ``'mlp'``, the env's entity layout for ``'entity'`` (refused if it has none)."""
+    if value == "mlp":
+        return None
+    if value != "entity":
+        raise ValueError(f"{option} = {value!r}; allowed: 'mlp', 'entity'")
+    if sizes.entity_layout is None:
+        raise ValueError(
+            f"{option} = 'entity' needs an env that declares an entity_layout; "
+            "this one does not (use 'mlp')"
+        )
+    return sizes.entity_layout
+
+
 ConfigT = TypeVar("ConfigT", bound="DataclassInstance")
 """A learner's config: a (frozen) dataclass."""
 

@@ -24,11 +24,10 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vtwin.agents.common import as_tensor, masked_logits
+from vtwin.agents.common import as_tensor, masked_logits, net_layout
 from vtwin.agents.diffusion import Diffusion, Schedule, Squash
 from vtwin.agents.nets import EntityScorer, mlp
 from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
-from vtwin.layout import EntityLayout
 
 __all__ = ["DSACAgent", "DSACConfig"]
 
@@ -103,29 +102,15 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
             hidden=tuple(cfg.hidden),
             x0_clip=cfg.x0_clip,
             x0_squash=cfg.x0_squash,
-            layout=self._layout("denoiser", cfg.denoiser),
+            layout=net_layout(self.sizes, "DSAC denoiser", cfg.denoiser),
         )
         self.q1 = self._critic()
         self.q2 = self._critic()
         self.target_entropy = cfg.target_entropy_scale * math.log(n_actions)
 
-    def _layout(self, name: str, value: str) -> EntityLayout | None:
-        """The env's entity layout when option ``name`` is ``'entity'`` (refused if the env
-        has none)."""
-        if value == "mlp":
-            return None
-        if value != "entity":
-            raise ValueError(f"DSAC {name} = {value!r}; allowed: 'mlp', 'entity'")
-        if self.sizes.entity_layout is None:
-            raise ValueError(
-                f"DSAC {name} = 'entity' needs an env that declares an entity_layout; "
-                f"this one does not (use {name} = 'mlp')"
-            )
-        return self.sizes.entity_layout
-
     def _critic(self) -> nn.Module:
         """Q(s, ·) over every action: an MLP, or one scorer shared by the entities."""
-        layout = self._layout("critic", self.config.critic)
+        layout = net_layout(self.sizes, "DSAC critic", self.config.critic)
         if layout is None:
             return mlp(self.obs_dim, self.n_actions, self.config.hidden)
         return EntityScorer(layout, self.config.hidden, nn.Mish)

@@ -27,6 +27,7 @@ from vtwin.agents.common import (
     clipped_surrogate,
     clipped_value_loss,
     masked_logits,
+    net_layout,
     sample_from_logits,
 )
 from vtwin.agents.nets import EntityScorer, mlp
@@ -78,21 +79,12 @@ class PPOAgent(TorchAgent[PPOConfig]):
         actor_init, critic_init = (
             ((root2, 0.01), (root2, 1.0)) if cfg.orthogonal_init else (None, None)
         )
-        self.actor: nn.Module
-        if cfg.actor == "entity":
-            layout = self.sizes.entity_layout
-            if layout is None:
-                raise ValueError(
-                    "PPO actor = 'entity' needs an env that declares an entity_layout; "
-                    "this one does not (use actor = 'mlp')"
-                )
-            self.actor = EntityScorer(layout, cfg.hidden, nn.Tanh, orthogonal=actor_init)
-        elif cfg.actor == "mlp":
-            self.actor = mlp(
-                self.obs_dim, self.n_actions, cfg.hidden, nn.Tanh, orthogonal=actor_init
-            )
-        else:
-            raise ValueError(f"PPO actor = {cfg.actor!r}; allowed: 'mlp', 'entity'")
+        layout = net_layout(self.sizes, "PPO actor", cfg.actor)
+        self.actor: nn.Module = (
+            mlp(self.obs_dim, self.n_actions, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+            if layout is None
+            else EntityScorer(layout, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+        )
         self.critic = mlp(self.obs_dim, 1, cfg.hidden, nn.Tanh, orthogonal=critic_init)
         self.value_norm = RunningMeanStd(())
         self.obs_norm = RunningMeanStd((self.obs_dim,))
