@@ -56,6 +56,10 @@ def test_scorer_is_shared_so_permuting_entities_permutes_scores() -> None:
     out, out_p = scorer(obs).reshape(7, N_ENT, 2), scorer(permuted).reshape(7, N_ENT, 2)
     assert out.shape == (7, N_ENT, 2)
     torch.testing.assert_close(out_p, out[:, perm])
+    with pytest.raises(ValueError, match="give extra iff"):
+        scorer(obs, extra=torch.zeros(7, 2 * N_ENT))
+    with pytest.raises(ValueError, match="extra_per_action = 2"):
+        EntityScorer(LAYOUT, (16,), extra_per_action=2)
     # the shared column reaches every entity's scores
     flipped = obs.clone()
     flipped[:, 0] = 1 - flipped[:, 0]

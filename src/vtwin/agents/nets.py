@@ -78,7 +78,13 @@ class EntityScorer(nn.Module):
         ``extra_dim``: width of a per-row input broadcast to every entity (e.g. a step
         embedding)."""
         super().__init__()
+        if extra_per_action not in (0, 1) or extra_dim < 0:
+            raise ValueError(
+                f"EntityScorer: extra_per_action = {extra_per_action} (allowed 0 or 1), "
+                f"extra_dim = {extra_dim} (must be ≥ 0)"
+            )
         self.n_entities = layout.n_entities
+        self.extra_dim = extra_dim
         self.k = layout.actions_per_entity
         self.extra_per_action = extra_per_action
         n_feat = len(layout.entity_columns[0]) + len(layout.shared_columns)
@@ -99,6 +105,13 @@ class EntityScorer(nn.Module):
     ) -> torch.Tensor:
         """[N, obs_dim] (+ [N, n_actions] per-action, [N, extra_dim] per-row inputs) →
         [N, n_actions] scores."""
+        if (extra is None) != (self.extra_per_action == 0) or (row_extra is None) != (
+            self.extra_dim == 0
+        ):
+            raise ValueError(
+                "EntityScorer: give extra iff built with extra_per_action = 1 and row_extra "
+                "iff built with extra_dim > 0"
+            )
         n = obs.shape[0]
         parts = [obs[:, self.entity_index]]  # [N, E, F]
         if self.shared_index.numel():
