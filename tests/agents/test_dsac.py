@@ -157,6 +157,32 @@ def test_deterministic_act_is_repeatable() -> None:
     assert not np.array_equal(agent.act(obs), agent.act(obs))
 
 
+def test_eval_chains_take_the_argmax_of_the_averaged_policy() -> None:
+    """``eval_chains`` = K: deterministic acting is the argmax of π averaged over K noisy chains."""
+    k = 6
+    obs = np.random.default_rng(5).normal(size=(200, N_CTX)).astype(np.float32)
+    mask = np.ones((200, N_CTX), dtype=bool)
+    mask[:100, 1] = False
+    marginal = DSACAgent(SIZES, _config(eval_chains=k), device="cpu", seed=5)
+    by_hand = DSACAgent(SIZES, _config(), device="cpu", seed=5)  # same weights and generator
+    act, logp, _ = marginal.act_with_info(obs, mask, deterministic=True)
+    mean_probs = sum(by_hand.probs(obs, mask) for _ in range(k)) / k
+    np.testing.assert_array_equal(act, mean_probs.argmax(-1))
+    np.testing.assert_allclose(np.exp(logp), mean_probs.max(-1), rtol=1e-5)
+    assert mask[np.arange(200), act].all()
+    # It is still a function of the seed: a fresh agent with the same seed repeats it.
+    again = DSACAgent(SIZES, _config(eval_chains=k), device="cpu", seed=5)
+    np.testing.assert_array_equal(again.act(obs, mask, deterministic=True), act)
+    # … and differs from the mean-only chain's argmax on some rows of an untrained agent.
+    assert not np.array_equal(by_hand.act(obs, mask, deterministic=True), act)
+    trained, _ = _train(0, 1000, _config(eval_chains=8))
+    assert _greedy_accuracy(trained) > 0.9
+    # the saturation diagnostic is a share, reported with every update
+    assert 0.0 <= trained.actor.saturation() <= 1.0
+    with pytest.raises(ValueError, match="eval_chains = -1"):
+        DSACAgent(SIZES, _config(eval_chains=-1), device="cpu", seed=0)
+
+
 def test_soft_update_moves_targets_by_tau() -> None:
     cfg = _config(tau=0.1)
     agent = DSACAgent(SIZES, cfg, device="cpu", seed=5)
@@ -272,3 +298,29 @@ def test_clipped_chain_keeps_x0_bounded_and_equals_eq8_when_loose() -> None:
     assert first is not None and first.abs().sum() > 0
     with pytest.raises(ValueError, match="x0_clip"):
         Diffusion(5, 3, x0_clip=0.0)
+
+
+def test_saturation_counts_saturated_tanh_eps() -> None:
+    """``Diffusion.saturation`` is the share of |tanh ε| > 0.99 over the last chain's steps."""
+    torch.manual_seed(13)
+    chain = Diffusion(5, 30, n_steps=4, hidden=(16, 16), x0_clip=3.0)
+    assert chain.saturation() == 0.0  # no chain run yet
+    last = _linear(chain.eps, -1)
+    s = torch.randn(64, 5)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(0.5)  # tanh(0.5) = 0.46: nothing saturated
+        chain.sample(s)
+        assert chain.saturation() == 0.0
+        last.bias[:15] = 10.0  # half the entries: tanh(10) ≈ 1
+        chain.sample(s, deterministic=True)
+        assert chain.saturation() == pytest.approx(0.5)
+    agent = DSACAgent(SIZES, _config(), device="cpu", seed=0)
+    batch = {
+        "obs": torch.as_tensor(EYE),
+        "actions": torch.zeros(N_CTX, dtype=torch.long),
+        "rewards": torch.zeros(N_CTX),
+        "next_obs": torch.as_tensor(EYE),
+        "terminated": torch.ones(N_CTX),
+    }
+    assert 0.0 <= agent.update(batch)["eps_saturation"] <= 1.0

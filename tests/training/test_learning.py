@@ -73,8 +73,8 @@ def test_ppo_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() -> 
 
 DSAC_TINY_STEPS = 12_000
 DSAC_TINY_SHARE = 0.20
-"""Measured by this protocol with ``DSAC_PARAMS`` (α 0.2 for this preset, 5 denoising steps,
-learning from 800 transitions on) at 12k transitions: 45.6 %, 32.6 %, 37.1 % of the gap
+"""Measured by this protocol with ``DSAC_PARAMS`` (α 0.2 and c 3 for this preset, 5 denoising
+steps, learning from 800 transitions on) at 12k transitions: 45.6 %, 32.6 %, 37.1 % of the gap
 for training seeds 0, 1, 2 (argmax; 54 %, 32 %, 59 % at 16k). 0.20 leaves a margin of
 12 points below the worst seed."""
 
@@ -85,9 +85,16 @@ def test_dsac_closes_a_share_of_the_random_to_greedy_gap_on_the_tiny_preset() ->
     acting by the argmax of its mean-only chain's softmax."""
     from vtwin.experiments.paper_a.rl import DSAC_PARAMS
 
-    # the tiny preset's 15 actions and smaller latencies need a larger temperature than
-    # paper-a's 90 (α = 0.05 there; here it left the policy on one action: −5 % at seed 0)
-    params = {**DSAC_PARAMS, "denoising_steps": 5, "learning_starts": 800, "alpha": 0.2}
+    # the tiny preset's 15 actions and smaller latencies need their own temperature and
+    # bound: α 0.05 left the policy on one action (−5 % at seed 0); α 0.2 with paper-a's
+    # c = 5 gave −4 %, 17 %, 63 % on seeds 0–2, with c = 3 the shares below
+    params = {
+        **DSAC_PARAMS,
+        "denoising_steps": 5,
+        "learning_starts": 800,
+        "alpha": 0.2,
+        "x0_clip": 3.0,
+    }
     result = _tiny_gap_share("dsac", DSAC_TINY_STEPS, params)
     assert result[0] >= DSAC_TINY_SHARE, result
 

@@ -33,6 +33,8 @@ from vtwin.layout import EntityLayout
 __all__ = ["Diffusion", "beta_schedule"]
 
 Schedule = Literal["linear", "cosine", "vp"]
+SATURATED = 0.99
+"""|tanh ε| above which :meth:`Diffusion.saturation` counts an entry as saturated."""
 Squash = Literal["clip", "tanh"]
 
 
@@ -95,6 +97,7 @@ class Diffusion(nn.Module):
         if x0_squash not in ("clip", "tanh"):
             raise ValueError(f"x0_squash = {x0_squash!r}; allowed: clip, tanh")
         self.x0_clip, self.x0_squash = x0_clip, x0_squash
+        self._saturated: list[torch.Tensor] = []  # per reverse step of the last sample()
         betas = beta_schedule(schedule, n_steps)
         alphas = 1.0 - betas
         abar = torch.cumprod(alphas, dim=0)
@@ -141,6 +144,7 @@ class Diffusion(nn.Module):
         """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε); with
         ``x0_clip`` the posterior mean of the clipped predicted x_0 (module docstring)."""
         eps = torch.tanh(self.predict_eps(x_t, t, state))
+        self._saturated.append((eps.detach().abs() > SATURATED).float().mean())
         if self.x0_clip is None:
             beta = self.betas[t, None]
             return (x_t - beta * eps / self.sqrt_one_minus_abar[t, None]) / self.alphas[
@@ -160,6 +164,7 @@ class Diffusion(nn.Module):
     ) -> torch.Tensor:
         """Run the reverse chain x_N → x_0 (eq. (9)) for a batch of states; differentiable."""
         n = state.shape[0]
+        self._saturated = []
         if deterministic:
             x = torch.zeros(n, self.x_dim, device=state.device)
         else:
@@ -171,6 +176,14 @@ class Diffusion(nn.Module):
                 z = torch.randn(n, self.x_dim, device=state.device, generator=generator)
                 x = x + self.posterior_std[step] * z
         return x
+
+    def saturation(self) -> float:
+        """Share of the tanh(ε) entries of the last :meth:`sample` call with |tanh ε| > 0.99
+        (0 before any call). Near 1 the chain no longer passes gradients: the actor stops
+        learning (docs/reproductions/paper-a.md)."""
+        if not self._saturated:
+            return 0.0
+        return float(torch.stack(self._saturated).mean())
 
     def loss(
         self, x0: torch.Tensor, state: torch.Tensor, generator: torch.Generator | None = None

@@ -77,6 +77,14 @@ class DSACConfig(SoftACConfig):
     """The same choice for the actor's ε_θ. A shared denoiser runs once per server at every
     denoising step: on ``paper-a`` (18 servers, 10 steps, 128×128) an update took 1.3 s
     against 0.16 s with an MLP, too slow for a CPU budget."""
+    eval_chains: int = 0
+    """What ``deterministic`` acting takes the argmax of. 0: the softmax of one mean-only chain
+    (x_N = 0, no noise added). K > 0: the policy itself, π(·|s) = E_noise[softmax(x_0)],
+    estimated by averaging K noisy chains (drawn with the agent's seeded generator, so still
+    repeatable per seed). Measured on ``paper-a`` (200 slots, 8 copies, 40k transitions,
+    ``DSAC_PARAMS``, seed 0): the mean-only chain closes 78 % of the random→greedy gap, K = 8
+    64 % and K = 32 67 %; the mean-only chain is the sharper ranking, so it stays the
+    default."""
     x0_squash: Squash = "tanh"
     """How x_0 is bounded: hard ``clip`` (the reference code's clip_denoised) or the smooth
     ``c·tanh(x/c)``. Measured as above (c = 3, γ = 0, α = 0.2): a hard clip pins entries at
@@ -94,6 +102,8 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
     def _build_nets(self) -> None:
         """The diffusion actor, the twin critics Q(s, ·) and the entropy target."""
         cfg, obs_dim, n_actions = self.config, self.obs_dim, self.n_actions
+        if cfg.eval_chains < 0:
+            raise ValueError(f"eval_chains = {cfg.eval_chains}: must be ≥ 0 (0: mean-only chain)")
         self.actor = Diffusion(
             obs_dim,
             n_actions,
@@ -154,10 +164,17 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
         """Actions [N], their log π and the soft-free value Σ_a π(a|s) min_i Q_i(s, a) [N].
 
         Stochastic: one noisy reverse chain, then a categorical draw from π, both with the
-        agent's seeded generator. ``deterministic``: mean-only chain from x_N = 0, then argmax.
+        agent's seeded generator. ``deterministic``: argmax of the mean-only chain's softmax
+        (``eval_chains`` = 0) or of π averaged over ``eval_chains`` noisy chains.
         """
         o, m = self._inputs(obs, mask)
-        probs, logp = self._policy(self.actor, o, m, deterministic)
+        k = self.config.eval_chains
+        if deterministic and k > 0:
+            # the mode of the marginal policy: average π over K noisy chains
+            probs = torch.stack([self._policy(self.actor, o, m)[0] for _ in range(k)]).mean(0)
+            logp = torch.log(probs)
+        else:
+            probs, logp = self._policy(self.actor, o, m, deterministic)
         if deterministic:
             action = probs.argmax(dim=-1)
         else:
@@ -210,7 +227,7 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
                 None if next_masks is None else next_masks.bool(),
             )
         y = self._soft_target(batch, next_probs, next_logp, batch["next_obs"].float())
-        return self._sac_step(
+        metrics = self._sac_step(
             obs,
             batch["actions"].long(),
             y,
@@ -218,3 +235,6 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
             lambda: self._policy(self.actor, obs, None if masks is None else masks.bool()),
             lambda: self.target_entropy,
         )
+        # share of saturated tanh(ε) in the actor's chain: near 1 the actor has stopped learning
+        metrics["eps_saturation"] = self.actor.saturation()
+        return metrics
