@@ -324,3 +324,28 @@ def test_saturation_counts_saturated_tanh_eps() -> None:
         "terminated": torch.ones(N_CTX),
     }
     assert 0.0 <= agent.update(batch)["eps_saturation"] <= 1.0
+
+
+def test_eps_reg_adds_the_pre_tanh_penalty_to_the_actor_loss() -> None:
+    """``eps_reg`` adds eps_reg · mean ε_θ² of the actor's chain to the actor loss, nothing else."""
+    batch = {
+        "obs": torch.as_tensor(EYE),
+        "actions": torch.arange(N_CTX),
+        "rewards": torch.ones(N_CTX),
+        "next_obs": torch.as_tensor(EYE),
+        "terminated": torch.ones(N_CTX),
+    }
+    plain = DSACAgent(SIZES, _config(eps_reg=0.0), device="cpu", seed=6)
+    reg = DSACAgent(SIZES, _config(eps_reg=0.5), device="cpu", seed=6)
+    a, b = plain.update(batch), reg.update(batch)
+    assert b["critic_loss"] == a["critic_loss"]
+    penalty = float(reg.actor.eps_square().detach())
+    assert penalty > 0.0
+    assert b["actor_loss"] - a["actor_loss"] == pytest.approx(0.5 * penalty, rel=1e-5)
+    # over updates, the penalised denoiser's ε_θ stays smaller than the free one's
+    for _ in range(30):
+        plain.update(batch)
+        reg.update(batch)
+    assert float(reg.actor.eps_square().detach()) < 0.5 * float(plain.actor.eps_square().detach())
+    with pytest.raises(ValueError, match="eps_reg = -0.1"):
+        DSACAgent(SIZES, _config(eps_reg=-0.1), device="cpu", seed=0)

@@ -97,7 +97,9 @@ class Diffusion(nn.Module):
         if x0_squash not in ("clip", "tanh"):
             raise ValueError(f"x0_squash = {x0_squash!r}; allowed: clip, tanh")
         self.x0_clip, self.x0_squash = x0_clip, x0_squash
-        self._saturated: list[torch.Tensor] = []  # per reverse step of the last sample()
+        # per reverse step of the last sample(): share of saturated tanh(ε), mean of ε² (graph)
+        self._saturated: list[torch.Tensor] = []
+        self._raw_sq: list[torch.Tensor] = []
         betas = beta_schedule(schedule, n_steps)
         alphas = 1.0 - betas
         abar = torch.cumprod(alphas, dim=0)
@@ -143,7 +145,9 @@ class Diffusion(nn.Module):
     def p_mean(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε); with
         ``x0_clip`` the posterior mean of the clipped predicted x_0 (module docstring)."""
-        eps = torch.tanh(self.predict_eps(x_t, t, state))
+        raw = self.predict_eps(x_t, t, state)
+        self._raw_sq.append(raw.square().mean())
+        eps = torch.tanh(raw)
         self._saturated.append((eps.detach().abs() > SATURATED).float().mean())
         if self.x0_clip is None:
             beta = self.betas[t, None]
@@ -164,7 +168,7 @@ class Diffusion(nn.Module):
     ) -> torch.Tensor:
         """Run the reverse chain x_N → x_0 (eq. (9)) for a batch of states; differentiable."""
         n = state.shape[0]
-        self._saturated = []
+        self._saturated, self._raw_sq = [], []
         if deterministic:
             x = torch.zeros(n, self.x_dim, device=state.device)
         else:
@@ -184,6 +188,14 @@ class Diffusion(nn.Module):
         if not self._saturated:
             return 0.0
         return float(torch.stack(self._saturated).mean())
+
+    def eps_square(self) -> torch.Tensor:
+        """Mean of ε_θ² before the tanh of eq. (8) over the last :meth:`sample` call's steps,
+        differentiable (0 before any call): a penalty on it keeps tanh(ε) out of saturation,
+        as SAC's reference code penalises its pre-tanh mean (Haarnoja et al. 2018)."""
+        if not self._raw_sq:
+            return torch.zeros(())
+        return torch.stack(self._raw_sq).mean()
 
     def loss(
         self, x0: torch.Tensor, state: torch.Tensor, generator: torch.Generator | None = None

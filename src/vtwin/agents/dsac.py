@@ -77,6 +77,13 @@ class DSACConfig(SoftACConfig):
     """The same choice for the actor's ε_θ. A shared denoiser runs once per server at every
     denoising step: on ``paper-a`` (18 servers, 10 steps, 128×128) an update took 1.3 s
     against 0.16 s with an MLP, too slow for a CPU budget."""
+    eps_reg: float = 1e-3
+    """Weight of a penalty on the denoiser's output before the tanh of eq. (8), mean ε_θ²
+    over the actor's chain, added to the actor loss (SAC's reference code penalises its
+    pre-tanh mean the same way, by 1e-3); 0 is eq. (13) as printed. Without it, entries
+    whose soft-optimal logit lies beyond the bound c drive ε_θ ever further: tanh(ε)
+    saturates, its gradient vanishes and the actor can freeze for good (``eps_saturation``
+    in the update metrics tracks it; measured in docs/reproductions/paper-a.md)."""
     eval_chains: int = 0
     """What ``deterministic`` acting takes the argmax of. 0: the softmax of one mean-only chain
     (x_N = 0, no noise added). K > 0: the policy itself, π(·|s) = E_noise[softmax(x_0)],
@@ -102,6 +109,8 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
     def _build_nets(self) -> None:
         """The diffusion actor, the twin critics Q(s, ·) and the entropy target."""
         cfg, obs_dim, n_actions = self.config, self.obs_dim, self.n_actions
+        if not cfg.eps_reg >= 0.0:
+            raise ValueError(f"eps_reg = {cfg.eps_reg}: must be ≥ 0 (0: no penalty)")
         if cfg.eval_chains < 0:
             raise ValueError(f"eval_chains = {cfg.eval_chains}: must be ≥ 0 (0: mean-only chain)")
         self.actor = Diffusion(
@@ -234,6 +243,9 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
             # the actor's gradients run through every denoising step of the chain (eq. (13))
             lambda: self._policy(self.actor, obs, None if masks is None else masks.bool()),
             lambda: self.target_entropy,
+            (lambda: self.config.eps_reg * self.actor.eps_square())
+            if self.config.eps_reg
+            else None,
         )
         # share of saturated tanh(ε) in the actor's chain: near 1 the actor has stopped learning
         metrics["eps_saturation"] = self.actor.saturation()

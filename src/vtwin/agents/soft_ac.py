@@ -142,6 +142,7 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
         y: torch.Tensor,
         policy: Callable[[], tuple[torch.Tensor, torch.Tensor]],
         target_entropy: Callable[[], torch.Tensor | float],
+        actor_penalty: Callable[[], torch.Tensor] | None = None,
     ) -> dict[str, float]:
         """Critics, actor, temperature and targets after the critic target ``y`` is known.
 
@@ -149,6 +150,7 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
         −E_s[Σ_a π(a|s) min_i Q_i(s, a) + α H(π(·|s))] with the critics held fixed
         (``policy()`` gives π and log π at s, differentiably); α (``auto_alpha``) minimises
         log α · (H(π) − ``target_entropy()``); then the Polyak target step.
+        ``actor_penalty()``, when given, is added to the actor loss after ``policy()`` ran.
         """
         cfg = self._cfg
         q1_net, q2_net = self.get_submodule("q1"), self.get_submodule("q2")
@@ -169,6 +171,8 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
             q_min = torch.min(q1_net(critic_in), q2_net(critic_in))
         entropy = categorical_entropy(probs, logp)
         actor_loss = -((probs * q_min).sum(-1) + alpha * entropy).mean()
+        if actor_penalty is not None:
+            actor_loss = actor_loss + actor_penalty()
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
         if cfg.max_grad_norm is not None:

@@ -67,6 +67,12 @@ DSAC_PARAMS: dict[str, Any] = {
     # still saturated); with α 0.1, c 5 (2cα = 1.0): 69 % (37 % saturated).
     "alpha": 0.1,
     "x0_clip": 5.0,
+    # Saturation can still freeze the actor early, while the critics are far off (critic
+    # loss ≈ 12 at the first updates): full-budget world (1000-slot episodes, 32 copies),
+    # seed 1, after 100k transitions: without a penalty 93 % of tanh(ε) saturated by 64k and
+    # 99.9 % at the end, argmax −27 % (the full 300k: −25 %); with DSACConfig.eps_reg = 1e-3
+    # (SAC's pre-tanh penalty) 21–24 % saturated and 70 % (critics' own argmax 66 %).
+    "eps_reg": 1e-3,
 }
 """Our diffusion-SAC settings for these runs (paper A: lr 1e-4, batch 512, 100 denoising
 steps). The CPU budgets allow a few thousand updates, which at lr 1e-4 barely move the
