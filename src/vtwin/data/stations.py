@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
 
 from vtwin.data.traces import COLUMN_ALIASES
-from vtwin.physics.geo import EARTH_RADIUS_M, haversine_m
+from vtwin.physics.geo import EARTH_RADIUS_M
 
 __all__ = [
     "StationFormat",
@@ -281,14 +281,15 @@ def in_region(
 
 def thin(stations: Stations, min_spacing_m: float, *, seed: int | None = None) -> Stations:
     """Greedy thinning: a subset in which every two stations are at least ``min_spacing_m``
-    metres apart (great-circle distance, :func:`vtwin.physics.geo.haversine_m`).
+    metres apart (great-circle distance on a sphere of radius ``EARTH_RADIUS_M``, as
+    :func:`vtwin.physics.geo.haversine_m`).
 
     Stations are visited in file order (``seed=None``) or in the order of a permutation drawn
     from ``numpy.random.default_rng(seed)``; each is kept when it is at least
     ``min_spacing_m`` from every station kept before it. Both are deterministic. The kept
-    stations are returned in their original order. Neighbours are looked up in a
-    latitude/longitude grid whose cells are at least ``min_spacing_m`` across (wrapping at
-    ±180°), so the cost grows with the number of stations, not its square.
+    stations are returned in their original order. Neighbours come from a KD-tree
+    (``scipy.spatial.cKDTree``) over unit vectors, where a great-circle distance d is the
+    chord 2 sin(d / 2R).
     """
     if not (math.isfinite(min_spacing_m) and min_spacing_m >= 0.0):
         raise ValueError(f"min_spacing_m = {min_spacing_m!r}: must be finite metres >= 0")
@@ -296,31 +297,14 @@ def thin(stations: Stations, min_spacing_m: float, *, seed: int | None = None) -
     if n == 0 or min_spacing_m == 0.0:
         return stations.select(np.arange(n))
     order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
-    lat, lon = stations.lat_deg, stations.lon_deg
-    # Cell height: a pair closer than s differs in latitude by at most s / R radians. Cell
-    # width: hav(d/R) >= cos φ1 cos φ2 hav(Δλ), so with |φ| <= Φ, sin(Δλ/2) <= sin(s/2R)/cos Φ.
-    ang = min_spacing_m / EARTH_RADIUS_M
-    height_deg = math.degrees(ang)
-    phi_max = math.radians(min(90.0, float(np.abs(lat).max()) + height_deg))
-    ratio = math.sin(ang / 2.0) / max(math.cos(phi_max), 1e-300)
-    width_deg = 360.0 if ratio >= 1.0 else math.degrees(2.0 * math.asin(ratio))
-    n_cols = max(1, math.floor(360.0 / width_deg))
-    rows = np.floor((lat + 90.0) / height_deg).astype(np.int64)
-    cols = np.floor((lon + 180.0) / (360.0 / n_cols)).astype(np.int64) % n_cols
-    grid: dict[tuple[int, int], list[int]] = defaultdict(list)
-    kept: list[int] = []
+    lat, lon = np.radians(stations.lat_deg), np.radians(stations.lon_deg)
+    xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+    ang = min(min_spacing_m / EARTH_RADIUS_M, math.pi)
+    # strictly closer than the spacing: shrink the chord by a relative 1e-12 (float rounding)
+    chord = 2.0 * math.sin(ang / 2.0) * (1.0 - 1e-12)
+    neighbours = cKDTree(xyz).query_ball_point(xyz, r=chord)
+    kept = np.zeros(n, dtype=np.bool_)
     for i in order:
-        r, c = int(rows[i]), int(cols[i])
-        near = [
-            j
-            for dr in (-1, 0, 1)
-            for dc in {(c + d) % n_cols for d in (-1, 0, 1)}
-            for j in grid.get((r + dr, dc), ())
-        ]
-        if near:
-            d = haversine_m(lat[i], lon[i], lat[near], lon[near])
-            if np.any(d < min_spacing_m):
-                continue
-        grid[(r, c)].append(int(i))
-        kept.append(int(i))
-    return stations.select(np.sort(np.asarray(kept, dtype=np.int64)))
+        if not kept[neighbours[i]].any():
+            kept[i] = True
+    return stations.select(np.flatnonzero(kept))

@@ -43,7 +43,6 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "lat": ("lat", "latitude", "lat_deg"),
     "lon": ("lon", "long", "lng", "longitude", "lon_deg"),
 }
-
 """Header spellings of the id, time, latitude and longitude columns (also used by the station
 reader, :mod:`vtwin.data.stations`)."""
 
