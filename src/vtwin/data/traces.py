@@ -7,6 +7,10 @@ are; :func:`read_tdrive` also reads the original header-less T-Drive files and w
 folders of them. Times are seconds (numbers) or ``YYYY-MM-DD HH:MM:SS`` datetimes (read as UTC; only
 differences matter). A malformed row raises :class:`TraceFormatError` naming the file, line and
 reason; nothing is silently dropped.
+
+:func:`read_suvnet` reads the header-less SJTU / SUVnet Shanghai taxi format (10 fields per
+line, rows unsorted, repeated timestamps), and :func:`split_windows` cuts one long trace into
+several shorter non-overlapping ones (several vehicles from one taxi).
 """
 
 from __future__ import annotations
@@ -22,14 +26,25 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Trace", "TraceFormatError", "parse_time_s", "read_tdrive", "read_trace_csv"]
+__all__ = [
+    "COLUMN_ALIASES",
+    "Trace",
+    "TraceFormatError",
+    "parse_time_s",
+    "read_suvnet",
+    "read_tdrive",
+    "read_trace_csv",
+    "split_windows",
+]
 
-_ALIASES: dict[str, tuple[str, ...]] = {
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "vehicle_id", "vehicle", "taxi_id", "taxi", "car_id", "track_id"),
     "time": ("time", "timestamp", "t", "time_s", "datetime", "date_time"),
     "lat": ("lat", "latitude", "lat_deg"),
     "lon": ("lon", "long", "lng", "longitude", "lon_deg"),
 }
+"""Header spellings of the id, time, latitude and longitude columns (also used by the station
+reader, :mod:`vtwin.data.stations`)."""
 
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S")
 
@@ -90,16 +105,16 @@ def parse_time_s(text: str) -> float:
 def _column_map(header: list[str], path: Path) -> dict[str, int]:
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
     found: dict[str, int] = {}
-    for key, aliases in _ALIASES.items():
+    for key, aliases in COLUMN_ALIASES.items():
         for alias in aliases:
             if alias in names:
                 found[key] = names.index(alias)
                 break
-    missing = [k for k in _ALIASES if k not in found]
+    missing = [k for k in COLUMN_ALIASES if k not in found]
     if missing:
         raise TraceFormatError(
             f"{path}, line 1: header {header} lacks column(s) {missing}; expected names like "
-            + "; ".join(f"{k}: {'/'.join(a[:4])}" for k, a in _ALIASES.items())
+            + "; ".join(f"{k}: {'/'.join(a[:4])}" for k, a in COLUMN_ALIASES.items())
         )
     return found
 
@@ -204,3 +219,199 @@ def read_tdrive(path: str | Path, *, max_taxis: int | None = None) -> list[Trace
             traces += read_trace_csv(file, max_vehicles=left, header=None)
         return traces
     return read_trace_csv(path, max_vehicles=max_taxis, header=None)
+
+
+# --------------------------------------------------------------------------- SJTU / SUVnet
+
+SUVNET_FIELDS = (
+    "record id",
+    "taxi id",
+    "lon",
+    "lat",
+    "speed",
+    "heading",
+    "time",
+    "status",
+    "estatus",
+    "reserved",
+)
+"""The 10 comma-separated fields of a SUVnet line (as named by VANETsim's parser): record id,
+taxi id, longitude (deg E), latitude (deg N), speed (km/h), heading (deg), time
+``YYYY-MM-DD HH:MM:SS``, status (0 vacant / 1 occupied), and two fields left empty."""
+
+_SUVNET_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _natural_key(p: Path) -> tuple[int, int, str]:
+    """Files whose stem is a number first, in numeric order; then the others by name."""
+    return (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.name)
+
+
+def _suvnet_files(folder: Path) -> list[Path]:
+    """Data files of a SUVnet folder: ``*.txt``, ``*.csv`` and extension-less files (the
+    original ``Taxi_105``-style names), skipping hidden files, READMEs and ``*SUMS``."""
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in (".txt", ".csv", "")
+        and not p.name.startswith(".")
+        and not p.name.upper().startswith("README")
+        and not p.name.upper().endswith("SUMS")
+    ]
+    return sorted(files, key=_natural_key)
+
+
+def _suvnet_rows(
+    path: Path,
+    rows: dict[str, list[tuple[float, int, float, float]]],
+    max_taxis: int | None,
+) -> None:
+    """Append ``(time s, record id, lat, lon)`` of each line of ``path`` to ``rows[taxi id]``."""
+    n_fields = len(SUVNET_FIELDS)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            where = f"{path}, line {line_no}"
+            if len(row) != n_fields:
+                raise TraceFormatError(
+                    f"{where}: {len(row)} fields, expected {n_fields} ({', '.join(SUVNET_FIELDS)})"
+                )
+            taxi = row[1].strip()
+            if not taxi:
+                raise TraceFormatError(f"{where}: field 2 (taxi id) is empty")
+            if max_taxis is not None and taxi not in rows and len(rows) >= max_taxis:
+                continue
+            try:
+                record = int(row[0])
+            except ValueError:
+                raise TraceFormatError(
+                    f"{where}: field 1 (record id) = {row[0]!r} is not an integer"
+                ) from None
+            values = []
+            for idx, name, bound in ((3, "lat", 90.0), (2, "lon", 180.0)):
+                try:
+                    value = float(row[idx])
+                except ValueError:
+                    raise TraceFormatError(
+                        f"{where}: field {idx + 1} ({name}) = {row[idx]!r} is not a number"
+                    ) from None
+                if not -bound <= value <= bound:  # also rejects nan
+                    raise TraceFormatError(
+                        f"{where}: field {idx + 1} ({name}) = {row[idx].strip()} degrees "
+                        f"outside [{-bound:g}, {bound:g}]"
+                    )
+                values.append(value)
+            try:
+                t = (
+                    datetime.strptime(row[6].strip(), _SUVNET_TIME_FORMAT)
+                    .replace(tzinfo=UTC)
+                    .timestamp()
+                )
+            except ValueError:
+                raise TraceFormatError(
+                    f"{where}: field 7 (time) = {row[6]!r} is not YYYY-MM-DD HH:MM:SS"
+                ) from None
+            rows[taxi].append((t, record, values[0], values[1]))
+
+
+def read_suvnet(path: str | Path, *, max_taxis: int | None = None) -> list[Trace]:
+    """Read SJTU / SUVnet Shanghai taxi GPS lines: one file, or a folder of them.
+
+    Each line holds the 10 fields of :data:`SUVNET_FIELDS` without a header; only the taxi
+    id, longitude, latitude and time are kept (speed, heading and status are not read).
+    Lines come in any order: each taxi's points are sorted by time (times read as UTC,
+    seconds since the epoch; only differences matter). Of several points of one taxi with
+    the same time, the one with the smallest record id is kept (in the SJTU sample repeated
+    times always repeat the position too). A folder is read file by file (``*.txt``,
+    ``*.csv`` and extension-less files, numeric names in numeric order, then by name;
+    READMEs and checksum files skipped) and a taxi spread over several files is joined.
+    Taxis are returned in order of first appearance; ``max_taxis`` keeps the first ones.
+    A malformed line (field count other than 10, empty taxi id, non-integer record id,
+    non-numeric or out-of-range latitude / longitude, a time not ``YYYY-MM-DD HH:MM:SS``)
+    raises :class:`TraceFormatError` naming the file, the line, the field and its value.
+    """
+    path = Path(path)
+    if max_taxis is not None and max_taxis < 1:
+        raise ValueError(f"max_taxis = {max_taxis!r}: must be a positive integer or None")
+    if path.is_dir():
+        files = _suvnet_files(path)
+        if not files:
+            raise TraceFormatError(
+                f"{path}: no SUVnet files (*.txt, *.csv or without extension) in the folder"
+            )
+    elif path.is_file():
+        files = [path]
+    else:
+        raise TraceFormatError(f"{path}: no such SUVnet file or folder")
+    rows: dict[str, list[tuple[float, int, float, float]]] = defaultdict(list)
+    for file in files:
+        _suvnet_rows(file, rows, max_taxis)
+    if not rows:
+        raise TraceFormatError(f"{path}: no data lines")
+    traces = []
+    for taxi, pts in rows.items():
+        pts.sort(key=lambda p: (p[0], p[1]))  # by time, then record id
+        arr = np.asarray([(p[0], p[2], p[3]) for p in pts], dtype=np.float64)
+        keep = np.ones(len(arr), dtype=np.bool_)
+        keep[1:] = arr[1:, 0] != arr[:-1, 0]  # first (smallest record id) of equal times
+        arr = arr[keep]
+        traces.append(
+            Trace(vehicle_id=taxi, time_s=arr[:, 0], lat_deg=arr[:, 1], lon_deg=arr[:, 2])
+        )
+    return traces
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def split_windows(trace: Trace, n: int, window_s: float, *, gap_s: float = 0.0) -> list[Trace]:
+    """Cut ``n`` non-overlapping windows of ``window_s`` seconds out of one trace.
+
+    Window ``k`` covers ``[t0 + k (window_s + gap_s), t0 + k (window_s + gap_s) + window_s]``
+    of the trace's clock (``t0`` its first time, ``gap_s`` ≥ 0 seconds skipped between
+    windows), is re-timed to start at 0 s and becomes vehicle ``"<vehicle_id>/w<k>"``. Its
+    points are the trace's points strictly inside the window plus the position at both ends,
+    linearly interpolated in time between the neighbouring fixes (the interpolation trace
+    replay applies anyway), so every window has fixes at exactly 0 s and ``window_s``. With
+    ``gap_s = 0`` consecutive windows share only their boundary instant. The trace is sorted
+    by time first; of equal times the first given is kept. ``ValueError`` when ``n``,
+    ``window_s`` or ``gap_s`` are invalid or when ``n window_s + (n − 1) gap_s`` exceeds the
+    trace's time span.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n = {n!r}: must be an integer >= 1")
+    if not (np.isfinite(window_s) and window_s > 0.0):
+        raise ValueError(f"window_s = {window_s!r}: must be finite seconds > 0")
+    if not (np.isfinite(gap_s) and gap_s >= 0.0):
+        raise ValueError(f"gap_s = {gap_s!r}: must be finite seconds >= 0")
+    order = np.argsort(trace.time_s, kind="stable")
+    t, lat, lon = trace.time_s[order], trace.lat_deg[order], trace.lon_deg[order]
+    keep = np.ones(t.size, dtype=np.bool_)
+    keep[1:] = t[1:] != t[:-1]
+    t, lat, lon = t[keep], lat[keep], lon[keep]
+    if t.size == 0 or not np.all(np.isfinite(t)):
+        raise ValueError(f"trace {trace.vehicle_id!r}: time_s must be finite and non-empty")
+    span = float(t[-1] - t[0])
+    needed = int(n) * float(window_s) + (int(n) - 1) * float(gap_s)
+    if needed > span:
+        raise ValueError(
+            f"trace {trace.vehicle_id!r}: {n} windows of {window_s:g} s with gaps of "
+            f"{gap_s:g} s need {needed:g} s, allowed at most the trace's span {span:g} s"
+        )
+    windows = []
+    for k in range(int(n)):
+        start = float(t[0]) + k * (float(window_s) + float(gap_s))
+        end = start + float(window_s)
+        inside = (t > start) & (t < end)
+        times = np.concatenate([[start], t[inside], [end]])
+        windows.append(
+            Trace(
+                vehicle_id=f"{trace.vehicle_id}/w{k}",
+                time_s=times - start,
+                lat_deg=np.interp(times, t, lat),
+                lon_deg=np.interp(times, t, lon),
+            )
+        )
+    return windows
