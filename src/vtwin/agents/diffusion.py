@@ -197,6 +197,11 @@ class Diffusion(nn.Module):
             return torch.zeros(())
         return torch.stack(self._raw_sq).mean()
 
+    def release_graph(self) -> None:
+        """Detach what :meth:`eps_square` keeps of the last chain, so the chain's autograd
+        graph is freed (and the module can be deep-copied) once the loss used it."""
+        self._raw_sq = [v.detach() for v in self._raw_sq]
+
     def loss(
         self, x0: torch.Tensor, state: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:

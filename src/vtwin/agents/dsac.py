@@ -247,6 +247,7 @@ class DSACAgent(SoftActorCriticBase[DSACConfig]):
             if self.config.eps_reg
             else None,
         )
+        self.actor.release_graph()
         # share of saturated tanh(ε) in the actor's chain: near 1 the actor has stopped learning
         metrics["eps_saturation"] = self.actor.saturation()
         return metrics
