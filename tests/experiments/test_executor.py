@@ -63,11 +63,11 @@ def test_a_dead_worker_fails_its_runs_and_the_rest_go_on() -> None:
     out = _collect(LocalExecutor(2), "toy_experiments:run_die", order)
     assert set(out) == {s.run_id for s in order}
     assert isinstance(out[crash.run_id], BrokenProcessPool)
-    # With 2 workers, one other run (slow[0], or slow[1] when slow[0] finished first on a
-    # loaded machine) is in flight with the crash and is lost; the rest go to a fresh pool.
+    # With 2 workers, at most one other run is in flight with the crash and is lost (which
+    # one depends on how fast the crashing worker starts on a loaded machine: slow[2] was seen
+    # too); every other run goes to a fresh pool and completes.
     lost = [s for s in slow if not isinstance(out[s.run_id], RunResult)]
     assert len(lost) <= 1 and all(isinstance(out[s.run_id], BrokenProcessPool) for s in lost)
-    assert all(isinstance(out[s.run_id], RunResult) for s in slow[2:])
 
 
 def test_make_executor() -> None:
