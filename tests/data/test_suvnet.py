@@ -101,11 +101,11 @@ GOOD = suvnet_line(1, "7", "121.30", "31.10", "2007-02-20 00:00:00")
         (suvnet_line(2, "7", "121.3", "", "2007-02-20 00:00:10"), r"field 4 \(lat\) = ''"),
         (
             suvnet_line(2, "7", "121.3", "95.5", "2007-02-20 00:00:10"),
-            r"field 4 \(lat\) = 95\.5 degrees outside \[-90, 90\]",
+            r"field 4 \(lat\) = 95\.5 degrees, allowed \[-90, 90\]",
         ),
         (
             suvnet_line(2, "7", "190", "31.1", "2007-02-20 00:00:10"),
-            r"field 3 \(lon\) = 190 degrees outside \[-180, 180\]",
+            r"field 3 \(lon\) = 190 degrees, allowed \[-180, 180\]",
         ),
         (
             suvnet_line(2, "7", "121.3", "31.1", "20/02/2007 00:00"),

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
-from vtwin.data.traces import COLUMN_ALIASES
+from vtwin.data.traces import COLUMN_ALIASES, degrees
 from vtwin.physics.geo import EARTH_RADIUS_M
 
 __all__ = [
@@ -217,20 +217,12 @@ def read_stations(path: str | Path, *, format: StationFormat = "auto") -> Statio
                     raise StationFormatError(
                         f"{where}: {len(row)} fields, expected at least {width} ({fmt} format)"
                     )
-                coords = []
-                for i, bound in ((i_lat, 90.0), (i_lon, 180.0)):
-                    try:
-                        value = float(row[i])
-                    except ValueError:
-                        raise StationFormatError(
-                            f"{where}: field {header[i].strip()!r} = {row[i]!r} is not a number"
-                        ) from None
-                    if not -bound <= value <= bound:  # also rejects nan
-                        raise StationFormatError(
-                            f"{where}: field {header[i].strip()!r} = {row[i].strip()} degrees, "
-                            f"allowed [{-bound:g}, {bound:g}]"
-                        )
-                    coords.append(value)
+                coords = [
+                    degrees(
+                        row[i], f"{where}: field {header[i].strip()!r}", bound, StationFormatError
+                    )
+                    for i, bound in ((i_lat, 90.0), (i_lon, 180.0))
+                ]
                 key = (coords[0], coords[1])
                 if key in seen:
                     dropped += 1

@@ -30,6 +30,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "Trace",
     "TraceFormatError",
+    "degrees",
     "parse_time_s",
     "read_suvnet",
     "read_tdrive",
@@ -221,6 +222,18 @@ def read_tdrive(path: str | Path, *, max_taxis: int | None = None) -> list[Trace
     return read_trace_csv(path, max_vehicles=max_taxis, header=None)
 
 
+def degrees(cell: str, what: str, bound: float, error: type[ValueError]) -> float:
+    """``cell`` read as degrees in [−bound, bound] (90 for latitude, 180 for longitude);
+    otherwise ``error`` with ``what`` (file, line and field) and the value."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise error(f"{what} = {cell!r} is not a number") from None
+    if not -bound <= value <= bound:  # also rejects nan
+        raise error(f"{what} = {cell.strip()} degrees, allowed [{-bound:g}, {bound:g}]")
+    return value
+
+
 # --------------------------------------------------------------------------- SJTU / SUVnet
 
 SUVNET_FIELDS = (
@@ -289,20 +302,10 @@ def _suvnet_rows(
                 raise TraceFormatError(
                     f"{where}: field 1 (record id) = {row[0]!r} is not an integer"
                 ) from None
-            values = []
-            for idx, name, bound in ((3, "lat", 90.0), (2, "lon", 180.0)):
-                try:
-                    value = float(row[idx])
-                except ValueError:
-                    raise TraceFormatError(
-                        f"{where}: field {idx + 1} ({name}) = {row[idx]!r} is not a number"
-                    ) from None
-                if not -bound <= value <= bound:  # also rejects nan
-                    raise TraceFormatError(
-                        f"{where}: field {idx + 1} ({name}) = {row[idx].strip()} degrees "
-                        f"outside [{-bound:g}, {bound:g}]"
-                    )
-                values.append(value)
+            values = [
+                degrees(row[idx], f"{where}: field {idx + 1} ({name})", bound, TraceFormatError)
+                for idx, name, bound in ((3, "lat", 90.0), (2, "lon", 180.0))
+            ]
             try:
                 t = (
                     datetime.strptime(row[6].strip(), _SUVNET_TIME_FORMAT)
