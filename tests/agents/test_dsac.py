@@ -74,6 +74,17 @@ def _train(
     return agent, rewards
 
 
+def _batch(actions: torch.Tensor, rewards: float, terminated: float) -> dict[str, torch.Tensor]:
+    """A replay batch of the N_CTX one-hot contexts, each its own next observation."""
+    return {
+        "obs": torch.as_tensor(EYE),
+        "actions": actions,
+        "rewards": torch.full((N_CTX,), rewards),
+        "next_obs": torch.as_tensor(EYE),
+        "terminated": torch.full((N_CTX,), terminated),
+    }
+
+
 def _greedy_accuracy(agent: DSACAgent) -> float:
     return float(np.mean(agent.act(EYE, deterministic=True) == np.arange(N_CTX)))
 
@@ -130,13 +141,7 @@ def test_next_masks_enter_the_target() -> None:
         for q in (agent.q1, agent.q2):
             _linear(q, -1).weight.zero_()
             _linear(q, -1).bias.zero_()
-    batch = {
-        "obs": torch.as_tensor(EYE),
-        "actions": torch.zeros(N_CTX, dtype=torch.long),
-        "rewards": torch.zeros(N_CTX),
-        "next_obs": torch.as_tensor(EYE),
-        "terminated": torch.zeros(N_CTX),
-    }
+    batch = _batch(torch.zeros(N_CTX, dtype=torch.long), rewards=0.0, terminated=0.0)
     masks = torch.ones(N_CTX, N_CTX, dtype=torch.bool)
     masks[:, 0] = False
     # critic_loss = 2 · mean(y²) since online Q = 0: y = 0 with action 0 masked out.
@@ -317,25 +322,13 @@ def test_saturation_counts_saturated_tanh_eps() -> None:
         chain.sample(s, deterministic=True)
         assert chain.saturation() == pytest.approx(0.5)
     agent = DSACAgent(SIZES, _config(), device="cpu", seed=0)
-    batch = {
-        "obs": torch.as_tensor(EYE),
-        "actions": torch.zeros(N_CTX, dtype=torch.long),
-        "rewards": torch.zeros(N_CTX),
-        "next_obs": torch.as_tensor(EYE),
-        "terminated": torch.ones(N_CTX),
-    }
+    batch = _batch(torch.zeros(N_CTX, dtype=torch.long), rewards=0.0, terminated=1.0)
     assert 0.0 <= agent.update(batch)["eps_saturation"] <= 1.0
 
 
 def test_eps_reg_adds_the_pre_tanh_penalty_to_the_actor_loss() -> None:
     """``eps_reg`` adds eps_reg · mean ε_θ² of the actor's chain to the actor loss, nothing else."""
-    batch = {
-        "obs": torch.as_tensor(EYE),
-        "actions": torch.arange(N_CTX),
-        "rewards": torch.ones(N_CTX),
-        "next_obs": torch.as_tensor(EYE),
-        "terminated": torch.ones(N_CTX),
-    }
+    batch = _batch(torch.arange(N_CTX), rewards=1.0, terminated=1.0)
     plain = DSACAgent(SIZES, _config(eps_reg=0.0), device="cpu", seed=6)
     reg = DSACAgent(SIZES, _config(eps_reg=0.5), device="cpu", seed=6)
     a, b = plain.update(batch), reg.update(batch)
