@@ -345,3 +345,35 @@ def test_eps_reg_adds_the_pre_tanh_penalty_to_the_actor_loss() -> None:
     assert float(reg.actor.eps_square().detach()) < 0.5 * float(plain.actor.eps_square().detach())
     with pytest.raises(ValueError, match=r"eps_reg = -0\.1"):
         DSACAgent(SIZES, _config(eps_reg=-0.1), device="cpu", seed=0)
+
+
+def test_linear_lr_decay_follows_stored_transitions_and_survives_a_checkpoint() -> None:
+    cfg = _config(lr_actor=1e-3, lr_critic=2e-3, learning_starts=1, lr_anneal_steps=4 * N_CTX)
+    agent = DSACAgent(SIZES, cfg, device="cpu", seed=4)
+    buf = agent.make_buffer()
+    step = Transition(EYE, np.arange(N_CTX), np.ones(N_CTX), EYE, np.ones(N_CTX, dtype=bool))
+    scales = []
+    for _ in range(2):
+        assert agent.store(buf, step) == N_CTX
+        scales.append(agent.learn(buf)["lr_scale"])
+    assert scales == [0.75, 0.5]  # 1 − stored / lr_anneal_steps, stored before the update
+    assert agent.actor_optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+    assert agent.critic_optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    restored = DSACAgent(SIZES, cfg, device="cpu", seed=7)
+    restored.restore(agent.checkpoint())
+    assert restored.stored_steps == 2 * N_CTX
+    for _ in range(3):
+        restored.store(buf, step)
+        scales.append(restored.learn(buf)["lr_scale"])
+    assert scales[2:] == [0.25, 0.0, 0.0]
+    # at rate 0 the actor and critics stay where they are (their targets still move)
+    nets = [*restored.actor.parameters(), *restored.q1.parameters(), *restored.q2.parameters()]
+    before = [p.detach().clone() for p in nets]
+    restored.learn(buf)
+    for p0, p1 in zip(before, nets, strict=True):
+        torch.testing.assert_close(p0, p1, rtol=0, atol=0)
+    constant = DSACAgent(SIZES, _config(learning_starts=1), device="cpu", seed=4)
+    constant.store(buf, step)
+    assert "lr_scale" not in constant.learn(buf)
+    with pytest.raises(ValueError, match="lr_anneal_steps = -1"):
+        DSACAgent(SIZES, _config(lr_anneal_steps=-1), device="cpu")

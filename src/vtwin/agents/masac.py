@@ -124,7 +124,9 @@ class MASACAgent(SoftActorCriticBase[MASACConfig]):
                 rows, np.asarray(actions)[active], rewards_f32[active], next_rows, done[active]
             )
         )
-        return int(active.sum())
+        n = int(active.sum())
+        self.stored_steps += n
+        return n
 
     # ------------------------------------------------------------------ policy
     def _policy(

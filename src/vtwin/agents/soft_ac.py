@@ -43,6 +43,10 @@ class SoftACConfig:
     """Transitions stored before :meth:`SoftActorCriticBase.learn` starts updating."""
     updates_per_step: int = 1
     """Gradient steps per :meth:`SoftActorCriticBase.learn` call (one env slot)."""
+    lr_anneal_steps: int = 0
+    """Linear decay of the actor's and critics' learning rates to 0 over this many stored
+    transitions (the factor is 1 − stored / ``lr_anneal_steps``, floored at 0); 0 keeps them
+    constant. A training budget passes its own transition count to end at rate 0."""
 
 
 class SoftActorCriticBase(TorchAgent[ConfigT]):
@@ -70,6 +74,11 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
         cfg = self._cfg
         if not 0.0 < cfg.tau <= 1.0:
             raise ValueError(f"tau = {cfg.tau}: must be in (0, 1]")
+        if cfg.lr_anneal_steps < 0:
+            raise ValueError(
+                f"lr_anneal_steps = {cfg.lr_anneal_steps}: must be ≥ 0 (0: constant rates)"
+            )
+        self.stored_steps = 0  # transitions stored so far: the learning-rate schedule's clock
         self._build_nets()
         for name in self._polyak_nets:
             target = copy.deepcopy(self.get_submodule(name))
@@ -212,7 +221,30 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
     def store(self, buffer: ReplayBuffer, step: Transition) -> int:
         """Add flat transitions ([N, obs_dim] observations, [N] the rest); returns N."""
         buffer.add(step)
-        return int(np.asarray(step.obs).shape[0])
+        n = int(np.asarray(step.obs).shape[0])
+        self.stored_steps += n
+        return n
+
+    def _lr_scale(self) -> float:
+        """Set the actor's and critics' learning rates for the coming updates; return the factor
+        (``lr_anneal_steps``: 1 − stored transitions / ``lr_anneal_steps``, at least 0)."""
+        cfg = self._cfg
+        if cfg.lr_anneal_steps <= 0:
+            return 1.0
+        scale = max(0.0, 1.0 - self.stored_steps / cfg.lr_anneal_steps)
+        for opt, lr in (
+            (self.actor_optimizer, cfg.lr_actor),
+            (self.critic_optimizer, cfg.lr_critic),
+        ):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        return scale
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"stored_steps": self.stored_steps}
+
+    def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
+        self.stored_steps = int(ckpt.get("stored_steps", 0))
 
     def learn(
         self, buffer: ReplayBuffer, rng: np.random.Generator | None = None
@@ -227,9 +259,13 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
         if len(buffer) < max(cfg.learning_starts, 1):
             return {}
         draw = self._rng if rng is None else rng
+        lr_scale = self._lr_scale()
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.updates_per_step):
             info = self.update(buffer.sample(cfg.batch_size, draw, self.device))
             for k, v in info.items():
                 stats.setdefault(k, []).append(v)
-        return {k: float(np.mean(v)) for k, v in stats.items()}
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        if cfg.lr_anneal_steps > 0:
+            out["lr_scale"] = lr_scale
+        return out
