@@ -256,10 +256,14 @@ class BackhaulConfig(StrictModel):
 BUILTIN_REWARDS: dict[str, dict[str, float]] = {
     "paper-a": {"latency": 1.0, "overload": 1.0},
     "paper-b": {"latency": 1.0, "load": 1.0, "failure": 1.0},
+    # paper C eq. (20) = the utility of eq. (17), weights of paper C's Fig. 3 table
+    "paper-c": {"entropy": 1.0, "latency": 0.02, "qos": 0.2},
+    # paper C eq. (21); the paper prints no ω1–ω5, these are ours (vtwin.rewards.paper_c)
+    "paper-c-llm": {"entropy": 1.0, "latency": 0.5, "qos": 0.2, "distance": 0.1, "angle": 0.1},
 }
 """Built-in reward kinds (:mod:`vtwin.rewards`) and their named weights, with defaults."""
 
-PAPER_REWARDS = {"A": "paper-a", "B": "paper-b"}
+PAPER_REWARDS = {"A": "paper-a", "B": "paper-b", "C": "paper-c"}
 """The reward kind a paper's presets get when ``reward.kind`` is not set."""
 
 _USER_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -271,14 +275,16 @@ class RewardConfig(StrictModel):
     kind: str | None = Field(
         None,
         description="A built-in reward ('paper-a': paper A's latency and overload penalty; "
-        "'paper-b': paper B eq. (22)) or a user reward 'package.module:function'. Unset: the "
-        "preset's paper's own reward.",
+        "'paper-b': paper B eq. (22); 'paper-c': paper C eq. (20); 'paper-c-llm': paper C "
+        "eq. (21)) or a user reward 'package.module:function'. Unset: the preset's paper's "
+        "own reward.",
     )
     weights: dict[str, NonNegativeFloat] = Field(
         default_factory=dict,
         description="Named weights. Built-in kinds: paper-a {latency (per s), overload}, "
-        "paper-b {latency: w_T, load: w_s, failure: w_d}; unset ones keep their default "
-        "(1.0). A user reward gets them as its 'weights' argument.",
+        "paper-b {latency: w_T, load: w_s, failure: w_d}, paper-c {entropy, latency, qos}, "
+        "paper-c-llm {entropy, latency, qos, distance, angle}; unset ones keep their "
+        "default. A user reward gets them as its 'weights' argument.",
     )
 
     @field_validator("kind")
@@ -397,10 +403,57 @@ class RoutingConfig(StrictModel):
 
 
 class PrivacyConfig(StrictModel):
-    """Paper C: location perturbation, agent servers, latency and utility parameters."""
+    """Paper C: location perturbation, the adversary, agent servers, latency and utility."""
 
-    r_max_deg: PositiveFloat = 0.001
-    candidate_grid: PositiveInt = 11
+    r_max_deg: PositiveFloat = Field(
+        0.001,
+        description="Largest perturbation radius r_max in degrees (eq. (2) adds r(cos θ, "
+        "sin θ) to (lon, lat)); the adversary's grid and σ use it as r_max·(metres per "
+        "degree of latitude).",
+    )
+    candidate_grid: PositiveInt = Field(11, description="Candidates per axis K of the grid P.")
+    candidate_span: PositiveFloat = Field(
+        3.0, description="The grid spans ±candidate_span·r_max around the perturbed position."
+    )
+    adversary_sigma: Literal["radius", "r_max"] = Field(
+        "radius",
+        description="Std σ of the adversary's Gaussian likelihood of the reported position: "
+        "'radius' = sigma_scale × the radius the AV used this slot (the adversary knows the "
+        "mechanism and its parameter; ours, see docs/reproductions/paper-c.md), 'r_max' = "
+        "sigma_scale × r_max (SPEC §C; the entropy then hardly depends on the action).",
+    )
+    sigma_scale: PositiveFloat = Field(
+        1.0, description="σ in units of the radius (or of r_max, see adversary_sigma)."
+    )
+    sigma_floor_m: PositiveFloat = Field(
+        10.0,
+        description="Smallest σ, metres: the adversary's error model of an unperturbed GPS "
+        "fix (ours).",
+    )
+    adversary_distance_m: PositiveFloat = Field(
+        1000.0,
+        description="d_T of the adversary's server softmax exp(−d/d_T), metres (ours: the "
+        "paper gives no value; an RSU's coverage radius: agents are expected within about "
+        "one cell of their AV).",
+    )
+    prior_bandwidth_scale: PositiveFloat = Field(
+        1.0, description="Kernel width of the adversary's prior, in units of r_max (ours)."
+    )
+    prior_dead_reckoning: bool = Field(
+        True,
+        description="Carry the adversary's past points forward by the AV's mean velocity "
+        "before the kernel density (ours): its prior predicts where the AV is now.",
+    )
+    adversary_history_slots: NonNegativeInt = Field(
+        30,
+        description="Past true positions per AV the adversary knows (its prior; ours: "
+        "paper C says 'partial historical trajectories'). 0: uniform prior.",
+    )
+    geo_i_epsilon_per_km: PositiveFloat = Field(
+        40.0,
+        description="Privacy budget ε of the Geo-I baseline's planar Laplace noise, 1/km "
+        "(ours: mean radius 2/ε = 50 m, r_max ≈ 111 m; draws beyond r_max are cut to it).",
+    )
     upload_mb: Interval = (10.0, 20.0)
     download_mb: Interval = (10.0, 20.0)
     twin_mb: Interval = (5.0, 50.0)

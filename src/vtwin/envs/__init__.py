@@ -4,6 +4,8 @@
 until an env is made):
 
 * ``vtwin/PreMigration-v1`` — paper A (:class:`vtwin.envs.premigration.PreMigrationEnv`).
+* ``vtwin/CrossRealityPrivacy-v0`` — paper C (:class:`vtwin.envs.privacy.CrossRealityPrivacyEnv`,
+  batched form :class:`vtwin.envs.privacy.BatchedCrossRealityPrivacy`).
 
 PettingZoo has no registry; :func:`make_parallel` builds the multi-agent envs by id:
 
@@ -27,7 +29,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-ENVS = {"vtwin/PreMigration-v1": "vtwin.envs.premigration:PreMigrationEnv"}
+ENVS = {
+    "vtwin/PreMigration-v1": "vtwin.envs.premigration:PreMigrationEnv",
+    "vtwin/CrossRealityPrivacy-v0": "vtwin.envs.privacy:CrossRealityPrivacyEnv",
+}
 """Gymnasium ids → entry points."""
 
 PARALLEL_ENVS = {"vtwin/MigrationRouting-v0": "vtwin.envs.routing:MigrationRoutingEnv"}

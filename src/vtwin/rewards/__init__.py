@@ -6,6 +6,8 @@ them to the reward chosen by config (``reward: {kind: …, weights: {…}}``):
 * ``paper-a`` — :class:`PaperAReward`, paper A's latency plus overload penalty;
 * ``paper-b`` — :class:`PaperBReward`, paper B eq. (22) with z-scores over time (scopes
   ``reference``, ``episode``, ``env``; :func:`reference_moments` calibrates the first);
+* ``paper-c`` — :class:`PaperCReward`, paper C eq. (20) (the utility of eq. (17));
+* ``paper-c-llm`` — :class:`PaperCLLMReward`, paper C eq. (21), the LLM-designed reward;
 * ``package.module:function`` — a user reward, or a Python callable given to the env: it is
   loaded and checked at load (:func:`validate_reward`) by calling it once on sample terms.
 
@@ -26,12 +28,15 @@ from vtwin.rewards.base import (
 )
 from vtwin.rewards.paper_a import PaperAReward
 from vtwin.rewards.paper_b import EnvFactory, PaperBReward, reference_moments
+from vtwin.rewards.paper_c import PaperCLLMReward, PaperCReward
 
 __all__ = [
     "EnvFactory",
     "FunctionReward",
     "PaperAReward",
     "PaperBReward",
+    "PaperCLLMReward",
+    "PaperCReward",
     "Reward",
     "RewardFn",
     "RewardOutput",

@@ -251,14 +251,17 @@ def make_reward(
     """
     from vtwin.rewards.paper_a import PaperAReward
     from vtwin.rewards.paper_b import PaperBReward
+    from vtwin.rewards.paper_c import PaperCLLMReward, PaperCReward
 
     rc = config.reward
     # a user reward gets the configured weights unless they are a built-in kind's
     weights = None if rc.kind in BUILTIN_REWARDS else rc.weights
-    builtins: dict[str, type[PaperAReward] | type[PaperBReward]] = {
+    stateless: dict[str, type[PaperAReward] | type[PaperCReward] | type[PaperCLLMReward]] = {
         "paper-a": PaperAReward,
-        "paper-b": PaperBReward,
+        "paper-c": PaperCReward,
+        "paper-c-llm": PaperCLLMReward,
     }
+    builtins: dict[str, type[Any]] = {**stateless, "paper-b": PaperBReward}
     builtin = builtins.get(rc.kind or "")
     if reward is None and builtin is not None:
         missing = [n for n in builtin.names if n not in terms]
@@ -278,8 +281,8 @@ def make_reward(
             f"config '{config.name}': paper {config.paper} has no built-in reward; set "
             f"reward.kind ({', '.join(BUILTIN_REWARDS)} or 'package.module:function')"
         )
-    elif rc.kind == "paper-a":
-        built = PaperAReward(rc.weights)
+    elif rc.kind in stateless:
+        built = stateless[rc.kind](rc.weights)
     elif rc.kind == "paper-b":
         if env_factory is None:
             raise ValueError("reward.kind = 'paper-b' needs an env factory for its calibration")
