@@ -174,6 +174,13 @@ class Scenario:
             rows["origin_latlon"] = (
                 f"{self.projection.origin_lat_deg:.4f}, {self.projection.origin_lon_deg:.4f}"
             )
+        stations = self.extras.get("rsu_stations")
+        if stations is not None:
+            rows["rsu_stations"] = (
+                f"{Path(stations['file']).name}: {stations['in_area']} in the area, "
+                f"{stations['after_thinning']} at ≥ {stations['min_separation_m']:g} m, "
+                f"{s.count(ServerKind.RSU)} drawn"
+            )
         for kind in ServerKind:
             idx = s.of_kind(kind)
             if idx.size == 0:
@@ -189,13 +196,6 @@ class Scenario:
                 frac = load / s.capacity_bits[idx][None, :]
                 rows[f"{label}_mean_load_pct"] = round(float(frac.mean() * 100), 1)
                 rows[f"{label}_peak_load_pct"] = round(float(frac.max() * 100), 1)
-        stations = self.extras.get("rsu_stations")
-        if stations is not None:
-            rows["rsu_stations"] = (
-                f"{Path(stations['file']).name}: {stations['in_area']} in the area, "
-                f"{stations['after_thinning']} at ≥ {stations['min_separation_m']:g} m, "
-                f"{s.count(ServerKind.RSU)} drawn"
-            )
         n_rsu = s.count(ServerKind.RSU)
         if n_rsu:
             ground = self.coverage_share()
