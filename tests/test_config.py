@@ -16,7 +16,16 @@ from vtwin.config import (
     load_config,
 )
 
-PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-b-tiny", "paper-c", "paper-d"]
+PRESETS = [
+    "paper-a",
+    "paper-b-city",
+    "paper-b-rural",
+    "paper-b-tiny",
+    "paper-c",
+    "paper-c-beijing",
+    "paper-c-synth",
+    "paper-d",
+]
 
 
 def test_every_paper_preset_is_shipped_and_valid() -> None:
@@ -163,3 +172,73 @@ def test_reward_section_defaults_to_the_papers_reward_with_named_weights() -> No
         load_config("paper-b-tiny", ["reward.weights.w_T=1"])
     with pytest.raises(ConfigError, match=r"reward.weights.latency = -1"):
         load_config("paper-a", ["reward.weights.latency=-1"])
+
+
+def test_paper_c_data_presets_share_every_physics_parameter() -> None:
+    c, bj, synth = (
+        load_config("paper-c"),
+        load_config("paper-c-beijing"),
+        load_config("paper-c-synth"),
+    )
+    for other in (bj, synth):
+        assert other.channel == c.channel and other.privacy == c.privacy
+        assert other.servers.sat == c.servers.sat and other.backhaul == c.backhaul
+        assert (other.slot_s, other.horizon_slots) == (10.0, 360)
+        assert other.servers.rsu.coverage_m == c.servers.rsu.coverage_m == 1000.0
+    assert c.servers.rsu.placement == bj.servers.rsu.placement == "stations"
+    assert c.servers.rsu.min_separation_m == bj.servers.rsu.min_separation_m == 1000.0
+    assert c.vehicles.mobility.windows is not None and c.vehicles.mobility.windows.count == 5
+    assert c.vehicles.mobility.format == "suvnet" and bj.vehicles.mobility.format == "tdrive"
+    assert bj.vehicles.mobility.windows is None and len(bj.vehicles.mobility.vehicle_ids or []) == 5
+    assert synth.vehicles.mobility.kind == "grid" and synth.servers.rsu.placement == "random"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (
+            ["vehicles.count=4"],
+            r"vehicles: vehicles\.count = 4 must equal vehicles\.mobility\.windows\.count = 5",
+        ),
+        (["vehicles.mobility.windows.count=0"], r"windows\.count = 0: .*greater than 0"),
+        (["vehicles.mobility.windows.length_h=0"], r"windows\.length_h = 0: .*greater than 0"),
+        (["vehicles.mobility.windows.gap_h=-1"], r"windows\.gap_h = -1: .*greater than or equal"),
+        (
+            ["vehicles.mobility.kind=grid"],
+            r"vehicles\.mobility\.windows is only used with kind 'trace' \(kind is 'grid'\)",
+        ),
+        (
+            ["vehicles.mobility.vehicle_ids=[a, b]"],
+            r"windows cut one trace, but vehicle_ids names 2",
+        ),
+        (["vehicles.mobility.format=gpx"], r"vehicles\.mobility\.format = 'gpx': .*'suvnet'"),
+        (
+            ["servers.rsu.placement=random"],
+            r"servers\.rsu\.stations_path = 'data:base-stations/.*' is only read with placement "
+            r"'stations' \(placement is 'random'\)",
+        ),
+        (
+            ["servers.rsu.stations_path=null"],
+            r"servers\.rsu\.placement = 'stations' needs servers\.rsu\.stations_path",
+        ),
+        (
+            ["geography.coordinates=local"],
+            r"servers\.rsu\.placement = 'stations' needs geography\.coordinates = 'latlon' "
+            r"\(got 'local'\)",
+        ),
+        (["servers.rsu.stations_format=excel"], r"stations_format = 'excel': .*'shanghai-telecom'"),
+    ],
+)
+def test_trace_and_station_fields_fail_in_one_line(overrides: list[str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as info:
+        load_config("paper-c", overrides)
+    assert len(str(info.value).splitlines()) == 2  # "invalid config (…):" + the one error
+
+
+def test_vehicle_ids_bound_the_vehicle_count() -> None:
+    with pytest.raises(ConfigError, match=r"vehicles\.count = 6 exceeds the 5 trace\(s\)"):
+        load_config("paper-c-beijing", ["vehicles.count=6"])
+    with pytest.raises(ConfigError, match=r"vehicle_ids = \[\]: must be a non-empty list"):
+        load_config("paper-c-beijing", ["vehicles.mobility.vehicle_ids=[]", "vehicles.count=0"])
+    fewer = load_config("paper-c-beijing", ["vehicles.count=3"])
+    assert fewer.vehicles.count == 3

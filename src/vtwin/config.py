@@ -75,6 +75,12 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 ServerKindName = Literal["rsu", "uav", "sat"]
 
+TraceFormatName = Literal["auto", "tdrive", "suvnet", "csv"]
+"""Formats of ``vehicles.mobility.format`` (see :func:`vtwin.data.traces.read_traces`)."""
+
+StationFormatName = Literal["auto", "shanghai-telecom", "beijing-cellocation", "csv"]
+"""Formats of ``servers.rsu.stations_format`` (see :func:`vtwin.data.stations.read_stations`)."""
+
 
 class GeographyConfig(StrictModel):
     """Where the scenario lies: an origin and a rectangular area in local metres."""
@@ -139,16 +145,43 @@ class ServerKindConfig(StrictModel):
 class RsuConfig(ServerKindConfig):
     """Roadside units: fixed ground edge servers."""
 
-    placement: Literal["grid", "random", "clustered"] = Field(
+    placement: Literal["grid", "random", "clustered", "stations"] = Field(
         "grid",
         description="grid: rows × cols lattice; random: uniform in the area with a minimum "
-        "separation; clustered: denser toward the hotspots (a city).",
+        "separation; clustered: denser toward the hotspots (a city); stations: real base "
+        "stations of stations_path inside the geography box, thinned to min_separation_m, "
+        "`count` of them drawn (needs geography.coordinates = 'latlon').",
     )
     grid_cols: PositiveInt | None = Field(
         None, description="Columns of the grid placement (default: ⌈√count⌉)."
     )
     min_separation_m: NonNegativeFloat = 0.0
     height_m: NonNegativeFloat = 10.0
+    stations_path: str | None = Field(
+        None,
+        description="Base-station CSV of placement 'stations'; 'data:<relative path>' is "
+        "resolved under the shared data folder (VTWIN_DATA_DIR or ../shared/data).",
+    )
+    stations_format: StationFormatName = Field(
+        "auto",
+        description="Format of stations_path: auto (recognised by its header), "
+        "shanghai-telecom, beijing-cellocation or csv (named latitude/longitude columns).",
+    )
+
+    @model_validator(mode="after")
+    def _stations(self) -> Self:
+        if self.placement == "stations" and not self.stations_path:
+            raise ValueError(
+                "servers.rsu.placement = 'stations' needs servers.rsu.stations_path "
+                "(a base-station CSV, e.g. 'data:base-stations/<file>.csv')"
+            )
+        if self.placement != "stations" and self.stations_path:
+            raise ValueError(
+                f"servers.rsu.stations_path = {self.stations_path!r} is only read with "
+                f"placement 'stations' (placement is {self.placement!r}); set placement to "
+                "'stations' or remove stations_path"
+            )
+        return self
 
 
 class UavConfig(ServerKindConfig):
@@ -186,6 +219,15 @@ class ServersConfig(StrictModel):
     hotspots: list[HotspotConfig] = Field(default_factory=list)
 
 
+class TraceWindowsConfig(StrictModel):
+    """Vehicles cut from one long trace: ``count`` non-overlapping windows of ``length_h``
+    hours, ``gap_h`` hours apart, each re-timed to start at 0 s."""
+
+    count: PositiveInt
+    length_h: PositiveFloat
+    gap_h: NonNegativeFloat = 0.0
+
+
 class MobilityConfig(StrictModel):
     """How vehicles move: a synthetic Manhattan grid or replayed GPS traces."""
 
@@ -194,9 +236,33 @@ class MobilityConfig(StrictModel):
     speed_mps: Interval = (8.0, 15.0)
     turn_probs: tuple[Probability, Probability, Probability] = (0.5, 0.25, 0.25)
     path: str | None = Field(
-        None, description="Trace file (kind = trace): CSV with vehicle id, time, lat, lon."
+        None,
+        description="Trace file or folder (kind = trace); 'data:<relative path>' is resolved "
+        "under the shared data folder (VTWIN_DATA_DIR or ../shared/data).",
     )
-    start_time_s: float | None = None
+    format: TraceFormatName = Field(
+        "auto",
+        description="Trace format: tdrive (T-Drive file or folder of per-taxi files), suvnet "
+        "(SJTU Shanghai taxi lines, 10 fields, no header), csv (header naming id, time, lat, "
+        "lon) or auto: a folder or a header-less 4-field file is tdrive, a header-less "
+        "10-field file suvnet, a file with a header csv.",
+    )
+    vehicle_ids: list[str] | None = Field(
+        None,
+        description="Keep only these traces, in this order (ids as in the file, e.g. T-Drive "
+        "taxi ids); unset: all traces in file order.",
+    )
+    windows: TraceWindowsConfig | None = Field(
+        None,
+        description="Cut the first trace into windows.count non-overlapping windows of "
+        "windows.length_h hours, windows.gap_h hours apart; each window is one vehicle, "
+        "re-timed to start at 0 s (start_time_s counts on that clock).",
+    )
+    start_time_s: float | None = Field(
+        None,
+        description="Trace time of slot 0 in seconds (timestamps read as UTC seconds since "
+        "1970); unset: the earliest fix.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -206,6 +272,22 @@ class MobilityConfig(StrictModel):
             )
         if self.kind == "trace" and not self.path:
             raise ValueError("kind = 'trace' needs path: a CSV of (vehicle id, time, lat, lon)")
+        for name in ("windows", "vehicle_ids"):
+            if self.kind != "trace" and getattr(self, name) is not None:
+                raise ValueError(
+                    f"vehicles.mobility.{name} is only used with kind 'trace' (kind is "
+                    f"{self.kind!r}); remove it or set kind to 'trace'"
+                )
+        ids = self.vehicle_ids
+        if ids is not None and (not ids or len(set(ids)) != len(ids)):
+            raise ValueError(
+                f"vehicles.mobility.vehicle_ids = {ids}: must be a non-empty list of distinct ids"
+            )
+        if self.windows is not None and ids is not None and len(ids) != 1:
+            raise ValueError(
+                f"vehicles.mobility.windows cut one trace, but vehicle_ids names {len(ids)}; "
+                "give one id (the trace to cut) or none (the first trace)"
+            )
         return self
 
 
@@ -215,6 +297,21 @@ class VehiclesConfig(StrictModel):
     count: NonNegativeInt = 1
     power_dbm: float = 23.0
     mobility: MobilityConfig = MobilityConfig()
+
+    @model_validator(mode="after")
+    def _count(self) -> Self:
+        windows, ids = self.mobility.windows, self.mobility.vehicle_ids
+        if windows is not None and self.count != windows.count:
+            raise ValueError(
+                f"vehicles.count = {self.count} must equal vehicles.mobility.windows.count = "
+                f"{windows.count} (each window is one vehicle)"
+            )
+        if windows is None and ids is not None and self.count > len(ids):
+            raise ValueError(
+                f"vehicles.count = {self.count} exceeds the {len(ids)} trace(s) of "
+                "vehicles.mobility.vehicle_ids"
+            )
+        return self
 
 
 class SensorsConfig(StrictModel):
@@ -517,6 +614,15 @@ class VTwinConfig(StrictModel):
         return data
 
     @model_validator(mode="after")
+    def _stations_need_latlon(self) -> Self:
+        if self.servers.rsu.placement == "stations" and self.geography.coordinates != "latlon":
+            raise ValueError(
+                "servers.rsu.placement = 'stations' needs geography.coordinates = 'latlon' "
+                f"(got {self.geography.coordinates!r}): stations are projected about the origin"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _paper_section(self) -> Self:
         section = {"A": "premigration", "B": "routing", "C": "privacy", "D": "twin_update"}
         wanted = section[self.paper]
@@ -669,6 +775,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "missing":
             lines.append(f"{where}: required field is missing")
+        elif isinstance(err.get("input"), dict) and _model_at(loc) is not None:
+            # a whole section's check: its message names the fields, the section dump is noise
+            lines.append(f"{where}: {msg}")
         else:
             lines.append(f"{where} = {err.get('input')!r}: {msg}")
     return f"invalid config ({source}):\n  " + "\n  ".join(lines)

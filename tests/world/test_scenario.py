@@ -13,7 +13,8 @@ from vtwin.world.background import hotspot_gain
 from vtwin.world.scenario import MB_TO_BITS, Scenario
 from vtwin.world.servers import ServerKind
 
-PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-c", "paper-d"]
+PRESETS = ["paper-a", "paper-b-city", "paper-b-rural", "paper-c-synth", "paper-d"]
+"""Presets built without the shared data folder (`paper-c` needs it: test_data_scenarios.py)."""
 
 
 def _fingerprint(sc: Scenario, n_slots: int = 50) -> list[np.ndarray]:
@@ -90,7 +91,7 @@ def test_paper_b_city_servers_in_si_units() -> None:
 
 
 def test_paper_c_rsu_compute_is_drawn_in_its_interval() -> None:
-    s = Scenario.from_config(load_config("paper-c")).servers
+    s = Scenario.from_config(load_config("paper-c-synth")).servers
     f = s.compute_hz[s.of_kind(ServerKind.RSU)]
     assert f.min() >= 5e9 and f.max() <= 20e9 and np.ptp(f) > 0
 
@@ -105,7 +106,7 @@ def test_paper_a_grid_layout_and_backhaul() -> None:
         assert dist == pytest.approx(np.linalg.norm(rsu[i] - rsu[j]))
 
 
-@pytest.mark.parametrize("preset", ["paper-b-city", "paper-b-rural", "paper-c"])
+@pytest.mark.parametrize("preset", ["paper-b-city", "paper-b-rural", "paper-c-synth"])
 def test_knn_backhaul_is_connected_with_symmetric_hops(preset: str) -> None:
     sc = Scenario.from_config(load_config(preset))
     assert nx.is_connected(sc.backhaul)
@@ -148,7 +149,7 @@ def test_background_load_non_negative_and_heavier_at_hotspots() -> None:
 
 
 def test_vehicles_stay_in_area() -> None:
-    for preset in ["paper-a", "paper-b-city", "paper-c"]:
+    for preset in ["paper-a", "paper-b-city", "paper-c-synth"]:
         sc = Scenario.from_config(load_config(preset))
         traj = sc.vehicles.mobility.trajectory(sc.config.horizon_slots)
         w, h = sc.area_m

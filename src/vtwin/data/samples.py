@@ -15,9 +15,18 @@ from pathlib import Path
 
 from vtwin.data.traffic import TrafficSeries, read_pems_detector_csv, read_wide_csv
 
-__all__ = ["available_samples", "metr_la_sample", "pems_detector_sample", "shared_data_dir"]
+__all__ = [
+    "DATA_PREFIX",
+    "available_samples",
+    "metr_la_sample",
+    "pems_detector_sample",
+    "resolve_data_path",
+    "shared_data_dir",
+]
 
 ENV_VAR = "VTWIN_DATA_DIR"
+DATA_PREFIX = "data:"
+"""A config path starting with this is relative to the shared data folder."""
 _DETECTOR = ("pems", "single_detector_flow")
 _METR_LA = ("pems", "metr-la_los-loop", "los_speed.csv")
 
@@ -38,6 +47,37 @@ def shared_data_dir() -> Path | None:
         if candidate.is_dir():
             return candidate.resolve()
     return None
+
+
+def resolve_data_path(value: str, field: str) -> Path:
+    """The file a config path names: ``data:<relative path>`` lies under
+    :func:`shared_data_dir`, anything else is an ordinary path (returned unchanged).
+
+    ``field`` is the config field (e.g. ``vehicles.mobility.path``) the errors name: a
+    ``data:`` path without a data folder, with nothing after the prefix, leaving the folder
+    (``..``, an absolute path) or a ``$VTWIN_DATA_DIR`` that is not a folder raises a one-line
+    ``ValueError``. Whether the file exists is left to the reader.
+    """
+    if not value.startswith(DATA_PREFIX):
+        return Path(value)
+    relative = value[len(DATA_PREFIX) :].strip()
+    rel = Path(relative)
+    if not relative or rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(
+            f"{field} = {value!r}: after '{DATA_PREFIX}' write a path inside the shared data "
+            "folder, e.g. 'data:shanghai-taxi/<file>'"
+        )
+    try:
+        root = shared_data_dir()
+    except ValueError as exc:
+        raise ValueError(f"{field} = {value!r}: {exc}") from None
+    if root is None:
+        raise ValueError(
+            f"{field} = {value!r}: no shared data folder to resolve '{DATA_PREFIX}' against; "
+            f"set {ENV_VAR} to it or place it at ../shared/data (relative to the working "
+            "directory or the repository)"
+        )
+    return root / rel
 
 
 def _data_dir(data_dir: Path | None, what: str) -> Path:

@@ -10,7 +10,9 @@ reason; nothing is silently dropped.
 
 :func:`read_suvnet` reads the header-less SJTU / SUVnet Shanghai taxi format (10 fields per
 line, rows unsorted, repeated timestamps), and :func:`split_windows` cuts one long trace into
-several shorter non-overlapping ones (several vehicles from one taxi).
+several shorter non-overlapping ones (several vehicles from one taxi). :func:`read_traces`
+reads any of the three by name or recognises the format from the file
+(:func:`detect_trace_format`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,14 +32,20 @@ from numpy.typing import NDArray
 __all__ = [
     "COLUMN_ALIASES",
     "Trace",
+    "TraceFormat",
     "TraceFormatError",
     "degrees",
+    "detect_trace_format",
     "parse_time_s",
     "read_suvnet",
     "read_tdrive",
     "read_trace_csv",
+    "read_traces",
     "split_windows",
 ]
+
+TraceFormat = Literal["auto", "tdrive", "suvnet", "csv"]
+"""Formats :func:`read_traces` knows; ``auto`` asks :func:`detect_trace_format`."""
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "vehicle_id", "vehicle", "taxi_id", "taxi", "car_id", "track_id"),
@@ -364,6 +373,64 @@ def read_suvnet(path: str | Path, *, max_taxis: int | None = None) -> list[Trace
             Trace(vehicle_id=taxi, time_s=arr[:, 0], lat_deg=arr[:, 1], lon_deg=arr[:, 2])
         )
     return traces
+
+
+# --------------------------------------------------------------------------- any format
+
+
+def _first_row(path: Path) -> list[str] | None:
+    """The first non-empty CSV row of a file (None when it has none)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for row in csv.reader(handle):
+            if row and any(cell.strip() for cell in row):
+                return row
+    return None
+
+
+def detect_trace_format(path: str | Path) -> Literal["tdrive", "suvnet", "csv"]:
+    """The format of a trace file or folder, from its first non-empty line.
+
+    A header-less line of 10 fields whose 7th is a ``YYYY-MM-DD HH:MM:SS`` time is SUVnet;
+    another header-less line (a time in field 2) is T-Drive; a line with a header is a
+    generic CSV (:func:`read_trace_csv`; the T-Drive files with an ``id,time,long,lat``
+    header read the same either way). A folder has the format of its first data file (in
+    numeric order of the names; T-Drive when that is not SUVnet).
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = _suvnet_files(path)
+        if files and detect_trace_format(files[0]) == "suvnet":
+            return "suvnet"
+        return "tdrive"
+    if not path.is_file():
+        raise TraceFormatError(f"{path}: no such trace file or folder")
+    row = _first_row(path)
+    if row is None:
+        raise TraceFormatError(f"{path}: the file is empty")
+    if len(row) == len(SUVNET_FIELDS):
+        try:
+            datetime.strptime(row[6].strip(), _SUVNET_TIME_FORMAT)
+        except ValueError:
+            pass
+        else:
+            return "suvnet"
+    return "csv" if _looks_like_header(row) else "tdrive"
+
+
+def read_traces(
+    path: str | Path, *, format: TraceFormat = "auto", max_vehicles: int | None = None
+) -> list[Trace]:
+    """Read GPS traces in a named format (``tdrive``: :func:`read_tdrive`, ``suvnet``:
+    :func:`read_suvnet`, ``csv``: :func:`read_trace_csv` with a header) or, with ``auto``,
+    the one :func:`detect_trace_format` recognises; ``max_vehicles`` keeps the first ones."""
+    fmt = detect_trace_format(path) if format == "auto" else format
+    if fmt == "tdrive":
+        return read_tdrive(path, max_taxis=max_vehicles)
+    if fmt == "suvnet":
+        return read_suvnet(path, max_taxis=max_vehicles)
+    if fmt == "csv":
+        return read_trace_csv(path, max_vehicles=max_vehicles)
+    raise ValueError(f"format = {format!r}: allowed 'auto', 'tdrive', 'suvnet', 'csv'")
 
 
 # --------------------------------------------------------------------------- windows

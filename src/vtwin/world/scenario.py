@@ -18,8 +18,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.arrays import FloatArray
-from vtwin.config import VTwinConfig
-from vtwin.data.traces import read_tdrive
+from vtwin.config import TraceWindowsConfig, VTwinConfig
+from vtwin.data.samples import resolve_data_path
+from vtwin.data.stations import in_region, read_stations, thin
+from vtwin.data.traces import Trace, read_traces, split_windows
 from vtwin.physics.channel import dbm_to_w
 from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
 from vtwin.world.background import DiurnalArrivals, load_weights
@@ -77,6 +79,9 @@ class Scenario:
             (zero for kinds that carry none).
         backhaul: networkx graph over RSU indices with ``distance_m`` on its edges.
         rsu_hops: [n_rsu, n_rsu] backhaul hop counts (−1 when unreachable).
+        extras: what building counted on the way; ``rsu_stations`` (placement 'stations'):
+            the station file, its station count, how many lie in the area and remain after
+            thinning, the spacing, and the ids of the stations that became RSUs.
     """
 
     config: VTwinConfig
@@ -127,7 +132,12 @@ class Scenario:
             if geo.coordinates == "latlon"
             else None
         )
-        rsu_xy = _rsu_positions(config, rng["layout"])
+        extras: dict[str, Any] = {}
+        if config.servers.rsu.placement == "stations":
+            assert projection is not None  # checked by the config model
+            rsu_xy, extras["rsu_stations"] = station_rsus(config, projection, rng["layout"])
+        else:
+            rsu_xy = _rsu_positions(config, rng["layout"])
         servers = _build_servers(config, rsu_xy, rng)
         vehicles = _build_vehicles(config, rng["mobility"])
         sensors = _build_sensors(config, rng["sensors"])
@@ -144,6 +154,7 @@ class Scenario:
             background_load_bits=load,
             backhaul=backhaul,
             rsu_hops=hops,
+            extras=extras,
         )
 
     # ---------------------------------------------------------------- reporting
@@ -162,6 +173,13 @@ class Scenario:
         if self.projection is not None:
             rows["origin_latlon"] = (
                 f"{self.projection.origin_lat_deg:.4f}, {self.projection.origin_lon_deg:.4f}"
+            )
+        stations = self.extras.get("rsu_stations")
+        if stations is not None:
+            rows["rsu_stations"] = (
+                f"{Path(stations['file']).name}: {stations['in_area']} in the area, "
+                f"{stations['after_thinning']} at ≥ {stations['min_separation_m']:g} m, "
+                f"{s.count(ServerKind.RSU)} drawn"
             )
         for kind in ServerKind:
             idx = s.of_kind(kind)
@@ -193,6 +211,13 @@ class Scenario:
             step = np.linalg.norm(np.diff(traj, axis=0), axis=-1)
             rows["vehicle_mobility"] = cfg.vehicles.mobility.kind
             rows["vehicle_mean_speed_mps"] = round(float(step.mean() / cfg.slot_s), 2)
+            mobility = self.vehicles.mobility
+            if isinstance(mobility, TraceReplayMobility):
+                ids = mobility.vehicle_ids
+                rows["vehicle_traces"] = ", ".join(ids[:6]) + (" …" if len(ids) > 6 else "")
+                active = mobility.active_matrix(cfg.horizon_slots)
+                rows["vehicles_active_slot0"] = int(active[0].sum())
+                rows["vehicle_active_pct"] = round(float(active.mean() * 100), 1)
         if self.sensors.n:
             rows["sensors"] = self.sensors.n
         return rows
@@ -297,9 +322,13 @@ def _build_vehicles(config: VTwinConfig, rng: np.random.Generator) -> Vehicles:
 
 
 def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> TraceReplayMobility:
-    """Replay of the GPS traces at ``vehicles.mobility.path`` (a trace file, or a folder of
-    T-Drive files: :func:`vtwin.data.traces.read_tdrive`) projected about the config's origin;
-    ``max_vehicles`` keeps the first ones (None: all)."""
+    """Replay of the GPS traces at ``vehicles.mobility.path`` projected about the origin.
+
+    The traces are read in ``vehicles.mobility.format`` (:func:`vtwin.data.traces.read_traces`;
+    a ``data:`` path lies under the shared data folder), narrowed to ``vehicle_ids`` when
+    given, then either cut into ``windows`` (the first trace only; one vehicle per window,
+    each re-timed to start at 0 s) or cut to the first ``max_vehicles`` (None: all).
+    """
     geo = config.geography
     mcfg = config.vehicles.mobility
     if geo.coordinates != "latlon":
@@ -308,15 +337,101 @@ def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> Trac
             "(an origin to project the GPS fixes)"
         )
     assert mcfg.path is not None  # checked by the config model
-    path = Path(mcfg.path)
-    if not path.exists():
-        raise ValueError(f"vehicles.mobility.path = '{mcfg.path}': no such file or folder")
+    path = _existing(mcfg.path, "vehicles.mobility.path", "file or folder")
+    ids, windows = mcfg.vehicle_ids, mcfg.windows
+    limit = None if ids is not None else 1 if windows is not None else max_vehicles
+    traces = read_traces(path, format=mcfg.format, max_vehicles=limit)
+    if ids is not None:
+        by_id = {tr.vehicle_id: tr for tr in traces}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise ValueError(
+                f"vehicles.mobility.vehicle_ids: {', '.join(missing)} not among the "
+                f"{len(traces)} trace(s) of '{mcfg.path}' (its first ids: "
+                f"{', '.join(list(by_id)[:5])})"
+            )
+        traces = [by_id[i] for i in ids]
+    if windows is not None:
+        traces = _trace_windows(traces[0], windows, mcfg.path)
+    elif max_vehicles is not None:
+        traces = traces[:max_vehicles]
     return TraceReplayMobility(
-        read_tdrive(path, max_taxis=max_vehicles),
+        traces,
         projection=LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg),
         slot_s=config.slot_s,
         start_time_s=mcfg.start_time_s,
     )
+
+
+def _existing(value: str, field: str, what: str) -> Path:
+    """The path a config field names (``data:`` resolved), which must exist."""
+    path = resolve_data_path(value, field)
+    if not path.exists():
+        shown = f" ({path})" if str(path) != value else ""
+        raise ValueError(f"{field} = '{value}'{shown}: no such {what}")
+    return path
+
+
+def _trace_windows(trace: Trace, windows: TraceWindowsConfig, source: str) -> list[Trace]:
+    """``windows.count`` windows of one trace (:func:`vtwin.data.traces.split_windows`)."""
+    n, length_s, gap_s = windows.count, windows.length_h * 3600.0, windows.gap_h * 3600.0
+    span_s = float(np.ptp(trace.time_s)) if trace.time_s.size else 0.0
+    needed_s = n * length_s + (n - 1) * gap_s
+    if needed_s > span_s:
+        raise ValueError(
+            f"vehicles.mobility.windows: count {n} × length_h {windows.length_h:g} + {n - 1} × "
+            f"gap_h {windows.gap_h:g} = {needed_s / 3600:g} h, more than the "
+            f"{span_s / 3600:.2f} h of trace '{trace.vehicle_id}' in '{source}'; lower "
+            "windows.count, windows.length_h or windows.gap_h"
+        )
+    try:
+        return split_windows(trace, n, length_s, gap_s=gap_s)
+    except ValueError as exc:
+        raise ValueError(f"vehicles.mobility.windows: {exc}") from None
+
+
+def station_rsus(
+    config: VTwinConfig, projection: LocalProjection, rng: np.random.Generator
+) -> tuple[FloatArray, dict[str, Any]]:
+    """RSU positions (local metres) of placement ``stations`` and what was counted on the way.
+
+    The stations of ``servers.rsu.stations_path`` inside the geography box (south-west
+    corner at the origin, ``width_m`` east, ``height_m`` north) are thinned to
+    ``min_separation_m`` (:func:`vtwin.data.stations.thin`, its visiting order seeded from
+    ``rng``); when more than ``servers.rsu.count`` remain, that many are drawn with ``rng``
+    and kept in file order. Fewer than ``count`` is a one-line ``ValueError``.
+    """
+    rsu, geo = config.servers.rsu, config.geography
+    assert rsu.stations_path is not None  # checked by the config model
+    path = _existing(rsu.stations_path, "servers.rsu.stations_path", "file")
+    stations = read_stations(path, format=rsu.stations_format)
+    lat_max, lon_max = projection.to_latlon([geo.width_m, geo.height_m])
+    box = in_region(
+        stations, geo.origin_lat_deg, float(lat_max), geo.origin_lon_deg, float(lon_max)
+    )
+    kept = thin(box, rsu.min_separation_m, seed=int(rng.integers(2**32)))
+    if len(kept) < rsu.count:
+        raise ValueError(
+            f"servers.rsu.count = {rsu.count} but only {len(kept)} stations are available: "
+            f"{len(box)} of '{rsu.stations_path}' lie in the geography box, {len(kept)} remain "
+            f"at servers.rsu.min_separation_m = {rsu.min_separation_m:g} m; lower the count "
+            "or the spacing"
+        )
+    if len(kept) > rsu.count:
+        chosen = kept.select(np.sort(rng.choice(len(kept), size=rsu.count, replace=False)))
+    else:
+        chosen = kept
+    xy = projection.to_xy(chosen.lat_deg, chosen.lon_deg)
+    xy = np.clip(xy, 0.0, [geo.width_m, geo.height_m])  # the box edge, up to rounding
+    info = {
+        "file": str(path),
+        "stations": len(stations),
+        "in_area": len(box),
+        "after_thinning": len(kept),
+        "min_separation_m": rsu.min_separation_m,
+        "station_ids": chosen.station_id,
+    }
+    return xy, info
 
 
 def grid_mobility(
@@ -416,5 +531,6 @@ __all__ = [
     "Vehicles",
     "build_scenario",
     "grid_mobility",
+    "station_rsus",
     "trace_mobility",
 ]
