@@ -52,7 +52,7 @@ from vtwin.physics.latency import (
 )
 from vtwin.rewards import Reward, RewardFn, make_reward
 from vtwin.seeding import GeneratorPool
-from vtwin.world.adversary import AdversaryView, BayesianAdversary
+from vtwin.world.adversary import LATTICE_MIN_SERVERS, AdversaryView, BayesianAdversary
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, trace_mobility
 from vtwin.world.servers import ServerKind
 
@@ -203,6 +203,12 @@ class BatchedCrossRealityPrivacy:
             history_slots=pc.adversary_history_slots,
             dead_reckoning=pc.prior_dead_reckoning,
         )
+        if self.S >= LATTICE_MIN_SERVERS:
+            # the map, the trace overshoot and the candidate grid's reach around it
+            pad = 2.0 * pc.candidate_span * self.r_max_m + 2000.0
+            self.adversary.use_lattice(
+                -pad * np.ones(2), self.area_m + pad, pc.adversary_distance_m / 10.0
+            )
         self.qos_max = float(qos_loss(self.r_max_m / 1e3))
         """Q_max of eq. (21): the QoS loss of a perturbation of r_max (northward)."""
         self.reward = make_reward(config, REWARD_TERMS, self.B, self.M, reward=reward)
