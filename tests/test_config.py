@@ -159,11 +159,12 @@ def test_models_are_frozen() -> None:
 
 
 def test_reward_section_defaults_to_the_papers_reward_with_named_weights() -> None:
-    a, b, c = load_config("paper-a"), load_config("paper-b-rural"), load_config("paper-c")
+    a, b, c = load_config("paper-a"), load_config("paper-b-rural"), load_config("paper-d")
     assert (a.reward.kind, a.reward.weights) == ("paper-a", {"latency": 1.0, "overload": 1.0})
     assert b.reward.kind == "paper-b"
     assert b.reward.weights == {"latency": 1.0, "load": 1.0, "failure": 1.0}
-    assert c.reward.kind is None  # no built-in reward for paper C yet
+    assert c.reward.kind is None  # no built-in reward for paper D yet
+    assert load_config("paper-c").reward.weights == {"entropy": 1.0, "latency": 0.02, "qos": 0.2}
     raw = {"name": "x", "paper": "B", "routing": {}, "reward": {"weights": {"load": 2}}}
     assert VTwinConfig.model_validate(raw).reward.weights["load"] == 2.0
     user = load_config("paper-c", ["reward.kind=pkg.mod:fn", "reward.weights.any=0.5"])

@@ -224,5 +224,37 @@ def test_a_reward_object_keeps_its_state_through_validation() -> None:
 
 
 def test_make_reward_needs_a_kind_for_papers_without_a_builtin() -> None:
-    with pytest.raises(ValueError, match=r"paper C has no built-in reward; set reward.kind"):
-        make_reward(load_config("paper-c"), A_TERMS, 1, 1)
+    with pytest.raises(ValueError, match=r"paper D has no built-in reward; set reward.kind"):
+        make_reward(load_config("paper-d"), A_TERMS, 1, 1)
+
+
+def test_paper_c_rewards_are_eq_20_and_eq_21() -> None:
+    from vtwin.rewards import PaperCLLMReward, PaperCReward
+
+    rng = np.random.default_rng(0)
+    terms = {
+        "entropy_bits": rng.uniform(0, 6, (2, 5)),
+        "latency_s": rng.uniform(1, 60, (2, 5)),
+        "qos_loss": rng.uniform(0, 0.1, (2, 5)),
+        "qos_loss_norm": rng.uniform(0, 1, (2, 5)),
+        "server_distance_km": rng.uniform(0, 10, (2, 5)),
+        "included_angle_rad": rng.uniform(0, np.pi, (2, 5)),
+    }
+    manual, parts = PaperCReward()(terms)
+    util = terms["entropy_bits"] - 0.02 * terms["latency_s"] - 0.2 * terms["qos_loss"]
+    np.testing.assert_allclose(manual, util, rtol=1e-12)
+    assert set(parts) == {"entropy", "latency", "qos"}
+    llm, parts = PaperCLLMReward({"angle": 0.0})(terms)
+    expected = (
+        terms["entropy_bits"]
+        - 0.5 * np.log1p(terms["latency_s"])
+        - 0.2 * terms["qos_loss_norm"]
+        - 0.1 * np.log1p(terms["server_distance_km"])
+    )
+    np.testing.assert_allclose(llm, expected, rtol=1e-12)
+    np.testing.assert_array_equal(parts["angle"], 0.0)
+    cfg = load_config("paper-c-synth")
+    assert cfg.reward.kind == "paper-c"  # the paper's own reward by default
+    assert isinstance(make_reward(cfg, terms, 2, 5), PaperCReward)
+    with pytest.raises(ValueError, match="unknown weight"):
+        load_config("paper-c-synth", ["reward.kind=paper-c-llm", "reward.weights.speed=1"])

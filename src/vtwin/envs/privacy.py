@@ -22,7 +22,7 @@ batch reset with seeds ``[s0, s1, …]`` equals a single env reset with seed ``s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, SupportsFloat
 
 import numpy as np
@@ -88,7 +88,7 @@ REWARD_TERMS: dict[str, type] = {
 }
 """Per-slot terms [B, M] the env hands its reward."""
 
-HybridAction = dict[str, ArrayLike]
+HybridAction = Mapping[str, ArrayLike]
 """``{"radius_deg": [B, M], "angle_rad": [B, M], "server": [B, M]}``."""
 
 
@@ -287,7 +287,7 @@ class BatchedCrossRealityPrivacy:
         """(radius °, angle rad, server) as [B, M] arrays, or a ValueError naming the field,
         copy, AV, value and allowed range. Radii a float32 rounding above r_max are cut to
         it and angles up to 2π taken modulo 2π; anything else out of range is an error."""
-        if not isinstance(actions, dict):
+        if not isinstance(actions, Mapping):
             raise ValueError(
                 f"actions must be a dict with radius_deg, angle_rad and server, got "
                 f"{type(actions).__name__}"
@@ -602,7 +602,7 @@ class CrossRealityPrivacyEnv(SingleCopyEnv[NDArray[np.float32], dict[str, Any]])
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
-    batched: BatchedCrossRealityPrivacy
+    batched: BatchedCrossRealityPrivacy  # type: ignore[assignment]  # steps on dicts, not [B, V]
 
     def __init__(
         self,
