@@ -268,3 +268,15 @@ def test_the_shanghai_preset_replays_the_taxi_windows() -> None:
     obs, _, _, _, info = env.step(_actions(env, np.random.default_rng(0)))
     assert np.isfinite(info["utility"]).all() and obs.shape == (2, 5, 10)
     assert "true_latlon" in info and np.all(np.abs(info["true_latlon"][..., 0] - 31.3) < 0.2)
+
+
+@pytest.mark.skipif(
+    shared_data_dir() is None, reason="shared data folder not found: ../shared/data"
+)
+def test_the_beijing_preset_drives_five_t_drive_taxis() -> None:
+    env = BatchedCrossRealityPrivacy(load_config("paper-c-beijing", ["horizon_slots=10"]), 1)
+    env.reset(0)
+    assert env.N == 25 and env.M == 5
+    _, _, _, _, info = env.step(_actions(env, np.random.default_rng(1)))
+    assert np.all(np.abs(info["true_latlon"][..., 0] - 39.95) < 0.2)
+    assert np.isfinite(info["latency_s"]).all()
