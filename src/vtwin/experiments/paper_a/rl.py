@@ -73,6 +73,8 @@ DSAC_PARAMS: dict[str, Any] = {
     # 99.9 % at the end, argmax −27 % (the full 300k: −25 %); with DSACConfig.eps_reg = 1e-3
     # (SAC's pre-tanh penalty) 21–24 % saturated and 70 % (critics' own argmax 66 %).
     "eps_reg": 1e-3,
+    # Not adopted, measured at the full budget: learning rates decaying linearly to 0 over
+    # the 300k transitions (SoftACConfig.lr_anneal_steps) 75.0 % against 79.5 % without.
 }
 """Our diffusion-SAC settings for these runs (paper A: lr 1e-4, batch 512, 100 denoising
 steps). The CPU budgets allow a few thousand updates, which at lr 1e-4 barely move the

@@ -66,7 +66,7 @@ def _env(spec: RunSpec) -> BatchedCrossRealityPrivacy:
 
 def run_policy(spec: RunSpec) -> RunResult:
     """One reference policy, one seed: ``budget['batch']`` copies × ``budget['slots']`` slots."""
-    from vtwin.agents.privacy_policies import make_privacy_policy
+    from vtwin.envs.privacy_policies import make_privacy_policy
 
     env = _env(spec)
     policy = make_privacy_policy(spec.method, seed=spec.seed)
@@ -195,7 +195,7 @@ def _direction(env: BatchedCrossRealityPrivacy, server: np.ndarray) -> np.ndarra
 
 def run_metrics(spec: RunSpec) -> RunResult:
     """Probe the adversary along a Geo-I episode (see the module docstring)."""
-    from vtwin.agents.privacy_policies import GeoIPolicy
+    from vtwin.envs.privacy_policies import GeoIPolicy
 
     env = _env(spec)
     every = int(spec.budget.get("probe_every", 5))

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vtwin.agents.privacy_policies import (
+from vtwin.config import load_config
+from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+from vtwin.envs.privacy_policies import (
     GeoIPolicy,
     NearestPolicy,
     RandomHybridPolicy,
     make_privacy_policy,
     run_episode,
 )
-from vtwin.config import load_config
-from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 from vtwin.physics.privacy import sample_planar_laplace
 
 SMALL = [

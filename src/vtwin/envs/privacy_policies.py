@@ -17,6 +17,8 @@ from vtwin.physics.privacy import sample_planar_laplace
 
 if TYPE_CHECKING:
     from vtwin.envs.privacy import BatchedCrossRealityPrivacy, HybridAction
+# They sit with the env (not in vtwin.agents) because they read its state, as paper A's
+# greedy rule (BatchedPreMigration.greedy_actions) does.
 
 __all__ = [
     "GeoIPolicy",
