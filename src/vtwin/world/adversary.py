@@ -32,7 +32,7 @@ from vtwin.physics.privacy import expanded_candidates
 
 __all__ = ["LATTICE_MIN_SERVERS", "AdversaryView", "BayesianAdversary", "posterior_entropy_bits"]
 
-LATTICE_MIN_SERVERS = 64
+LATTICE_MIN_SERVERS = 16
 """From this many servers on, envs tabulate the server softmax's normaliser on a lattice."""
 
 _LATTICES: dict[tuple[bytes, float, bytes, bytes, float], FloatArray] = {}
@@ -151,7 +151,13 @@ class BayesianAdversary:
 
     def log_prior(self, cand: FloatArray) -> FloatArray:
         """log of the (unnormalised) kernel density of the history at each candidate [B, M, P];
-        zeros (uniform) while the history is empty."""
+        zeros (uniform) while the history is empty. ``cand`` is a grid of :meth:`candidates`.
+
+        The Gaussian kernel factorises over x and y and the grid is a product of K x-values
+        and K y-values, so Σ_h k(p_ij − h) = Σ_h kx(x_j − h_x) ky(y_i − h_y) is one batched
+        matrix product [K, H] × [H, K] per AV (each factor shifted by its maximum, in log
+        space, so far-away points cannot overflow or swamp the sum).
+        """
         n = min(self._seen, self.history_slots)
         if n == 0:
             return np.zeros(cand.shape[:-1])
@@ -163,10 +169,20 @@ class BayesianAdversary:
             velocity = (hist[:, :, 0] - hist[:, :, -1]) / (n - 1)
             age = np.arange(1, n + 1, dtype=np.float64)[None, None, :, None]
             hist = hist + age * velocity[:, :, None, :]
-        d2 = np.sum((cand[:, :, :, None, :] - hist[:, :, None, :, :]) ** 2, axis=-1)
-        logk = -d2 / (2.0 * self.bandwidth_m**2)
-        top = logk.max(axis=-1, keepdims=True)
-        return np.asarray(top[..., 0] + np.log(np.exp(logk - top).sum(axis=-1)), dtype=np.float64)
+        k = self.grid
+        xs, ys = cand[:, :, :k, 0], cand[:, :, ::k, 1]  # [B, M, K] each
+        scale = 2.0 * self.bandwidth_m**2
+        ax = -((xs[..., :, None] - hist[:, :, None, :, 0]) ** 2) / scale  # [B, M, K, n]
+        ay = -((ys[..., :, None] - hist[:, :, None, :, 1]) ** 2) / scale
+        top_x, top_y = ax.max(axis=2), ay.max(axis=2)  # [B, M, n]
+        point_top = top_x + top_y
+        shift = point_top.max(axis=-1)  # [B, M]
+        weight = np.exp(point_top - shift[..., None])  # [B, M, n], ≤ 1
+        gx = np.exp(ax - top_x[:, :, None, :])
+        gy = np.exp(ay - top_y[:, :, None, :]) * weight[:, :, None, :]
+        total = np.einsum("bmih,bmjh->bmij", gy, gx).reshape(cand.shape[:-1])
+        with np.errstate(divide="ignore"):
+            return np.asarray(np.log(total) + shift[..., None], dtype=np.float64)
 
     def log_lik_perturbed(
         self, cand: FloatArray, perturbed_xy: FloatArray, sigma_m: FloatArray | float
@@ -188,8 +204,8 @@ class BayesianAdversary:
     def log_lik_server(self, cand: FloatArray, server: IntArray) -> FloatArray:
         """log softmax over servers of −distance/d_T, taken at the chosen server [B, M, P].
 
-        The normaliser over servers is exact for up to ``LATTICE_MIN_SERVERS`` − 1 servers;
-        with more it is read off a lattice (:meth:`use_lattice`) when one was built.
+        The normaliser over servers is exact unless a lattice was built (:meth:`use_lattice`;
+        the envs build one from ``LATTICE_MIN_SERVERS`` servers on).
         """
         diff = cand - self.server_xy[server][:, :, None, :]
         chosen = -np.sqrt(np.sum(diff * diff, axis=-1)) / self.d_t_m
