@@ -280,3 +280,12 @@ def test_the_beijing_preset_drives_five_t_drive_taxis() -> None:
     _, _, _, _, info = env.step(_actions(env, np.random.default_rng(1)))
     assert np.all(np.abs(info["true_latlon"][..., 0] - 39.95) < 0.2)
     assert np.isfinite(info["latency_s"]).all()
+
+
+def test_episode_metrics_are_valid_for_the_training_loops() -> None:
+    from vtwin.training.metrics import metric_spec
+
+    env = _env()
+    spec = metric_spec(env)
+    assert spec is not None
+    assert set(spec) == {"utility", "entropy_bits", "latency_s", "qos_loss"}

@@ -112,10 +112,10 @@ class BatchedCrossRealityPrivacy:
     """
 
     episode_metrics: ClassVar[dict[str, tuple[str, ...]]] = {
-        "utility": ("mean", "utility"),
-        "entropy_bits": ("mean", "entropy_bits"),
-        "latency_s": ("mean", "latency_s"),
-        "qos_loss": ("mean", "qos_loss"),
+        "utility": ("steps", "utility"),
+        "entropy_bits": ("steps", "entropy_bits"),
+        "latency_s": ("steps", "latency_s"),
+        "qos_loss": ("steps", "qos_loss"),
     }
     """What the training loops report per episode from ``info`` (``vtwin.training.metrics``)."""
 
