@@ -84,14 +84,23 @@ def run_policy(spec: RunSpec) -> RunResult:
             row[k] = value
             sums[k] += value
         rows.append(row)
-        if "true_latlon" in info:  # copy 0, AV 0 for the map
-            track["true"].append(info["true_latlon"][0, 0].round(6).tolist())
-            track["reported"].append(info["perturbed_latlon"][0, 0].round(6).tolist())
-            track["connected"].append(int(info["connected"][0, 0]))
-            track["agent"].append(int(info["agent_server"][0, 0]))
+        if "true_latlon" in info:  # copy 0's AVs for the map
+            track["true"].append(info["true_latlon"][0])
+            track["reported"].append(info["perturbed_latlon"][0])
+            track["connected"].append(info["connected"][0])
+            track["agent"].append(info["agent_server"][0])
     summary = {k: v / env.horizon for k, v in sums.items()}
     artifacts: dict[str, Any] = {}
     if track["true"]:
+        # the map shows the AV of copy 0 that drove farthest (a parked taxi shows nothing)
+        true = np.stack(track["true"])  # [T, M, 2]
+        av = int(np.argmax(np.abs(np.diff(true, axis=0)).sum(axis=(0, 2))))
+        track = {
+            "true": true[:, av].round(6).tolist(),
+            "reported": np.stack(track["reported"])[:, av].round(6).tolist(),
+            "connected": [int(c[av]) for c in track["connected"]],
+            "agent": [int(a[av]) for a in track["agent"]],
+        }
         stride = max(1, len(track["true"]) // _MAP_POINTS)
         used = sorted(set(track["connected"][::stride]) | set(track["agent"][::stride]))
         latlon = env.scenario.to_latlon(env.server_xy)
@@ -102,6 +111,7 @@ def run_policy(spec: RunSpec) -> RunResult:
             "agent": track["agent"][::stride],
             "servers": {str(s): latlon[s].round(6).tolist() for s in used},
             "satellite": env.SAT,
+            "av": av,
         }
     return RunResult(metrics=pd.DataFrame(rows), summary=summary, artifacts=artifacts)
 
@@ -148,8 +158,8 @@ def draw_map(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
     ax.text(
         0.01,
         0.01,
-        f"Geo-I, seed {spec.seed}, copy 0, AV 0; agent on the satellite in {100 * on_sat:.0f} % "
-        "of the slots shown",
+        f"Geo-I, seed {spec.seed}, copy 0, AV {art.get('av', 0)}; agent on the satellite in "
+        f"{100 * on_sat:.0f} % of the slots shown",
         transform=ax.transAxes,
         fontsize=7,
     )
