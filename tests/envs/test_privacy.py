@@ -34,6 +34,8 @@ def _actions(env: BatchedCrossRealityPrivacy, rng: np.random.Generator) -> dict[
     }
 
 
+# the checker recommends [-1, 1] Box actions; ours are the paper's units (degrees, radians)
+@pytest.mark.filterwarnings("ignore:.*symmetric and normalized space")
 def test_passes_the_gymnasium_checker_and_is_registered() -> None:
     env = CrossRealityPrivacyEnv("paper-c-synth", overrides=SMALL)
     check_env(env, skip_render_check=True)
@@ -289,3 +291,12 @@ def test_episode_metrics_are_valid_for_the_training_loops() -> None:
     spec = metric_spec(env)
     assert spec is not None
     assert set(spec) == {"utility", "entropy_bits", "latency_s", "qos_loss"}
+
+
+def test_a_transposed_action_is_an_error_not_a_reshape() -> None:
+    env = _env(B=5)
+    env.reset(0)
+    zeros = np.zeros((5, 5))
+    bad = {"radius_deg": zeros, "angle_rad": zeros, "server": np.zeros((25,), dtype=int)}
+    with pytest.raises(ValueError, match=r"server has shape \(25,\); expected \(5, 5\)"):
+        env.step(bad)

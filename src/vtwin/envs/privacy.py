@@ -302,13 +302,12 @@ class BatchedCrossRealityPrivacy:
         out = []
         for key in ("radius_deg", "angle_rad", "server"):
             a = np.asarray(actions[key])
+            if a.shape == (self.M,) and self.B == 1:
+                a = a[None]  # one copy: [M] is accepted
             if a.shape != shape:
-                if a.size == self.B * self.M and a.ndim <= 2:
-                    a = a.reshape(shape)
-                else:
-                    raise ValueError(
-                        f"action {key} has shape {a.shape}; expected {shape} (copies × AVs)"
-                    )
+                raise ValueError(
+                    f"action {key} has shape {a.shape}; expected {shape} (copies × AVs)"
+                )
             out.append(a)
         r, theta, srv = out
         for key, a, lo, hi, allowed in (
