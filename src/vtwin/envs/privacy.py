@@ -109,6 +109,9 @@ class BatchedCrossRealityPrivacy:
     term is 0, ours); migration by eq. (13) when the agent server changes; compute
     ``c_m ι D_up / f_e`` (eq. (14)). ``D_up``, ``D_down`` and ``φ_back`` are drawn per slot,
     ``S_m`` and ``c_m`` per AV and episode, from the preset's intervals.
+
+    ``server_distance_km`` (eq. (21)'s d) is the ground distance to the agent server; the
+    satellite counts at its nadir point, the map centre (ours).
     """
 
     episode_metrics: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -440,7 +443,8 @@ class BatchedCrossRealityPrivacy:
         return np.asarray(haversine_m(pa[..., 0], pa[..., 1], pb[..., 0], pb[..., 1]))
 
     def _rsu_distance_m(self, xy: FloatArray) -> FloatArray:
-        """Distance from every AV to every RSU [B, M, N] (planar in local metres)."""
+        """Distance from every AV to every RSU [B, M, N], planar in local metres (within 0.1 %
+        of the haversine distance over a city-sized area, see ``LocalProjection``)."""
         d = xy[:, :, None, :] - self.rsu_xy[None, None]
         return np.asarray(np.hypot(d[..., 0], d[..., 1]), dtype=np.float64)
 
