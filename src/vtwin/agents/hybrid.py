@@ -1,0 +1,251 @@
+"""What every hybrid-action learner of paper C shares: sizes, the hybrid distribution, the map
+to the env's action and an on-policy rollout buffer.
+
+Paper C's action (Sec. 5.1.2) is, per AV m of M, a continuous perturbation (radius r ∈ [0,
+r_max] in degrees, angle θ ∈ [0, 2π)) and a discrete agent server e among S = N + 1 (the N
+RSUs, then the satellite). One learner acts for all M AVs from the aggregated state (eq. (19)):
+an observation row is the M AVs' features side by side, ``[M·F]``.
+
+Policy (:class:`HybridDistribution`): per AV a Categorical over the S servers and a diagonal
+Gaussian over ``u = (u_r, u_θ)`` in a normalised space. The joint log-probability of a whole
+action is the sum over AVs of both parts (paper C eq. (26), with eq. (28)'s sum over AVs for
+the discrete part). The env receives (:func:`to_env_action`)
+
+* radius ``r = r_max · clip(u_r, 0, 1)`` — a Gaussian mass beyond the bounds acts as the bound;
+* angle ``θ = 2π · (u_θ mod 1)`` — the circle is periodic, so no clipping is needed;
+
+and the log-probability is that of the unclipped sample ``u`` (CleanRL's convention for
+bounded Box actions), so the ratio of an update compares densities of the same ``u`` while
+the env never sees an out-of-range value.
+
+The rollout (:class:`HybridRollout`) holds ``[T, B]`` joint steps: observations ``[B, M·F]``,
+servers ``[B, M]``, samples ``u`` ``[B, M, 2]``, the discrete and continuous log-probabilities
+``[B]`` (their sum is the joint one), V(s) ``[B]`` and the reward ``[B]`` — the mean over AVs,
+as paper C's rewards eq. (20) and eq. (21) both are ``1/M Σ_m``. Advantages by
+:func:`~vtwin.agents.buffers.compute_gae`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.distributions import Categorical, Normal
+
+from vtwin.agents.buffers import compute_gae
+from vtwin.agents.common import AgentSizes
+from vtwin.arrays import BoolArray, FloatArray, IntArray
+
+__all__ = [
+    "CONT_DIM",
+    "HybridDistribution",
+    "HybridRollout",
+    "HybridSizes",
+    "HybridStep",
+    "to_env_action",
+]
+
+CONT_DIM = 2
+"""Continuous parameters per AV: (u_r, u_θ)."""
+TWO_PI = 2.0 * np.pi
+
+
+@dataclass(frozen=True)
+class HybridSizes(AgentSizes):
+    """Sizes of a paper C hybrid learner.
+
+    ``obs_dim`` = M·F (the M AVs' features side by side), ``n_actions`` = S servers per AV,
+    ``n_agents`` = M AVs; ``r_max_deg`` is the env's perturbation bound in degrees (the
+    action map needs it, see :func:`to_env_action`).
+    """
+
+    r_max_deg: float = 0.001
+
+    def __post_init__(self) -> None:
+        """Refuse sizes no learner can be built for, and a non-positive r_max."""
+        super().__post_init__()
+        if not (np.isfinite(self.r_max_deg) and self.r_max_deg > 0):
+            raise ValueError(f"r_max_deg = {self.r_max_deg}: must be a finite number > 0")
+        if self.obs_dim % self.n_agents:
+            raise ValueError(
+                f"obs_dim = {self.obs_dim} is not a multiple of n_agents = {self.n_agents} "
+                "(one row holds every AV's features)"
+            )
+
+
+class HybridDistribution:
+    """Per-AV Categorical over S servers × diagonal Gaussian over ``u`` [2], for N rows.
+
+    ``logits`` [N, M, S]; ``mean`` [N, M, 2]; ``log_std`` broadcastable to ``mean`` (e.g. a
+    learned [M, 2] parameter). Log-probabilities and entropies are in nats.
+    """
+
+    def __init__(self, logits: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> None:
+        """Build both parts (no copy of the inputs; gradients flow through them)."""
+        self.discrete = Categorical(logits=logits)
+        self.continuous = Normal(mean, log_std.exp().expand_as(mean))
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Servers [N, M] and samples ``u`` [N, M, 2], drawn with ``generator``."""
+        probs = self.discrete.probs
+        n, m, s = probs.shape
+        server = torch.multinomial(probs.reshape(n * m, s), 1, generator=generator)
+        noise = torch.randn(
+            self.continuous.loc.shape,
+            generator=generator,
+            device=probs.device,
+            dtype=self.continuous.loc.dtype,
+        )
+        u = self.continuous.loc + self.continuous.scale * noise
+        return server.reshape(n, m), u
+
+    def mode(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The most likely server of every AV and the Gaussian means (deterministic acting)."""
+        return self.discrete.logits.argmax(dim=-1), self.continuous.loc
+
+    def log_prob_parts(
+        self, server: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(discrete, continuous) log-probabilities [N], each summed over the AVs (and the
+        two continuous dimensions) of servers [N, M] and unclipped samples [N, M, 2]."""
+        logp_d = self.discrete.log_prob(server).sum(-1)
+        logp_c = self.continuous.log_prob(u).sum((-2, -1))
+        return logp_d, logp_c
+
+    def log_prob(self, server: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Joint log-probability [N] of the hybrid action (paper C eq. (26))."""
+        logp_d, logp_c = self.log_prob_parts(server, u)
+        return logp_d + logp_c
+
+    def entropy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(discrete, continuous) entropies [N, M] per AV (the continuous one summed over its
+        two dimensions; a differential entropy, so it may be negative)."""
+        return self.discrete.entropy(), self.continuous.entropy().sum(-1)
+
+
+def to_env_action(
+    server: NDArray[np.integer], u: NDArray[np.floating], r_max_deg: float
+) -> dict[str, NDArray[np.generic]]:
+    """The env's action dict from servers [B, M] and unclipped samples ``u`` [B, M, 2]:
+    ``radius_deg = r_max · clip(u_r, 0, 1)`` (degrees), ``angle_rad = 2π · (u_θ mod 1)``
+    (radians, in [0, 2π)), ``server`` as int64. Computed in float64."""
+    u64 = np.asarray(u, dtype=np.float64)
+    radius = r_max_deg * np.clip(u64[..., 0], 0.0, 1.0)
+    angle = TWO_PI * np.mod(u64[..., 1], 1.0)
+    angle = np.where(angle < TWO_PI, angle, 0.0)  # a fraction rounding up to 1 is angle 0
+    return {"radius_deg": radius, "angle_rad": angle, "server": np.asarray(server, np.int64)}
+
+
+class HybridStep(NamedTuple):
+    """What a hybrid learner's ``act`` hands the rollout for one env step of N rows."""
+
+    server: IntArray
+    """[N, M] agent servers."""
+    u: NDArray[np.float32]
+    """[N, M, 2] unclipped Gaussian samples (the env saw them mapped by :func:`to_env_action`)."""
+    logp_discrete: FloatArray
+    """[N] Σ_m log π_d(e_m | s)."""
+    logp_continuous: FloatArray
+    """[N] Σ_m log π_c(u_m | s)."""
+    value: FloatArray
+    """[N] V(s) in return units."""
+
+    @property
+    def logp(self) -> FloatArray:
+        """[N] joint log-probability (eq. (26))."""
+        return self.logp_discrete + self.logp_continuous
+
+
+class HybridRollout:
+    """On-policy storage for ``n_steps`` × ``n_envs`` joint steps of M AVs."""
+
+    def __init__(self, n_steps: int, n_envs: int, obs_dim: int, n_agents: int) -> None:
+        """Empty arrays for ``n_steps`` slots of ``n_envs`` copies."""
+        if n_steps < 1 or n_envs < 1:
+            raise ValueError(f"n_steps = {n_steps}, n_envs = {n_envs}: both must be ≥ 1")
+        self.n_steps, self.n_envs, self.n_agents = n_steps, n_envs, n_agents
+        shape = (n_steps, n_envs)
+        self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        self.server = np.zeros((*shape, n_agents), dtype=np.int64)
+        self.u = np.zeros((*shape, n_agents, CONT_DIM), dtype=np.float32)
+        self.logp_discrete = np.zeros(shape)
+        self.logp_continuous = np.zeros(shape)
+        self.values = np.zeros(shape)
+        self.rewards = np.zeros(shape)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.truncated = np.zeros(shape, dtype=bool)
+        self.final_values = np.zeros(shape)
+        self.advantages = np.zeros(shape)
+        self.returns = np.zeros(shape)
+        self.pos = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether all ``n_steps`` rows are filled."""
+        return self.pos == self.n_steps
+
+    def add(
+        self,
+        obs: NDArray[np.floating],
+        step: HybridStep,
+        rewards: FloatArray,
+        terminated: BoolArray,
+        truncated: BoolArray,
+        final_values: FloatArray | None = None,
+    ) -> None:
+        """Store one slot of every copy: observations [B, M·F], the act's ``step``, rewards
+        [B] (mean over AVs), end flags [B] and, for truncated copies, V(final obs) [B]."""
+        if self.full:
+            raise RuntimeError("rollout is full: compute returns, update, then reset()")
+        i = self.pos
+        self.obs[i], self.server[i], self.u[i] = obs, step.server, step.u
+        self.logp_discrete[i], self.logp_continuous[i] = step.logp_discrete, step.logp_continuous
+        self.values[i], self.rewards[i] = step.value, rewards
+        self.terminated[i], self.truncated[i] = terminated, truncated
+        self.final_values[i] = 0.0 if final_values is None else final_values
+        self.pos += 1
+
+    def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
+        """GAE advantages and returns of the filled rows (see :func:`compute_gae`)."""
+        n = self.pos
+        self.advantages[:] = 0.0
+        self.returns[:] = 0.0
+        self.advantages[:n], self.returns[:n] = compute_gae(
+            self.rewards[:n],
+            self.values[:n],
+            self.terminated[:n],
+            self.truncated[:n],
+            last_value,
+            self.final_values[:n],
+            gamma=gamma,
+            lam=lam,
+        )
+
+    def reset(self) -> None:
+        """Start filling from the first row again."""
+        self.pos = 0
+
+    def minibatches(
+        self, batch_size: int, rng: np.random.Generator, device: torch.device
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled minibatches of the filled rows' joint steps as tensors on ``device``."""
+        rows = self.pos
+        n = rows * self.n_envs
+        order = rng.permutation(n)
+        flat: dict[str, NDArray[np.generic]] = {
+            "obs": self.obs[:rows].reshape(n, -1),
+            "server": self.server[:rows].reshape(n, self.n_agents),
+            "u": self.u[:rows].reshape(n, self.n_agents, CONT_DIM),
+            "logp_discrete": self.logp_discrete[:rows].reshape(n),
+            "logp_continuous": self.logp_continuous[:rows].reshape(n),
+            "values": self.values[:rows].reshape(n),
+            "advantages": self.advantages[:rows].reshape(n),
+            "returns": self.returns[:rows].reshape(n),
+        }
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}

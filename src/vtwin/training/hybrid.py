@@ -1,0 +1,171 @@
+"""The training loop and evaluation of paper C's hybrid-action learners on
+:class:`~vtwin.envs.privacy.BatchedCrossRealityPrivacy`.
+
+One learner acts for all M AVs of a copy (paper C Sec. 5.1): an observation row is the M
+AVs' features side by side (``[B, M, F]`` → ``[B, M·F]``), an action is every AV's
+(radius, angle, server), the reward of a row is the mean over AVs (eq. (20) / (21)). All
+copies start episodes together; episode ``k`` of seed ``s`` resets copy ``b`` with seed
+``s·10⁶ + k·B + b`` (as :mod:`vtwin.training.single_agent`). On-policy learners update
+after every ``rollout_slots`` slots of all copies (bootstrapping from V of the next
+observation) and at each episode end (the horizon is a time limit: truncated steps bootstrap
+from V of the final observation). The budget ``steps`` counts joint transitions (slots ×
+copies), checked at episode ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from vtwin.agents.hybrid import HybridRollout, HybridSizes, HybridStep
+from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+from vtwin.training.metrics import SlotMetrics, metric_spec
+from vtwin.training.single_agent import mean_updates
+
+__all__ = ["HybridLearner", "evaluate_hybrid", "hybrid_sizes", "train_hybrid"]
+
+
+class HybridLearner(Protocol):
+    """What :func:`train_hybrid` needs of a hybrid-action on-policy learner."""
+
+    config: Any
+    """Has ``gamma``, ``gae_lambda`` and ``rollout_slots``."""
+
+    def act(
+        self, obs: NDArray[Any], deterministic: bool = False
+    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
+        """The env's action dict for observations [B, M·F] and the step the rollout stores."""
+        ...
+
+    def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
+        """V(s) [B]."""
+        ...
+
+    def update(self, rollout: HybridRollout) -> dict[str, float]:
+        """Learn from a filled rollout whose returns were computed; mean metrics."""
+        ...
+
+
+def hybrid_sizes(env: BatchedCrossRealityPrivacy) -> HybridSizes:
+    """The sizes of a hybrid learner for ``env``: M·F observation columns, S servers, M AVs
+    and the env's r_max (degrees)."""
+    return HybridSizes(
+        obs_dim=env.M * env.obs_dim,
+        n_actions=env.S,
+        n_agents=env.M,
+        r_max_deg=env.r_max_deg,
+    )
+
+
+def _check(env: BatchedCrossRealityPrivacy, agent: HybridLearner) -> None:
+    sizes = getattr(agent, "sizes", None)
+    if isinstance(sizes, HybridSizes) and sizes != hybrid_sizes(env):
+        raise ValueError(f"agent built for {sizes}, env needs {hybrid_sizes(env)}")
+
+
+def train_hybrid(
+    env: BatchedCrossRealityPrivacy,
+    agent: HybridLearner,
+    steps: int,
+    seed: int,
+    *,
+    progress: Callable[[dict[str, float]], None] | None = None,
+) -> pd.DataFrame:
+    """Train ``agent`` on ``env`` until ``steps`` joint transitions (slots × copies).
+
+    Returns one row per episode: episode, steps, reward (mean per slot, copy and AV),
+    return (mean per-copy episode sum of the AV-mean reward), the env's episode metrics
+    (utility, entropy_bits, latency_s, qos_loss), wall_s and the mean update metrics.
+    ``progress`` is called with each row.
+    """
+    _check(env, agent)
+    cfg = agent.config
+    B, horizon = env.B, env.horizon
+    rollout = HybridRollout(min(cfg.rollout_slots, horizon), B, env.M * env.obs_dim, env.M)
+    spec = metric_spec(env)
+    rows: list[dict[str, float]] = []
+    episode, done_steps = 0, 0
+    t_start = time.perf_counter()
+    while done_steps < steps:
+        obs, _ = env.reset(seed * 1_000_000 + episode * B)
+        flat = obs.reshape(B, -1)
+        ep_reward = np.zeros(B)
+        slot_metrics = SlotMetrics(B, env.M, spec)
+        updates: list[dict[str, float]] = []
+        slots = 0
+        for t in range(horizon):
+            slots = t + 1
+            action, step = agent.act(flat)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            next_flat = next_obs.reshape(B, -1)
+            rew = np.asarray(reward, dtype=np.float64).reshape(B, -1).mean(axis=1)  # 1/M Σ_m
+            ep_reward += rew
+            slot_metrics.add(info)
+            final_v = agent.value(next_flat) if truncated.any() else None
+            rollout.add(flat, step, rew, terminated, truncated, final_v)
+            done = bool(terminated.all() or truncated.all())
+            if rollout.full and not done:
+                rollout.compute_returns(agent.value(next_flat), cfg.gamma, cfg.gae_lambda)
+                updates.append(agent.update(rollout))
+                rollout.reset()
+            flat = next_flat
+            if done:
+                break
+        done_steps += slots * B
+        if rollout.pos > 0:
+            # the last steps are truncated (bootstrapped from final values) or terminated,
+            # so the last value passed here is never used
+            rollout.compute_returns(np.zeros(B), cfg.gamma, cfg.gae_lambda)
+            updates.append(agent.update(rollout))
+            rollout.reset()
+        episode += 1
+        row = {
+            "episode": float(episode),
+            "steps": float(done_steps),
+            "reward": float(ep_reward.mean() / slots),
+            "return": float(ep_reward.mean()),
+            **slot_metrics.summary(),
+            "wall_s": time.perf_counter() - t_start,
+        } | mean_updates(updates)
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    history = pd.DataFrame(rows)
+    history[["episode", "steps"]] = history[["episode", "steps"]].astype(np.int64)
+    return history
+
+
+def evaluate_hybrid(
+    env: BatchedCrossRealityPrivacy,
+    agent: HybridLearner,
+    seed: int,
+    deterministic: bool = True,
+    episodes: int = 1,
+) -> dict[str, float]:
+    """Play ``episodes`` whole episodes of every copy without learning (episode ``k`` resets
+    copy ``b`` with seed ``seed + k·B + b``, as ``run_episode(env, policy, seed + k·B)``).
+
+    Returns the means over slots, copies and AVs of the reward and of ``utility``,
+    ``entropy_bits``, ``latency_s``, ``qos_loss`` and ``confidence``.
+    """
+    _check(env, agent)
+    keys = ("utility", "entropy_bits", "latency_s", "qos_loss", "confidence")
+    sums = dict.fromkeys(("reward", *keys), 0.0)
+    n = 0
+    for ep in range(episodes):
+        obs, _ = env.reset(seed + ep * env.B)
+        for _ in range(env.horizon):
+            action, _step = agent.act(obs.reshape(env.B, -1), deterministic=deterministic)
+            obs, reward, _, truncated, info = env.step(action)
+            sums["reward"] += float(np.mean(reward))
+            for k in keys:
+                sums[k] += float(np.mean(info[k]))
+            n += 1
+            if truncated.all():
+                break
+    return {k: v / max(n, 1) for k, v in sums.items()}
