@@ -10,6 +10,7 @@ from vtwin.config import load_config
 from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 from vtwin.envs.privacy_policies import (
     GeoIPolicy,
+    MaxRadiusPolicy,
     NearestPolicy,
     RandomHybridPolicy,
     make_privacy_policy,
@@ -68,15 +69,16 @@ def test_policies_by_name_and_episodes() -> None:
     assert isinstance(make_privacy_policy("geo_i"), GeoIPolicy)
     assert isinstance(make_privacy_policy("random"), RandomHybridPolicy)
     assert isinstance(make_privacy_policy("nearest"), NearestPolicy)
+    assert isinstance(make_privacy_policy("max_radius"), MaxRadiusPolicy)
     with pytest.raises(
-        ValueError, match="unknown paper C policy 'x'; known: geo_i, random, nearest"
+        ValueError, match="unknown paper C policy 'x'; known: geo_i, max_radius, random, nearest"
     ):
         make_privacy_policy("x")
     with pytest.raises(ValueError, match="epsilon_per_km = -1"):
         GeoIPolicy(-1.0)
     out = {
         name: run_episode(env, make_privacy_policy(name, seed=1), 7)
-        for name in ("nearest", "geo_i", "random")
+        for name in ("nearest", "geo_i", "random", "max_radius")
     }
     for res in out.values():
         assert res["utility"].shape == (env.horizon, env.B, env.M)
@@ -85,5 +87,8 @@ def test_policies_by_name_and_episodes() -> None:
     assert out["geo_i"]["entropy_bits"].mean() > out["nearest"]["entropy_bits"].mean() + 1.0
     # Geo-I's greedy servers beat random ones on latency
     assert out["geo_i"]["latency_s"].mean() < out["random"]["latency_s"].mean()
+    # the largest radius protects most, with the same greedy servers as Geo-I
+    assert out["max_radius"]["entropy_bits"].mean() > out["random"]["entropy_bits"].mean()
+    assert out["max_radius"]["utility"].mean() > out["geo_i"]["utility"].mean()
     again = run_episode(env, make_privacy_policy("geo_i", seed=1), 7)
     np.testing.assert_array_equal(again["utility"], out["geo_i"]["utility"])

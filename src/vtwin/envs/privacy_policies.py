@@ -1,4 +1,5 @@
-"""Non-learning hybrid-action policies for paper C: Geo-I, random, and nearest-without-noise.
+"""Non-learning hybrid-action policies for paper C: Geo-I, max-radius, random, and
+nearest-without-noise.
 
 Each policy acts for all copies and AVs of a :class:`~vtwin.envs.privacy.BatchedCrossRealityPrivacy`
 at once: ``reset(env)`` at the start of an episode, ``act(env)`` for the current slot (it
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GeoIPolicy",
     "HybridPolicy",
+    "MaxRadiusPolicy",
     "NearestPolicy",
     "RandomHybridPolicy",
     "make_privacy_policy",
@@ -83,6 +85,26 @@ class GeoIPolicy:
         self._best = np.argmin(info["latency_by_server_s"], axis=-1)
 
 
+class MaxRadiusPolicy(GeoIPolicy):
+    """The one-slot rule a learner must beat: the largest radius r_max (the entropy term
+    dominates the utility, and a mechanism-aware adversary is least sure at r_max), a
+    uniform angle, and Geo-I's greedy agent server (lowest latency last slot)."""
+
+    def __init__(self, *, seed: int = 0) -> None:
+        """Randomness (the angles) from ``seed``."""
+        super().__init__(None, seed=seed)
+
+    def act(self, env: BatchedCrossRealityPrivacy) -> HybridAction:
+        """r = r_max, θ uniform, the greedy server."""
+        shape = (env.B, env.M)
+        server = env.connected.copy() if self._best is None else self._best
+        return {
+            "radius_deg": np.full(shape, env.r_max_deg),
+            "angle_rad": self._rng.uniform(0.0, 2.0 * np.pi, shape),
+            "server": server,
+        }
+
+
 class RandomHybridPolicy:
     """Uniform radius in [0, r_max], angle in [0, 2π) and agent server."""
 
@@ -126,13 +148,15 @@ class NearestPolicy:
 
 _POLICIES: dict[str, type[GeoIPolicy] | type[RandomHybridPolicy] | type[NearestPolicy]] = {
     "geo_i": GeoIPolicy,
+    "max_radius": MaxRadiusPolicy,
     "random": RandomHybridPolicy,
     "nearest": NearestPolicy,
 }
 
 
 def make_privacy_policy(name: str, *, seed: int = 0) -> HybridPolicy:
-    """A paper C reference policy by name: ``geo_i``, ``random`` or ``nearest``."""
+    """A paper C reference policy by name: ``geo_i``, ``max_radius``, ``random`` or
+    ``nearest``."""
     cls = _POLICIES.get(name)
     if cls is None:
         raise ValueError(f"unknown paper C policy {name!r}; known: {', '.join(_POLICIES)}")

@@ -1,7 +1,8 @@
 """Paper C experiments without learners: the privacy metric (Figs. 6–7), the reference policies
 (the Geo-I bars of Fig. 5) and the trajectory map (Fig. 8).
 
-``paper-c-policies`` runs Geo-I, a uniformly random hybrid policy and the unprotected
+``paper-c-policies`` runs Geo-I, the max-radius rule (r_max, uniform angle, Geo-I's greedy
+server: the bar a learner must clear), a uniformly random hybrid policy and the unprotected
 "nearest" policy (true position, agent on the connected server) in the batched env and
 reports the Fig. 5 quantities: utility (eq. (17)), cross-reality entropy (eq. (5)), response
 latency (eq. (15)) and QoS loss (eq. (16)), plus the adversary's confidence and error.
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 
-POLICIES = ("geo_i", "random", "nearest")
+POLICIES = ("geo_i", "max_radius", "random", "nearest")
 KPIS = ("utility", "entropy_bits", "latency_s", "qos_loss", "confidence", "attacker_error_m")
 RADII = tuple(np.round(np.linspace(0.0, 1.0, 6), 3))
 """Fig. 6 radii as fractions of r_max."""
