@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from vtwin.arrays import FloatArray
 
-__all__ = ["ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
+__all__ = ["GAERows", "ReplayBuffer", "RolloutBuffer", "Transition", "compute_gae"]
 
 
 def compute_gae(
@@ -54,7 +54,41 @@ def compute_gae(
     return adv, adv + values
 
 
-class RolloutBuffer:
+class GAERows:
+    """What every on-policy rollout shares: rows ``[T, …]`` of rewards, values, episode ends
+    and final values filled up to ``pos``, and their GAE advantages and returns."""
+
+    pos: int
+    rewards: FloatArray
+    values: FloatArray
+    terminated: NDArray[np.bool_]
+    truncated: NDArray[np.bool_]
+    final_values: FloatArray
+    advantages: FloatArray
+    returns: FloatArray
+
+    def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
+        """Fill :attr:`advantages` and :attr:`returns` with GAE (see :func:`compute_gae`)."""
+        n = self.pos  # a rollout cut short by an episode end uses its filled rows only
+        self.advantages[:] = 0.0
+        self.returns[:] = 0.0
+        self.advantages[:n], self.returns[:n] = compute_gae(
+            self.rewards[:n],
+            self.values[:n],
+            self.terminated[:n],
+            self.truncated[:n],
+            last_value,
+            self.final_values[:n],
+            gamma=gamma,
+            lam=lam,
+        )
+
+    def reset(self) -> None:
+        """Start filling from the first row again."""
+        self.pos = 0
+
+
+class RolloutBuffer(GAERows):
     """Fixed-length on-policy storage for ``n_steps`` × ``n_envs`` transitions (PPO)."""
 
     def __init__(
@@ -112,26 +146,6 @@ class RolloutBuffer:
         if self.masks is not None and masks is not None:
             self.masks[i] = masks
         self.pos += 1
-
-    def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
-        """Fill :attr:`advantages` and :attr:`returns` with GAE (see :func:`compute_gae`)."""
-        n = self.pos  # a rollout cut short by an episode end uses its filled rows only
-        self.advantages[:] = 0.0
-        self.returns[:] = 0.0
-        self.advantages[:n], self.returns[:n] = compute_gae(
-            self.rewards[:n],
-            self.values[:n],
-            self.terminated[:n],
-            self.truncated[:n],
-            last_value,
-            self.final_values[:n],
-            gamma=gamma,
-            lam=lam,
-        )
-
-    def reset(self) -> None:
-        """Start filling from the first row again."""
-        self.pos = 0
 
     def state_dict(self) -> dict[str, Any]:
         """Every array and the fill position (copies; for checkpoints)."""

@@ -36,7 +36,7 @@ import torch
 from numpy.typing import NDArray
 from torch.distributions import Categorical, Normal
 
-from vtwin.agents.buffers import compute_gae
+from vtwin.agents.buffers import GAERows
 from vtwin.agents.common import AgentSizes
 from vtwin.arrays import BoolArray, FloatArray, IntArray
 
@@ -160,8 +160,9 @@ class HybridStep(NamedTuple):
         return self.logp_discrete + self.logp_continuous
 
 
-class HybridRollout:
-    """On-policy storage for ``n_steps`` × ``n_envs`` joint steps of M AVs."""
+class HybridRollout(GAERows):
+    """On-policy storage for ``n_steps`` × ``n_envs`` joint steps of M AVs (GAE and
+    ``reset`` from :class:`~vtwin.agents.buffers.GAERows`)."""
 
     def __init__(self, n_steps: int, n_envs: int, obs_dim: int, n_agents: int) -> None:
         """Empty arrays for ``n_steps`` slots of ``n_envs`` copies."""
@@ -208,26 +209,6 @@ class HybridRollout:
         self.terminated[i], self.truncated[i] = terminated, truncated
         self.final_values[i] = 0.0 if final_values is None else final_values
         self.pos += 1
-
-    def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
-        """GAE advantages and returns of the filled rows (see :func:`compute_gae`)."""
-        n = self.pos
-        self.advantages[:] = 0.0
-        self.returns[:] = 0.0
-        self.advantages[:n], self.returns[:n] = compute_gae(
-            self.rewards[:n],
-            self.values[:n],
-            self.terminated[:n],
-            self.truncated[:n],
-            last_value,
-            self.final_values[:n],
-            gamma=gamma,
-            lam=lam,
-        )
-
-    def reset(self) -> None:
-        """Start filling from the first row again."""
-        self.pos = 0
 
     def minibatches(
         self, batch_size: int, rng: np.random.Generator, device: torch.device
