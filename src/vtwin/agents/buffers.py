@@ -55,7 +55,7 @@ def compute_gae(
 
 
 class GAERows:
-    """What every on-policy rollout shares: rows ``[T, …]`` of rewards, values, episode ends
+    """What every on-policy rollout shares: zeroed rows ``[T, …]`` of rewards, values, episode ends
     and final values filled up to ``pos``, and their GAE advantages and returns."""
 
     pos: int
@@ -66,6 +66,22 @@ class GAERows:
     final_values: FloatArray
     advantages: FloatArray
     returns: FloatArray
+
+    def _init_rows(self, shape: tuple[int, ...]) -> None:
+        """Zeroed rows of the GAE fields for a rollout of ``shape`` ([T, …]); ``pos`` = 0."""
+        self.rewards = np.zeros(shape)
+        self.values = np.zeros(shape)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.truncated = np.zeros(shape, dtype=bool)
+        self.final_values = np.zeros(shape)
+        self.advantages = np.zeros(shape)
+        self.returns = np.zeros(shape)
+        self.pos = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether all ``n_steps`` rows are filled."""
+        return self.pos == self.rewards.shape[0]
 
     def compute_returns(self, last_value: FloatArray, gamma: float, lam: float) -> None:
         """Fill :attr:`advantages` and :attr:`returns` with GAE (see :func:`compute_gae`)."""
@@ -105,22 +121,10 @@ class RolloutBuffer(GAERows):
         self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
         self.actions = np.zeros(shape, dtype=np.int64)
         self.logp = np.zeros(shape)
-        self.rewards = np.zeros(shape)
-        self.values = np.zeros(shape)
-        self.terminated = np.zeros(shape, dtype=bool)
-        self.truncated = np.zeros(shape, dtype=bool)
-        self.final_values = np.zeros(shape)
+        self._init_rows(shape)
         self.masks: NDArray[np.bool_] | None = (
             None if n_actions is None else np.ones((*shape, n_actions), dtype=bool)
         )
-        self.advantages = np.zeros(shape)
-        self.returns = np.zeros(shape)
-        self.pos = 0
-
-    @property
-    def full(self) -> bool:
-        """Whether all ``n_steps`` rows are filled."""
-        return self.pos == self.n_steps
 
     def add(
         self,

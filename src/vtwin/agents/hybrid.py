@@ -175,19 +175,7 @@ class HybridRollout(GAERows):
         self.u = np.zeros((*shape, n_agents, CONT_DIM), dtype=np.float32)
         self.logp_discrete = np.zeros(shape)
         self.logp_continuous = np.zeros(shape)
-        self.values = np.zeros(shape)
-        self.rewards = np.zeros(shape)
-        self.terminated = np.zeros(shape, dtype=bool)
-        self.truncated = np.zeros(shape, dtype=bool)
-        self.final_values = np.zeros(shape)
-        self.advantages = np.zeros(shape)
-        self.returns = np.zeros(shape)
-        self.pos = 0
-
-    @property
-    def full(self) -> bool:
-        """Whether all ``n_steps`` rows are filled."""
-        return self.pos == self.n_steps
+        self._init_rows(shape)
 
     def add(
         self,
