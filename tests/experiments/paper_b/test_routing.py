@@ -52,6 +52,13 @@ def test_experiments_and_the_paper_b_group_are_registered() -> None:
     assert {"dm_mappo", "mappo", "masac", "masac_nomask"} <= set(mask.methods)
 
 
+def test_greedy_feasible_keeps_to_the_mask() -> None:
+    """Our reference rule: the paper's greedy without its unmasked ε pick."""
+    summary = run_routing(_spec("greedy_feasible")).summary
+    assert summary["infeasible_pct"] == 0.0
+    assert "greedy_feasible" in get_experiment("paper-b-data").methods
+
+
 @pytest.mark.parametrize("method", ["dm_mappo_last", "greedy_nomask"])
 def test_run_routing_is_deterministic(method: str) -> None:
     a, b = run_routing(_spec(method)), run_routing(_spec(method))
