@@ -121,6 +121,8 @@ class BatchedCrossRealityPrivacy:
         "qos_loss": ("steps", "qos_loss"),
     }
     """What the training loops report per episode from ``info`` (``vtwin.training.metrics``)."""
+    action_kind: ClassVar[str] = "hybrid"
+    """Per-AV continuous and discrete actions (``vtwin.training.registry.env_kind``)."""
 
     def __init__(
         self,

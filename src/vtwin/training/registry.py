@@ -1,11 +1,14 @@
 """One registry of algorithms by name, across papers, and the kind of env each one serves.
 
-Two env kinds exist. A **single-agent** batched env (paper A's ``BatchedPreMigration``) hands
-out observation arrays ``[B, V, obs_dim]`` that the loop flattens into ``B·V`` independent
-rows for one shared policy (``obs_dim``, ``n_actions``). A **multi-agent** batched env (paper
-B's ``BatchedMigrationRouting``) hands out observation dicts with a global ``state`` for
-centralised critics (``V``, ``obs_dim``, ``state_dim``, ``M``); having ``state_dim`` is what
-marks it.
+Three env kinds exist. A **single-agent** batched env (paper A's ``BatchedPreMigration``)
+hands out observation arrays ``[B, V, obs_dim]`` that the loop flattens into ``B·V``
+independent rows for one shared policy (``obs_dim``, ``n_actions``). A **multi-agent** batched
+env (paper B's ``BatchedMigrationRouting``) hands out observation dicts with a global
+``state`` for centralised critics (``V``, ``obs_dim``, ``state_dim``, ``M``); having
+``state_dim`` is what marks it. A **hybrid** batched env (paper C's
+``BatchedCrossRealityPrivacy``, marked by ``action_kind = "hybrid"``) takes per-AV
+continuous and discrete actions from one learner acting for all ``M`` AVs (``obs_dim``,
+``S`` servers, ``r_max_deg``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ __all__ = [
     "make_agent",
 ]
 
-EnvKind = Literal["single_agent", "multi_agent"]
+EnvKind = Literal["single_agent", "multi_agent", "hybrid"]
 
 Factory = Callable[[Any, int, str, dict[str, Any]], Agent]
 """(env, seed, device, params) → agent sized for the env."""
@@ -45,15 +48,24 @@ class Algorithm:
 
 
 def env_kind(env: Any) -> EnvKind:
-    """``multi_agent`` for envs with a global state for centralised critics, else
-    ``single_agent``."""
+    """``hybrid`` for envs declaring ``action_kind = "hybrid"``, ``multi_agent`` for envs with
+    a global state for centralised critics, else ``single_agent``."""
+    if getattr(env, "action_kind", None) == "hybrid":
+        return "hybrid"
     return "multi_agent" if hasattr(env, "state_dim") else "single_agent"
 
 
 def agent_sizes(env: Any) -> AgentSizes:
     """The sizes of a learner for ``env``: per-vehicle rows of a single-agent env, or the
     vehicles, observation, state and server counts of a multi-agent one."""
-    if env_kind(env) == "multi_agent":
+    kind = env_kind(env)
+    if kind == "hybrid":
+        from vtwin.agents.hybrid import HybridSizes
+
+        return HybridSizes(
+            obs_dim=env.M * env.obs_dim, n_actions=env.S, n_agents=env.M, r_max_deg=env.r_max_deg
+        )
+    if kind == "multi_agent":
         return AgentSizes(env.obs_dim, env.M, n_agents=env.V, state_dim=env.state_dim)
     return AgentSizes(env.obs_dim, env.n_actions, entity_layout=getattr(env, "entity_layout", None))
 
@@ -108,6 +120,21 @@ def _masac(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     return MASACAgent(agent_sizes(env), cfg, device=device, seed=seed)
 
 
+def _hybrid(module: str, agent: str, config: str) -> Factory:
+    """A factory for the paper C learner ``agent`` with config class ``config`` of
+    ``vtwin.agents.<module>``."""
+
+    def build(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+        import importlib
+
+        mod = importlib.import_module(f"vtwin.agents.{module}")
+        cfg = config_from_params(getattr(mod, config), params)
+        built: Agent = getattr(mod, agent)(agent_sizes(env), cfg, device=device, seed=seed)
+        return built
+
+    return build
+
+
 def _greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.marl_heuristics import GreedyRouting
 
@@ -131,6 +158,7 @@ def _random(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
 
 _SINGLE: frozenset[EnvKind] = frozenset({"single_agent"})
 _MULTI: frozenset[EnvKind] = frozenset({"multi_agent"})
+_HYBRID: frozenset[EnvKind] = frozenset({"hybrid"})
 
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
@@ -142,6 +170,12 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("masac", _MULTI, _masac, "multi-agent discrete SAC (paper B baseline)"),
         Algorithm("greedy", _MULTI, _greedy, "nearest feasible server, ε-random (paper B)"),
         Algorithm("random", _SINGLE | _MULTI, _random, "uniformly random actions"),
+        Algorithm(
+            "hppo",
+            _HYBRID,
+            _hybrid("hppo", "HPPOAgent", "HPPOConfig"),
+            "H-PPO, parallel discrete and continuous PPO heads (paper C baseline)",
+        ),
     )
 }
 """Every algorithm by name."""

@@ -75,7 +75,7 @@ def run_policy(spec: RunSpec) -> RunResult:
     policy.reset(env)
     rows: list[dict[str, float]] = []
     sums = dict.fromkeys(KPIS, 0.0)
-    track: dict[str, list[Any]] = {k: [] for k in ("true", "reported", "connected", "agent")}
+    infos: list[dict[str, Any]] = []
     for t in range(env.horizon):
         _, _, _, _, info = env.step(policy.act(env))
         policy.observe(info)
@@ -85,49 +85,59 @@ def run_policy(spec: RunSpec) -> RunResult:
             row[k] = value
             sums[k] += value
         rows.append(row)
-        if "true_latlon" in info:  # copy 0's AVs for the map
-            track["true"].append(info["true_latlon"][0])
-            track["reported"].append(info["perturbed_latlon"][0])
-            track["connected"].append(info["connected"][0])
-            track["agent"].append(info["agent_server"][0])
+        infos.append(info)
     summary = {k: v / env.horizon for k, v in sums.items()}
-    artifacts: dict[str, Any] = {}
-    if track["true"]:
-        # the map shows the AV of copy 0 that drove farthest (a parked taxi shows nothing)
-        true = np.stack(track["true"])  # [T, M, 2]
-        av = int(np.argmax(np.abs(np.diff(true, axis=0)).sum(axis=(0, 2))))
-        track = {
-            "true": true[:, av].round(6).tolist(),
-            "reported": np.stack(track["reported"])[:, av].round(6).tolist(),
-            "connected": [int(c[av]) for c in track["connected"]],
-            "agent": [int(a[av]) for a in track["agent"]],
-        }
-        stride = max(1, len(track["true"]) // _MAP_POINTS)
-        used = sorted(set(track["connected"][::stride]) | set(track["agent"][::stride]))
-        latlon = env.scenario.to_latlon(env.server_xy)
-        artifacts = {
-            "true": track["true"][::stride],
-            "reported": track["reported"][::stride],
-            "connected": track["connected"][::stride],
-            "agent": track["agent"][::stride],
-            "servers": {str(s): latlon[s].round(6).tolist() for s in used},
-            "satellite": env.SAT,
-            "av": av,
-        }
+    artifacts = map_artifacts(env, infos)
     return RunResult(metrics=pd.DataFrame(rows), summary=summary, artifacts=artifacts)
 
 
+def map_artifacts(
+    env: BatchedCrossRealityPrivacy, infos: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Fig. 8's data from the step infos of one episode: copy 0's AV that drove farthest (a
+    parked taxi shows nothing), its true and reported lat/lon, connected and agent servers
+    (every few slots, at most ``_MAP_POINTS``) and the positions of the servers it used.
+    Empty for scenarios without lat/lon."""
+    if not infos or "true_latlon" not in infos[0]:
+        return {}
+    true = np.stack([i["true_latlon"][0] for i in infos])  # [T, M, 2]
+    av = int(np.argmax(np.abs(np.diff(true, axis=0)).sum(axis=(0, 2))))
+    stride = max(1, len(infos) // _MAP_POINTS)
+    picked = infos[::stride]
+    connected = [int(i["connected"][0, av]) for i in picked]
+    agent = [int(i["agent_server"][0, av]) for i in picked]
+    used = sorted(set(connected) | set(agent))
+    latlon = env.scenario.to_latlon(env.server_xy)
+    return {
+        "true": true[::stride, av].round(6).tolist(),
+        "reported": np.stack([i["perturbed_latlon"][0, av] for i in picked]).round(6).tolist(),
+        "connected": connected,
+        "agent": agent,
+        "servers": {str(s): latlon[s].round(6).tolist() for s in used},
+        "satellite": env.SAT,
+        "av": av,
+    }
+
+
 def draw_map(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
-    """Fig. 8: one AV's true and reported trajectory, its connected and agent servers."""
-    geo = sorted(
-        ((s, r) for s, r in runs if s.method == "geo_i" and r.artifacts.get("true")),
+    """Fig. 8: one AV's true and reported trajectory under Geo-I, its connected and agent
+    servers."""
+    return draw_track(runs, ax, "geo_i", "Geo-I")
+
+
+def draw_track(
+    runs: list[tuple[RunSpec, RunResult]], ax: Axes, method: str, label: str
+) -> pd.DataFrame:
+    """Fig. 8 for ``method``'s lowest-seed run with a trajectory (:func:`map_artifacts`)."""
+    found = sorted(
+        ((s, r) for s, r in runs if s.method == method and r.artifacts.get("true")),
         key=lambda sr: sr[0].seed,
     )
-    if not geo:
+    if not found:
         ax.set_axis_off()
-        ax.text(0.5, 0.5, "no Geo-I run with a lat/lon trajectory", ha="center", va="center")
+        ax.text(0.5, 0.5, f"no {label} run with a lat/lon trajectory", ha="center", va="center")
         return pd.DataFrame(columns=["slot", "true_lat", "true_lon", "agent"])
-    spec, result = geo[0]
+    spec, result = found[0]
     art = result.artifacts
     true, rep = np.asarray(art["true"]), np.asarray(art["reported"])
     ax.plot(true[:, 1], true[:, 0], color="tab:red", lw=1.8, label="actual trajectory")
@@ -159,7 +169,7 @@ def draw_map(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
     ax.text(
         0.01,
         0.01,
-        f"Geo-I, seed {spec.seed}, copy 0, AV {art.get('av', 0)}; agent on the satellite in "
+        f"{label}, seed {spec.seed}, copy 0, AV {art.get('av', 0)}; agent on the satellite in "
         f"{100 * on_sat:.0f} % of the slots shown",
         transform=ax.transAxes,
         fontsize=7,
