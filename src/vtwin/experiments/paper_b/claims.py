@@ -15,9 +15,9 @@ from vtwin.experiments.spec import Claim
 
 __all__ = [
     "DATA_CLAIMS",
-    "REFERENCES",
     "MASK_CLAIMS",
     "PREDICTION_CLAIMS",
+    "REFERENCES",
     "SIZE_CLAIMS",
     "ablation_claims",
     "claim_forecast_better",
