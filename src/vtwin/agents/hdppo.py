@@ -137,7 +137,7 @@ class HDPPOConfig(ClippedPPOConfig):
     server changes after 20 updates; p(new best) on 64 probe states 10 / 20 / 40 updates
     after the change): unbounded, the softmax turned one-hot (logit ranges 13–15, smallest
     probability 2·10⁻⁸) and p stayed 0.00 / 0.00 / 0.80, one AV of five never recovering;
-    c = 3 with ``eps_reg`` = 10⁻³: 0.14 / 0.43 / 0.93 (its cap); c = 5: 0.10 / 0.20 / 0.80.
+    c = 3 with ``eps_reg`` = 10⁻³: 0.14 / 0.43 / 0.93 (its cap); c = 5, same: 0.10 / 0.20 / 0.80.
     On the TINY ``paper-c-synth`` set-up (8k joint steps, seed 0) c = 1 / 3 / 5 / 10 scored
     4.332 / 4.332 / 4.335 / 4.337 (logit ranges 1.1–2.2: no bound binds that early)."""
     continuous_x0_clip: float = 1.0
