@@ -154,10 +154,23 @@ class Diffusion(nn.Module):
             return (x_t - beta * eps / self.sqrt_one_minus_abar[t, None]) / self.alphas[
                 t, None
             ].sqrt()
+        x0_hat = self._x0_from_eps(x_t, t, eps)
+        return self.posterior_coef1[t, None] * x0_hat + self.posterior_coef2[t, None] * x_t
+
+    def _x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t, bounded as ``x0_clip`` / ``x0_squash`` say."""
         x0_hat = (x_t - self.sqrt_one_minus_abar[t, None] * eps) / self.sqrt_abar[t, None]
         c = self.x0_clip
-        x0_hat = x0_hat.clamp(-c, c) if self.x0_squash == "clip" else c * torch.tanh(x0_hat / c)
-        return self.posterior_coef1[t, None] * x0_hat + self.posterior_coef2[t, None] * x_t
+        if c is None:
+            return x0_hat
+        return x0_hat.clamp(-c, c) if self.x0_squash == "clip" else c * torch.tanh(x0_hat / c)
+
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The start x̂_0 the ε-network predicts from x_t at step t (0-based) [N, x_dim]: the
+        same tanh-squashed ε and the same bound as a reverse step of :meth:`p_mean` use
+        (without ``x0_clip``: unbounded). Differentiable; for reconstruction losses."""
+        eps = torch.tanh(self.predict_eps(x_t, t, state))
+        return self._x0_from_eps(x_t, t, eps)
 
     def sample(
         self,
