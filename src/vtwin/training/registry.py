@@ -176,6 +176,18 @@ ALGORITHMS: dict[str, Algorithm] = {
             _hybrid("hppo", "HPPOAgent", "HPPOConfig"),
             "H-PPO, parallel discrete and continuous PPO heads (paper C baseline)",
         ),
+        Algorithm(
+            "hdppo",
+            _HYBRID,
+            _hybrid("hdppo", "HDPPOAgent", "HDPPOConfig"),
+            "HDPPO / LHDPPO, PPO with two diffusion actors (paper C Sec. 5.2.2)",
+        ),
+        Algorithm(
+            "ghppo",
+            _HYBRID,
+            _hybrid("ghppo", "GHPPOAgent", "GHPPOConfig"),
+            "GHPPO, diffusion discrete actor + Gaussian continuous head (paper C baseline)",
+        ),
     )
 }
 """Every algorithm by name."""
