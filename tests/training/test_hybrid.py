@@ -1,14 +1,19 @@
 """Paper C's hybrid training loop with H-PPO: actions always accepted by the env, one row per
-episode, determinism per seed, and a tiny learning test against random, Geo-I and nearest."""
+episode, determinism per seed, and a tiny learning test against random, Geo-I and nearest;
+the same loop driving PPO-relaxed (on-policy) and HGDM (off-policy)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from vtwin.agents.hgdm import HGDMAgent, HGDMConfig
 from vtwin.agents.hppo import HPPOAgent, HPPOConfig
+from vtwin.agents.ppo_relaxed import PPORelaxedAgent, PPORelaxedConfig
 from vtwin.config import load_config
 from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 from vtwin.envs.privacy_policies import make_privacy_policy, run_episode
@@ -107,3 +112,75 @@ def test_hppo_learns_to_beat_random_geo_i_and_its_untrained_self() -> None:
     assert trained["reward"] > policy["geo_i"] + 1.3  # measured ≥ 2.11
     assert trained["reward"] > untrained + 0.8  # measured ≥ 1.30
     assert history["reward"].iloc[-5:].mean() > history["reward"].iloc[:5].mean() + 0.5
+
+
+# ---------------------------------------------------------------------- PPO-relaxed and HGDM
+RELAXED_FAST = PPORelaxedConfig(hidden=(16, 16), epochs=2, minibatch_size=32, rollout_slots=8)
+HGDM_FAST = HGDMConfig(hidden=(16, 16), batch_size=16, learning_starts=24)
+
+
+def _relaxed(env: BatchedCrossRealityPrivacy, seed: int) -> PPORelaxedAgent:
+    return PPORelaxedAgent(hybrid_sizes(env), RELAXED_FAST, device="cpu", seed=seed)
+
+
+def _hgdm(env: BatchedCrossRealityPrivacy, seed: int) -> HGDMAgent:
+    return HGDMAgent(hybrid_sizes(env), HGDM_FAST, device="cpu", seed=seed)
+
+
+@pytest.mark.parametrize("make", [_relaxed, _hgdm], ids=["ppo_relaxed", "hgdm"])
+def test_baselines_history_rows_and_determinism_per_seed(make: Any) -> None:
+    def run(seed: int) -> tuple[pd.DataFrame, torch.nn.Module]:
+        env = _env()
+        agent = make(env, seed)
+        return train_hybrid(env, agent, 60, seed), agent
+
+    (h1, a1), (h2, a2), (h3, _) = run(1), run(1), run(2)
+    assert list(h1["episode"]) == [1, 2, 3] and list(h1["steps"]) == [20, 40, 60]
+    for col in ("reward", "utility", "entropy_bits", "latency_s", "qos_loss"):
+        assert col in h1 and np.isfinite(h1[col]).all()
+    np.testing.assert_allclose(h1["reward"], h1["utility"])
+    drop = ["wall_s"]
+    pd.testing.assert_frame_equal(h1.drop(columns=drop), h2.drop(columns=drop))
+    for pa, pb in zip(a1.state_dict().values(), a2.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not h1.drop(columns=drop).equals(h3.drop(columns=drop))
+
+
+def test_hgdm_stores_every_copy_and_learns_each_slot_after_learning_starts() -> None:
+    env = _env()  # B = 2, 10-slot episodes
+    agent = _hgdm(env, 0)
+    calls: list[int] = []
+    learn = agent.learn
+
+    def spy(buffer: Any, rng: Any = None) -> dict[str, float]:
+        calls.append(len(buffer))
+        return learn(buffer, rng)
+
+    agent.learn = spy
+    history = train_hybrid(env, agent, 60, 0)
+    assert agent.stored_steps == 60 and calls == list(range(2, 61, 2))  # one call per slot
+    # the first episode (20 transitions) is before learning_starts = 24: no update metrics
+    assert (
+        np.isnan(history["critic_loss"].iloc[0])
+        and np.isfinite(history["critic_loss"].iloc[1:]).all()
+    )
+    for col in ("actor_loss", "alpha", "entropy", "q_mean", "eps_saturation", "std"):
+        assert col in history
+
+
+@pytest.mark.parametrize("make", [_relaxed, _hgdm], ids=["ppo_relaxed", "hgdm"])
+def test_baselines_act_within_bounds_and_evaluate_deterministically(make: Any) -> None:
+    env = _env(B=3, horizon=10)
+    agent = make(env, 0)
+    obs, _ = env.reset(4)
+    for _ in range(env.horizon):
+        action, _step = agent.act(obs.reshape(env.B, -1))
+        assert np.all((action["radius_deg"] >= 0) & (action["radius_deg"] <= env.r_max_deg))
+        assert np.all((action["angle_rad"] >= 0) & (action["angle_rad"] < 2 * np.pi))
+        assert np.all((action["server"] >= 0) & (action["server"] < env.S))
+        obs, _, _, truncated, info = env.step(action)  # raises on an out-of-range action
+        np.testing.assert_array_equal(info["radius_deg"], action["radius_deg"])
+    assert truncated.all()
+    a, b = evaluate_hybrid(env, agent, 3), evaluate_hybrid(env, agent, 3)
+    assert a == b and np.isfinite(list(a.values())).all()
+    assert evaluate_hybrid(env, agent, 3, deterministic=False) != a

@@ -193,7 +193,8 @@ class Transition(NamedTuple):
 
     obs: Any
     """Observations before the step: flat rows [N, obs_dim] or a multi-agent dict."""
-    actions: NDArray[np.integer]
+    actions: NDArray[np.integer] | NDArray[np.floating]
+    """[N] discrete actions, or [N, action_dim] continuous ones (HGDM's latents)."""
     rewards: NDArray[np.floating]
     next_obs: Any
     terminated: NDArray[np.bool_]

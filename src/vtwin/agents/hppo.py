@@ -46,6 +46,7 @@ from vtwin.agents.common import (
 from vtwin.agents.hybrid import (
     CONT_DIM,
     HybridDistribution,
+    HybridPolicy,
     HybridRollout,
     HybridSizes,
     HybridStep,
@@ -99,6 +100,8 @@ class HPPOAgent(TorchAgent[HPPOConfig]):
     kind: AgentKind = "on_policy"
     config_class = HPPOConfig
     sizes: HybridSizes
+    cont_dim: int = CONT_DIM
+    """Continuous columns per AV of the stored ``u`` (the rollout is sized by it)."""
 
     def _build(self) -> None:
         cfg, sizes = self.config, self.sizes
@@ -123,7 +126,7 @@ class HPPOAgent(TorchAgent[HPPOConfig]):
         self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr, eps=1e-5)
 
     # ------------------------------------------------------------------ acting
-    def distribution(self, obs: torch.Tensor) -> HybridDistribution:
+    def distribution(self, obs: torch.Tensor) -> HybridPolicy:
         """The hybrid policy for observations [N, M·F]. The continuous means are offset by
         0.5, so an untrained head (outputs ≈ 0) starts mid-range: r ≈ r_max/2, θ ≈ π."""
         n = obs.shape[0]
@@ -213,16 +216,22 @@ class HPPOAgent(TorchAgent[HPPOConfig]):
                 )
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.discrete_actor.parameters(), cfg.max_grad_norm)
-                nn.utils.clip_grad_norm_(
-                    [*self.continuous_actor.parameters(), self.log_std], cfg.max_grad_norm
-                )
-                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                for group in self._clip_groups():
+                    nn.utils.clip_grad_norm_(group, cfg.max_grad_norm)
                 self.optimizer.step()
                 stats.record(pg, v_loss, entropy_d, ratio, cfg.clip)
                 extra["entropy_continuous"].append(float(entropy_c.detach()))
                 extra["std_radius"].append(float(self.log_std.detach()[:, 0].exp().mean()))
         return stats.means() | {k: float(np.mean(v)) for k, v in extra.items()}
+
+    def _clip_groups(self) -> list[list[nn.Parameter]]:
+        """The parameter groups whose gradient norms are clipped apart: each actor head and
+        the critic (a large value-loss gradient must not shrink the policy steps)."""
+        return [
+            list(self.discrete_actor.parameters()),
+            [*self.continuous_actor.parameters(), self.log_std],
+            list(self.critic.parameters()),
+        ]
 
     # ------------------------------------------------------------------ checkpoints
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:

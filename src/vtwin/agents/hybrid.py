@@ -19,17 +19,17 @@ bounded Box actions), so the ratio of an update compares densities of the same `
 the env never sees an out-of-range value.
 
 The rollout (:class:`HybridRollout`) holds ``[T, B]`` joint steps: observations ``[B, M·F]``,
-servers ``[B, M]``, samples ``u`` ``[B, M, 2]``, the discrete and continuous log-probabilities
-``[B]`` (their sum is the joint one), V(s) ``[B]`` and the reward ``[B]`` — the mean over AVs,
-as paper C's rewards eq. (20) and eq. (21) both are ``1/M Σ_m``. Advantages by
-:func:`~vtwin.agents.buffers.compute_gae`.
+servers ``[B, M]``, samples ``u`` ``[B, M, K]`` (K = 2 here; PPO-relaxed stores 3), the
+discrete and continuous log-probabilities ``[B]`` (their sum is the joint one), V(s) ``[B]``
+and the reward ``[B]`` — the mean over AVs, as paper C's rewards eq. (20) and eq. (21) both
+are ``1/M Σ_m``. Advantages by :func:`~vtwin.agents.buffers.compute_gae`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from vtwin.arrays import BoolArray, FloatArray, IntArray
 __all__ = [
     "CONT_DIM",
     "HybridDistribution",
+    "HybridPolicy",
     "HybridRollout",
     "HybridSizes",
     "HybridStep",
@@ -127,10 +128,36 @@ class HybridDistribution:
         return self.discrete.entropy(), self.continuous.entropy().sum(-1)
 
 
+class HybridPolicy(Protocol):
+    """What an on-policy hybrid learner's update needs of its policy for N rows: a draw, the
+    mode, log-probabilities split into a discrete and a continuous part, and entropies.
+    :class:`HybridDistribution` is one; PPO-relaxed's all-Gaussian policy
+    (:mod:`vtwin.agents.ppo_relaxed`) another, whose discrete part is identically 0."""
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Servers [N, M] and continuous samples ``u`` [N, M, K]."""
+        ...
+
+    def mode(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The deterministic action: servers [N, M] and ``u`` [N, M, K]."""
+        ...
+
+    def log_prob_parts(
+        self, server: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(discrete, continuous) log-probabilities [N], each summed over the AVs."""
+        ...
+
+    def entropy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(discrete, continuous) entropies [N, M] per AV, in nats."""
+        ...
+
+
 def to_env_action(
     server: NDArray[np.integer], u: NDArray[np.floating], r_max_deg: float
 ) -> dict[str, NDArray[np.generic]]:
-    """The env's action dict from servers [B, M] and unclipped samples ``u`` [B, M, 2]:
+    """The env's action dict from servers [B, M] and unclipped samples ``u`` [B, M, K ≥ 2]
+    (only the first two columns are read):
     ``radius_deg = r_max · clip(u_r, 0, 1)`` (degrees), ``angle_rad = 2π · (u_θ mod 1)``
     (radians, in [0, 2π)), ``server`` as int64. Computed in float64."""
     u64 = np.asarray(u, dtype=np.float64)
@@ -146,7 +173,9 @@ class HybridStep(NamedTuple):
     server: IntArray
     """[N, M] agent servers."""
     u: NDArray[np.float32]
-    """[N, M, 2] unclipped Gaussian samples (the env saw them mapped by :func:`to_env_action`)."""
+    """[N, M, K] the continuous sample the log-probabilities refer to: H-PPO's unclipped
+    Gaussian (u_r, u_θ) (K = 2; the env saw them mapped by :func:`to_env_action`),
+    PPO-relaxed's (u_r, u_θ, u_e) (K = 3), HGDM's latent (K = 2 + S)."""
     logp_discrete: FloatArray
     """[N] Σ_m log π_d(e_m | s)."""
     logp_continuous: FloatArray
@@ -162,17 +191,23 @@ class HybridStep(NamedTuple):
 
 class HybridRollout(GAERows):
     """On-policy storage for ``n_steps`` × ``n_envs`` joint steps of M AVs (GAE and
-    ``reset`` from :class:`~vtwin.agents.buffers.GAERows`)."""
+    ``reset`` from :class:`~vtwin.agents.buffers.GAERows`); ``cont_dim`` continuous columns
+    per AV (2 for H-PPO, 3 for PPO-relaxed)."""
 
-    def __init__(self, n_steps: int, n_envs: int, obs_dim: int, n_agents: int) -> None:
+    def __init__(
+        self, n_steps: int, n_envs: int, obs_dim: int, n_agents: int, cont_dim: int = CONT_DIM
+    ) -> None:
         """Empty arrays for ``n_steps`` slots of ``n_envs`` copies."""
         if n_steps < 1 or n_envs < 1:
             raise ValueError(f"n_steps = {n_steps}, n_envs = {n_envs}: both must be ≥ 1")
+        if cont_dim < CONT_DIM:
+            raise ValueError(f"cont_dim = {cont_dim}: must be ≥ {CONT_DIM} (u_r, u_θ, …)")
         self.n_steps, self.n_envs, self.n_agents = n_steps, n_envs, n_agents
+        self.cont_dim = cont_dim
         shape = (n_steps, n_envs)
         self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
         self.server = np.zeros((*shape, n_agents), dtype=np.int64)
-        self.u = np.zeros((*shape, n_agents, CONT_DIM), dtype=np.float32)
+        self.u = np.zeros((*shape, n_agents, cont_dim), dtype=np.float32)
         self.logp_discrete = np.zeros(shape)
         self.logp_continuous = np.zeros(shape)
         self._init_rows(shape)
@@ -208,7 +243,7 @@ class HybridRollout(GAERows):
         flat: dict[str, NDArray[np.generic]] = {
             "obs": self.obs[:rows].reshape(n, -1),
             "server": self.server[:rows].reshape(n, self.n_agents),
-            "u": self.u[:rows].reshape(n, self.n_agents, CONT_DIM),
+            "u": self.u[:rows].reshape(n, self.n_agents, self.cont_dim),
             "logp_discrete": self.logp_discrete[:rows].reshape(n),
             "logp_continuous": self.logp_continuous[:rows].reshape(n),
             "values": self.values[:rows].reshape(n),

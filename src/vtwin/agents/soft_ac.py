@@ -1,13 +1,15 @@
-"""What paper A's diffusion SAC and paper B's MASAC share: the gradient step, the replay path
-and checkpoints.
+"""What paper A's diffusion SAC, paper B's MASAC and paper C's HGDM share: the gradient step,
+the replay path and checkpoints.
 
 :class:`SoftActorCriticBase` is the base of an agent that has ``config`` (with
 ``learning_starts``, ``updates_per_step``, ``batch_size``, ``tau``, ``max_grad_norm``),
 ``update(batch)``, twin critics ``q1``/``q2`` with target copies, an ``actor`` and
 ``log_alpha``. Each agent builds its actor and critics in :meth:`_build_nets`; the base adds
 the target copies, log α and the optimisers. :meth:`_sac_step` is the part
-of an update both agents do alike (critic regression, actor and temperature steps, Polyak
-targets); :meth:`learn` is the one replay path of every off-policy agent and training loop.
+of an update the discrete agents do alike (critic regression, actor and temperature steps,
+Polyak targets), :meth:`_continuous_sac_step` (with :meth:`_continuous_target`) its
+counterpart for continuous actions and critics Q(s, a) (HGDM's latent); :meth:`learn` is the
+one replay path of every off-policy agent and training loop.
 """
 
 from __future__ import annotations
@@ -189,6 +191,84 @@ class SoftActorCriticBase(TorchAgent[ConfigT]):
         self.actor_optimizer.step()
 
         self._temperature_step(entropy.detach() - target_entropy())
+        self.soft_update()
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "alpha": self.alpha,
+            "entropy": entropy.mean().item(),
+            "q_mean": (0.5 * (q1 + q2)).mean().item(),
+        }
+
+    # ------------------------------------------------------------------ continuous actions
+    @torch.no_grad()
+    def _continuous_target(
+        self,
+        batch: dict[str, torch.Tensor],
+        next_obs: torch.Tensor,
+        next_actions: torch.Tensor,
+        next_logp: torch.Tensor,
+    ) -> torch.Tensor:
+        """y = r + γ (1 − terminated) [min_i Q'_i(s', a') − α log π(a'|s')] with a' ~ π(·|s')
+        one sampled action per row (SAC for continuous actions, Haarnoja et al. 2018, eq. (3)
+        with the twin-critic minimum of their 2018b version); critics called ``q(s, a)``."""
+        alive = 1.0 - batch["terminated"].float()
+        alpha = self.get_parameter("log_alpha").detach().exp()
+        q1_target, q2_target = self.get_submodule("q1_target"), self.get_submodule("q2_target")
+        next_q = torch.min(q1_target(next_obs, next_actions), q2_target(next_obs, next_actions))
+        soft = next_q - alpha * next_logp
+        return batch["rewards"].float() + self._cfg.gamma * alive * soft
+
+    def _continuous_sac_step(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        y: torch.Tensor,
+        policy: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+        target_entropy: float,
+        actor_penalty: Callable[[], torch.Tensor] | None = None,
+    ) -> dict[str, float]:
+        """:meth:`_sac_step` for continuous actions and critics ``q(s, a) → [N]``.
+
+        Both critics minimise (Q_i(s, a) − y)²; ``policy()`` draws a ~ π(·|s)
+        reparameterised, with log π(a|s) [N]; the actor minimises
+        E_s[α log π(a|s) − min_i Q_i(s, a)] (Haarnoja et al. 2018b, eq. (7)) with the critics'
+        weights held fixed (their gradients are not even computed) while a's gradient runs
+        through them; α (``auto_alpha``) minimises log α · (−log π − ``target_entropy``)
+        (eq. (18)); then the Polyak target step. ``actor_penalty()`` is added to the actor
+        loss after ``policy()`` ran.
+        """
+        cfg = self._cfg
+        q1_net, q2_net = self.get_submodule("q1"), self.get_submodule("q2")
+        alpha = self.get_parameter("log_alpha").detach().exp()
+        q1, q2 = q1_net(obs, actions), q2_net(obs, actions)
+        critic_loss = nn.functional.mse_loss(q1, y) + nn.functional.mse_loss(q2, y)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        critic_params = [*q1_net.parameters(), *q2_net.parameters()]
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(critic_params, cfg.max_grad_norm)
+        self.critic_optimizer.step()
+
+        new_actions, logp = policy()
+        for p in critic_params:
+            p.requires_grad_(False)
+        try:
+            q_new = torch.min(q1_net(obs, new_actions), q2_net(obs, new_actions))
+        finally:
+            for p in critic_params:
+                p.requires_grad_(True)
+        actor_loss = (alpha * logp - q_new).mean()
+        if actor_penalty is not None:
+            actor_loss = actor_loss + actor_penalty()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        if cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.get_submodule("actor").parameters(), cfg.max_grad_norm)
+        self.actor_optimizer.step()
+
+        entropy = -logp.detach()
+        self._temperature_step(entropy - target_entropy)
         self.soft_update()
         return {
             "critic_loss": critic_loss.item(),

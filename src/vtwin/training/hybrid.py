@@ -5,36 +5,64 @@ One learner acts for all M AVs of a copy (paper C Sec. 5.1): an observation row 
 AVs' features side by side (``[B, M, F]`` → ``[B, M·F]``), an action is every AV's
 (radius, angle, server), the reward of a row is the mean over AVs (eq. (20) / (21)). All
 copies start episodes together; episode ``k`` of seed ``s`` resets copy ``b`` with seed
-``s·10⁶ + k·B + b`` (as :mod:`vtwin.training.single_agent`). On-policy learners update
-after every ``rollout_slots`` slots of all copies (bootstrapping from V of the next
-observation) and at each episode end (the horizon is a time limit: truncated steps bootstrap
-from V of the final observation). The budget ``steps`` counts joint transitions (slots ×
-copies), checked at episode ends.
+``s·10⁶ + k·B + b`` (as :mod:`vtwin.training.single_agent`). On-policy learners
+(``kind == "on_policy"``: H-PPO, PPO-relaxed) update after every ``rollout_slots`` slots of
+all copies (bootstrapping from V of the next observation) and at each episode end (the
+horizon is a time limit: truncated steps bootstrap from V of the final observation).
+Off-policy learners (``kind == "off_policy"``: HGDM) store every copy's joint transition
+(observation row, the step's ``u`` flattened — HGDM's latent —, AV-mean reward, next
+observation, terminated; a truncation is not terminal) and call ``learn`` once per slot,
+which updates once ``learning_starts`` transitions are stored, on batches drawn with the
+loop's generator (seed + 7, as :mod:`vtwin.training.single_agent`). The budget ``steps``
+counts joint transitions (slots × copies), checked at episode ends.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.hybrid import HybridRollout, HybridSizes, HybridStep
+from vtwin.agents.protocol import AgentKind
 from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 from vtwin.training.metrics import SlotMetrics, metric_spec
 from vtwin.training.single_agent import mean_updates
 
-__all__ = ["HybridLearner", "evaluate_hybrid", "hybrid_sizes", "train_hybrid"]
+__all__ = [
+    "HybridActor",
+    "HybridLearner",
+    "HybridOffPolicyLearner",
+    "evaluate_hybrid",
+    "hybrid_sizes",
+    "train_hybrid",
+]
+
+
+class HybridActor(Protocol):
+    """What :func:`evaluate_hybrid` needs: the env's action dict (and the step) for
+    observation rows [B, M·F]."""
+
+    def act(
+        self, obs: NDArray[Any], deterministic: bool = False
+    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
+        """The env's action dict for observations [B, M·F] and the learner's step."""
+        ...
 
 
 class HybridLearner(Protocol):
     """What :func:`train_hybrid` needs of a hybrid-action on-policy learner."""
 
+    kind: AgentKind
     config: Any
     """Has ``gamma``, ``gae_lambda`` and ``rollout_slots``."""
+    cont_dim: int
+    """Continuous columns per AV of the step's ``u`` (sizes the rollout)."""
 
     def act(
         self, obs: NDArray[Any], deterministic: bool = False
@@ -51,6 +79,34 @@ class HybridLearner(Protocol):
         ...
 
 
+class HybridOffPolicyLearner(Protocol):
+    """What :func:`train_hybrid` needs of a hybrid-action off-policy learner (HGDM)."""
+
+    kind: AgentKind
+    config: Any
+    """Has ``learning_starts``, ``updates_per_step`` and ``batch_size``."""
+
+    def act(
+        self, obs: NDArray[Any], deterministic: bool = False
+    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
+        """The env's action dict for observations [B, M·F] and the step (``u`` is stored)."""
+        ...
+
+    def make_buffer(self) -> ReplayBuffer:
+        """An empty replay buffer for joint transitions."""
+        ...
+
+    def store(self, buffer: ReplayBuffer, step: Transition, /) -> int:
+        """Add one slot's joint transitions; returns how many."""
+        ...
+
+    def learn(
+        self, buffer: ReplayBuffer, rng: np.random.Generator | None = None
+    ) -> dict[str, float]:
+        """``updates_per_step`` updates once ``learning_starts`` are stored; mean metrics."""
+        ...
+
+
 def hybrid_sizes(env: BatchedCrossRealityPrivacy) -> HybridSizes:
     """The sizes of a hybrid learner for ``env``: M·F observation columns, S servers, M AVs
     and the env's r_max (degrees)."""
@@ -62,7 +118,7 @@ def hybrid_sizes(env: BatchedCrossRealityPrivacy) -> HybridSizes:
     )
 
 
-def _check(env: BatchedCrossRealityPrivacy, agent: HybridLearner) -> None:
+def _check(env: BatchedCrossRealityPrivacy, agent: object) -> None:
     sizes = getattr(agent, "sizes", None)
     if isinstance(sizes, HybridSizes) and sizes != hybrid_sizes(env):
         raise ValueError(f"agent built for {sizes}, env needs {hybrid_sizes(env)}")
@@ -70,7 +126,7 @@ def _check(env: BatchedCrossRealityPrivacy, agent: HybridLearner) -> None:
 
 def train_hybrid(
     env: BatchedCrossRealityPrivacy,
-    agent: HybridLearner,
+    agent: HybridLearner | HybridOffPolicyLearner,
     steps: int,
     seed: int,
     *,
@@ -80,13 +136,25 @@ def train_hybrid(
 
     Returns one row per episode: episode, steps, reward (mean per slot, copy and AV),
     return (mean per-copy episode sum of the AV-mean reward), the env's episode metrics
-    (utility, entropy_bits, latency_s, qos_loss), wall_s and the mean update metrics.
-    ``progress`` is called with each row.
+    (utility, entropy_bits, latency_s, qos_loss), wall_s and the mean update metrics (none
+    while an off-policy learner waits for ``learning_starts``). ``progress`` is called with
+    each row.
     """
     _check(env, agent)
-    cfg = agent.config
     B, horizon = env.B, env.horizon
-    rollout = HybridRollout(min(cfg.rollout_slots, horizon), B, env.M * env.obs_dim, env.M)
+    on = cast(HybridLearner, agent) if agent.kind == "on_policy" else None
+    off = cast(HybridOffPolicyLearner, agent) if agent.kind == "off_policy" else None
+    if on is None and off is None:
+        raise ValueError(f"agent kind = {agent.kind!r}: train_hybrid needs on_policy or off_policy")
+    rollout = (
+        HybridRollout(
+            min(on.config.rollout_slots, horizon), B, env.M * env.obs_dim, env.M, on.cont_dim
+        )
+        if on is not None
+        else None
+    )
+    replay = off.make_buffer() if off is not None else None
+    sample_rng = np.random.default_rng(seed + 7)
     spec = metric_spec(env)
     rows: list[dict[str, float]] = []
     episode, done_steps = 0, 0
@@ -106,22 +174,29 @@ def train_hybrid(
             rew = np.asarray(reward, dtype=np.float64).reshape(B, -1).mean(axis=1)  # 1/M Σ_m
             ep_reward += rew
             slot_metrics.add(info)
-            final_v = agent.value(next_flat) if truncated.any() else None
-            rollout.add(flat, step, rew, terminated, truncated, final_v)
             done = bool(terminated.all() or truncated.all())
-            if rollout.full and not done:
-                rollout.compute_returns(agent.value(next_flat), cfg.gamma, cfg.gae_lambda)
-                updates.append(agent.update(rollout))
-                rollout.reset()
+            if on is not None and rollout is not None:
+                final_v = on.value(next_flat) if truncated.any() else None
+                rollout.add(flat, step, rew, terminated, truncated, final_v)
+                if rollout.full and not done:
+                    rollout.compute_returns(
+                        on.value(next_flat), on.config.gamma, on.config.gae_lambda
+                    )
+                    updates.append(on.update(rollout))
+                    rollout.reset()
+            if off is not None and replay is not None:
+                latent = step.u.reshape(B, -1)
+                off.store(replay, Transition(flat, latent, rew, next_flat, terminated))
+                updates.append(off.learn(replay, sample_rng))
             flat = next_flat
             if done:
                 break
         done_steps += slots * B
-        if rollout.pos > 0:
+        if on is not None and rollout is not None and rollout.pos > 0:
             # the last steps are truncated (bootstrapped from final values) or terminated,
             # so the last value passed here is never used
-            rollout.compute_returns(np.zeros(B), cfg.gamma, cfg.gae_lambda)
-            updates.append(agent.update(rollout))
+            rollout.compute_returns(np.zeros(B), on.config.gamma, on.config.gae_lambda)
+            updates.append(on.update(rollout))
             rollout.reset()
         episode += 1
         row = {
@@ -142,7 +217,7 @@ def train_hybrid(
 
 def evaluate_hybrid(
     env: BatchedCrossRealityPrivacy,
-    agent: HybridLearner,
+    agent: HybridActor,
     seed: int,
     deterministic: bool = True,
     episodes: int = 1,
