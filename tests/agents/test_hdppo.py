@@ -67,7 +67,7 @@ def test_config_defaults_follow_paper_c() -> None:
         256,
         0.25,
     )
-    assert (cfg.ent_coef, cfg.aux_coef, cfg.denoise_steps) == (0.1, 0.01, 5)
+    assert (cfg.ent_coef, cfg.aux_coef, cfg.denoising_steps) == (0.1, 0.01, 5)
     assert cfg.joint_ratio and cfg.continuous_actor == "diffusion"
     g = GHPPOConfig()
     assert g.continuous_actor == "mlp" and g.aux_coef == 0.0 and g.ent_coef == 0.1
@@ -246,7 +246,7 @@ def test_coefficients_anneal_linearly_over_the_agents_transitions() -> None:
         ("ent_coef", -0.1, "must be a finite number ≥ 0"),
         ("aux_coef_final", float("nan"), "must be a finite number ≥ 0"),
         ("anneal_steps", -1, "must be an integer ≥ 0"),
-        ("denoise_steps", 0, "must be an integer ≥ 1"),
+        ("denoising_steps", 0, "must be an integer ≥ 1"),
         ("minibatch_size", 0, "must be an integer ≥ 1"),
         ("discrete_x0_clip", -3.0, r"must be a finite number > 0 \(or None\)"),
         ("continuous_x0_clip", 0.0, "must be a finite number > 0"),

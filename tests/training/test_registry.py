@@ -25,8 +25,10 @@ SMALL: dict[str, dict[str, Any]] = {
     "mappo": {"hidden": [8, 8], "critic_hidden": [8, 8]},
     "masac": {"hidden": [8, 8], "buffer_size": 100},
     "hppo": {"hidden": [8, 8]},
-    "hdppo": {"hidden": [8, 8], "denoiser_hidden": [8, 8], "denoise_steps": 2},
-    "ghppo": {"hidden": [8, 8], "denoiser_hidden": [8, 8], "denoise_steps": 2},
+    "hdppo": {"hidden": [8, 8], "denoiser_hidden": [8, 8], "denoising_steps": 2},
+    "ghppo": {"hidden": [8, 8], "denoiser_hidden": [8, 8], "denoising_steps": 2},
+    "ppo_relaxed": {"hidden": [8, 8]},
+    "hgdm": {"hidden": [8, 8], "denoising_steps": 2, "buffer_size": 100},
 }
 
 

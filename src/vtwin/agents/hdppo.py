@@ -2,7 +2,7 @@
 
 Paper C's learner. The hybrid policy factorises into a continuous and a discrete part
 (eq. (22)); each is produced by a state-conditioned diffusion chain
-(:class:`~vtwin.agents.diffusion.Diffusion`, eqs. (23)–(25)) of U = ``denoise_steps`` reverse
+(:class:`~vtwin.agents.diffusion.Diffusion`, eqs. (23)–(25)) of U = ``denoising_steps`` reverse
 steps, and PPO trains both chains and a critic V(s):
 
 * **Mean-only chains.** Both chains start at x_U = 0 and take the reverse means only (no
@@ -116,7 +116,7 @@ class HDPPOConfig(ClippedPPOConfig):
     anneal_steps: int = 20_000
     """Joint transitions over which both coefficients move linearly to their final values
     (0: constant at the initial values)."""
-    denoise_steps: int = 5
+    denoising_steps: int = 5
     """U, reverse steps of both chains (paper C's table)."""
     schedule: Schedule = "vp"
     """β schedule of both chains."""
@@ -190,7 +190,7 @@ class HDPPOConfig(ClippedPPOConfig):
             "minibatch_size": (self.minibatch_size, 1),
             "epochs": (self.epochs, 1),
             "rollout_slots": (self.rollout_slots, 1),
-            "denoise_steps": (self.denoise_steps, 1),
+            "denoising_steps": (self.denoising_steps, 1),
             "anneal_steps": (self.anneal_steps, 0),
         }
         for name, (count, least) in at_least.items():
@@ -226,6 +226,8 @@ class HDPPOAgent(TorchAgent[HDPPOConfig]):
     kind: AgentKind = "on_policy"
     config_class = HDPPOConfig
     sizes: HybridSizes
+    cont_dim: int = CONT_DIM
+    """Continuous columns per AV of the stored ``u`` (the rollout is sized by it)."""
     continuous_actor: nn.Module
 
     def _build(self) -> None:
@@ -256,7 +258,7 @@ class HDPPOAgent(TorchAgent[HDPPOConfig]):
         chain = Diffusion(
             self.obs_dim,
             x_dim,
-            n_steps=cfg.denoise_steps,
+            n_steps=cfg.denoising_steps,
             schedule=cfg.schedule,
             hidden=tuple(cfg.denoiser_hidden),
             t_dim=cfg.t_dim,

@@ -15,6 +15,12 @@ observation, terminated; a truncation is not terminal) and call ``learn`` once p
 which updates once ``learning_starts`` transitions are stored, on batches drawn with the
 loop's generator (seed + 7, as :mod:`vtwin.training.single_agent`). The budget ``steps``
 counts joint transitions (slots × copies), checked at episode ends.
+
+:func:`train_loop` and :func:`evaluate` are the same loop and evaluation behind the
+registry's interface (``vtwin.training.train_agent`` / ``evaluate_policy`` on a hybrid env):
+with a run folder, a checkpoint after every episode and an exact resume (a rollout is empty
+at every episode end, so the resume point holds the agent, the history, the counters, the
+loop's generator and an off-policy learner's replay buffer).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.hybrid import HybridRollout, HybridSizes, HybridStep
 from vtwin.agents.protocol import AgentKind
 from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+from vtwin.training.checkpoint import Progress, Rows, RunFolder, end_episode
 from vtwin.training.metrics import SlotMetrics, metric_spec
 from vtwin.training.single_agent import mean_updates
 
@@ -38,9 +45,11 @@ __all__ = [
     "HybridActor",
     "HybridLearner",
     "HybridOffPolicyLearner",
+    "evaluate",
     "evaluate_hybrid",
     "hybrid_sizes",
     "train_hybrid",
+    "train_loop",
 ]
 
 
@@ -131,6 +140,8 @@ def train_hybrid(
     seed: int,
     *,
     progress: Callable[[dict[str, float]], None] | None = None,
+    run: RunFolder | None = None,
+    progress_steps: Progress = None,
 ) -> pd.DataFrame:
     """Train ``agent`` on ``env`` until ``steps`` joint transitions (slots × copies).
 
@@ -138,7 +149,8 @@ def train_hybrid(
     return (mean per-copy episode sum of the AV-mean reward), the env's episode metrics
     (utility, entropy_bits, latency_s, qos_loss), wall_s and the mean update metrics (none
     while an off-policy learner waits for ``learning_starts``). ``progress`` is called with
-    each row.
+    each row, ``progress_steps`` with (joint transitions done, ``steps``). With ``run`` the
+    run continues from the folder's checkpoint and saves one after every episode.
     """
     _check(env, agent)
     B, horizon = env.B, env.horizon
@@ -156,8 +168,12 @@ def train_hybrid(
     replay = off.make_buffer() if off is not None else None
     sample_rng = np.random.default_rng(seed + 7)
     spec = metric_spec(env)
-    rows: list[dict[str, float]] = []
+    rows: Rows = []
     episode, done_steps = 0, 0
+    if run is not None:
+        episode, done_steps, rows = run.resume(
+            cast(Any, agent), steps, rng=sample_rng, replay=replay
+        )
     t_start = time.perf_counter()
     while done_steps < steps:
         obs, _ = env.reset(seed * 1_000_000 + episode * B)
@@ -210,6 +226,10 @@ def train_hybrid(
         rows.append(row)
         if progress is not None:
             progress(row)
+        counters = (episode, done_steps, steps)
+        end_episode(
+            run, cast(Any, agent), rows, counters, progress_steps, rng=sample_rng, replay=replay
+        )
     history = pd.DataFrame(rows)
     history[["episode", "steps"]] = history[["episode", "steps"]].astype(np.int64)
     return history
@@ -244,3 +264,24 @@ def evaluate_hybrid(
             if truncated.all():
                 break
     return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def train_loop(
+    env: BatchedCrossRealityPrivacy,
+    agent: Any,
+    steps: int,
+    seed: int,
+    run: RunFolder | None,
+    progress: Progress,
+) -> Rows:
+    """:func:`train_hybrid` behind the registry's loop interface: one row per episode."""
+    history = train_hybrid(env, agent, steps, seed, run=run, progress_steps=progress)
+    return cast(Rows, history.to_dict(orient="records"))
+
+
+def evaluate(
+    agent: Any, env: BatchedCrossRealityPrivacy, seed: int, episodes: int, deterministic: bool
+) -> dict[str, float]:
+    """:func:`evaluate_hybrid` behind the registry's evaluation interface, plus ``episodes``."""
+    result = evaluate_hybrid(env, agent, seed, deterministic=deterministic, episodes=episodes)
+    return {"episodes": float(episodes), **result}

@@ -188,6 +188,18 @@ ALGORITHMS: dict[str, Algorithm] = {
             _hybrid("ghppo", "GHPPOAgent", "GHPPOConfig"),
             "GHPPO, diffusion discrete actor + Gaussian continuous head (paper C baseline)",
         ),
+        Algorithm(
+            "ppo_relaxed",
+            _HYBRID,
+            _hybrid("ppo_relaxed", "PPORelaxedAgent", "PPORelaxedConfig"),
+            "PPO-relaxed, the server relaxed to a continuous value and rounded (paper C)",
+        ),
+        Algorithm(
+            "hgdm",
+            _HYBRID,
+            _hybrid("hgdm", "HGDMAgent", "HGDMConfig"),
+            "HGDM, diffusion SAC on a continuous latent of the hybrid action (paper C)",
+        ),
     )
 }
 """Every algorithm by name."""

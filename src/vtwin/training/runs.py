@@ -1,6 +1,7 @@
 """Training runs from a config: the env of the config's paper, the right loop, a run folder.
 
-:func:`train` picks the single-agent loop (paper A) or the multi-agent loop (paper B) from
+:func:`train` picks the single-agent loop (paper A), the multi-agent loop (paper B) or the
+hybrid-action loop (paper C) from
 the config's paper, writes ``config.yaml`` (resolved config + :class:`TrainSettings`) and
 leaves the loop's ``metrics.csv`` / ``checkpoint.pt`` and a ``summary.json`` in the run
 folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
@@ -19,7 +20,7 @@ import yaml
 
 from vtwin.agents.protocol import Agent, Policy
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
-from vtwin.training import multi_agent, single_agent
+from vtwin.training import hybrid, multi_agent, single_agent
 from vtwin.training.checkpoint import CONFIG_FILE, RunFolder, write_atomic
 from vtwin.training.metrics import metric_spec
 from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
@@ -35,9 +36,9 @@ __all__ = [
     "train_agent",
 ]
 
-_LOOPS = {"single_agent": single_agent, "multi_agent": multi_agent}
+_LOOPS = {"single_agent": single_agent, "multi_agent": multi_agent, "hybrid": hybrid}
 
-_PAPER_ENVS: dict[str, EnvKind] = {"A": "single_agent", "B": "multi_agent"}
+_PAPER_ENVS: dict[str, EnvKind] = {"A": "single_agent", "B": "multi_agent", "C": "hybrid"}
 """The papers with a batched env to train on, and its kind."""
 
 
@@ -111,13 +112,18 @@ def _paper_kind(config: VTwinConfig) -> EnvKind:
 
 
 def make_env(config: VTwinConfig, batch_envs: int) -> Any:
-    """The batched env of a config's paper: ``BatchedPreMigration`` (A) or
-    ``BatchedMigrationRouting`` (B) with ``batch_envs`` copies."""
+    """The batched env of a config's paper: ``BatchedPreMigration`` (A),
+    ``BatchedMigrationRouting`` (B) or ``BatchedCrossRealityPrivacy`` (C) with ``batch_envs``
+    copies."""
     _paper_kind(config)
     if config.paper == "A":
         from vtwin.envs.premigration import BatchedPreMigration
 
         return BatchedPreMigration(config, batch_envs)
+    if config.paper == "C":
+        from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+
+        return BatchedCrossRealityPrivacy(config, batch_envs)
     from vtwin.envs.routing import BatchedMigrationRouting
 
     return BatchedMigrationRouting(config, batch_envs)

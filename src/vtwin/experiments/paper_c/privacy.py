@@ -91,9 +91,7 @@ def run_policy(spec: RunSpec) -> RunResult:
     return RunResult(metrics=pd.DataFrame(rows), summary=summary, artifacts=artifacts)
 
 
-def map_artifacts(
-    env: BatchedCrossRealityPrivacy, infos: list[dict[str, Any]]
-) -> dict[str, Any]:
+def map_artifacts(env: BatchedCrossRealityPrivacy, infos: list[dict[str, Any]]) -> dict[str, Any]:
     """Fig. 8's data from the step infos of one episode: copy 0's AV that drove farthest (a
     parked taxi shows nothing), its true and reported lat/lon, connected and agent servers
     (every few slots, at most ``_MAP_POINTS``) and the positions of the servers it used.
