@@ -31,13 +31,20 @@ _EXPERIMENT_MODULES: tuple[str, ...] = (
     "vtwin.experiments.paper_b.forecast",
     "vtwin.experiments.paper_b.routing",
     "vtwin.experiments.paper_c.privacy",
+    "vtwin.experiments.paper_c.learners",
 )
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 
 _REGISTRY: dict[str, Experiment] = {}
 _GROUPS: dict[str, tuple[str, ...]] = {
     "paper-a": ("paper-a-rl", "paper-a-gpu", "paper-a-uav"),
-    "paper-c": ("paper-c-policies", "paper-c-privacy-metrics"),
+    "paper-c": (
+        "paper-c-policies",
+        "paper-c-privacy-metrics",
+        "paper-c-learners",
+        "paper-c-lr",
+        "paper-c-denoising",
+    ),
 }
 """Names that stand for several experiments (``vtwin reproduce paper-a`` runs all of A)."""
 _loaded = False
