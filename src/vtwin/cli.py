@@ -140,7 +140,8 @@ def train_command(
     algo: Annotated[
         str,
         typer.Option(
-            help="paper A: ppo, dsac, random; paper B: dm_mappo, mappo, masac, greedy, random."
+            help="paper A: ppo, dsac, random; paper B: dm_mappo, mappo, masac, greedy, random; "
+            "paper C: hppo, hdppo, ghppo, ppo_relaxed, hgdm."
         ),
     ],
     steps: Annotated[int, typer.Option(help="Agent transitions to train for.", min=1)],

@@ -4,6 +4,7 @@ the same loop driving PPO-relaxed (on-policy) and HGDM (off-policy)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from vtwin.agents.ppo_relaxed import PPORelaxedAgent, PPORelaxedConfig
 from vtwin.config import load_config
 from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 from vtwin.envs.privacy_policies import make_privacy_policy, run_episode
+from vtwin.training import evaluate_policy, train_agent
 from vtwin.training.hybrid import evaluate_hybrid, hybrid_sizes, train_hybrid
 
 TINY = [
@@ -184,3 +186,36 @@ def test_baselines_act_within_bounds_and_evaluate_deterministically(make: Any) -
     a, b = evaluate_hybrid(env, agent, 3), evaluate_hybrid(env, agent, 3)
     assert a == b and np.isfinite(list(a.values())).all()
     assert evaluate_hybrid(env, agent, 3, deterministic=False) != a
+
+
+@pytest.mark.parametrize(
+    ("algo", "params"),
+    [
+        ("hppo", {"hidden": [16, 16], "epochs": 2, "minibatch_size": 32, "rollout_slots": 4}),
+        (
+            "hgdm",
+            {"hidden": [16, 16], "denoising_steps": 2, "learning_starts": 20, "batch_size": 16},
+        ),
+    ],
+)
+def test_a_resumed_hybrid_run_equals_an_uninterrupted_one(
+    tmp_path: Path, algo: str, params: dict[str, object]
+) -> None:
+    """`train_agent` on a paper C env: the run folder checkpoints every episode and a run
+    continued from it repeats the uninterrupted one exactly (the on-policy learner's rollout
+    is empty at episode ends; the off-policy one's replay buffer is in the checkpoint)."""
+
+    def make() -> BatchedCrossRealityPrivacy:
+        return _env(B=2, horizon=10)
+
+    kw: dict[str, Any] = {"seed": 3, "params": params, "device": "cpu"}
+    straight, h_straight = train_agent(make, algo, 80, out_dir=tmp_path / "a", **kw)
+    _, h_short = train_agent(make, algo, 40, out_dir=tmp_path / "b", **kw)
+    assert len(h_short) == 2
+    resumed, h_resumed = train_agent(make, algo, 80, out_dir=tmp_path / "b", **kw)
+    drop = ["wall_s"]
+    pd.testing.assert_frame_equal(h_straight.drop(columns=drop), h_resumed.drop(columns=drop))
+    for pa, pb in zip(straight.parameters(), resumed.parameters(), strict=True):  # type: ignore[attr-defined]
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    ev = [evaluate_policy(agent, make(), seed=11) for agent in (straight, resumed)]
+    assert ev[0] == ev[1] and {"episodes", "utility", "latency_s"} <= set(ev[0])
