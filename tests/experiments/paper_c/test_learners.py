@@ -118,5 +118,6 @@ def test_claims() -> None:
     )
     text, agrees = claim_lhdppo_best(table)
     assert agrees is True and text.startswith("lhdppo 4.500 (paper -2.241)")
+    assert "max_radius" not in text  # ours, not one of the paper's methods
     text, agrees = claim_learners_beat_rule(table)
     assert agrees is False and "hdppo -0.200" in text
