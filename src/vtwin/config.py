@@ -559,6 +559,14 @@ class PrivacyConfig(StrictModel):
     backhaul_per_hop_s: Interval = (1.0, 3.0)
     migration_per_hop_s: NonNegativeFloat = 0.02
     utility_weights: tuple[float, float, float] = (1.0, 0.02, 0.2)
+    observation: Literal["paper", "servers"] = Field(
+        "paper",
+        description="What each AV's observation row holds: 'paper' = the state of eq. (19) "
+        "(positions of the AV, its connected and previous agent server); 'servers' = that "
+        "plus, per server, whether it is the connected one, the previous agent server, the "
+        "satellite, its distance, backhaul hops, compute speed and last slot's latency "
+        "(ours; learners can then score every server with one shared net).",
+    )
 
 
 class TwinUpdateConfig(StrictModel):

@@ -187,15 +187,21 @@ class AgentSizes:
                 raise ValueError(f"{name} = {value}: must be ≥ {least}")
         layout = self.entity_layout
         if layout is not None:
-            if layout.n_actions != self.n_actions:
+            if layout.n_actions != self.layout_actions:
                 raise ValueError(
                     f"entity_layout has {layout.n_entities} entities × "
-                    f"{layout.actions_per_entity} actions; the agent has {self.n_actions}"
+                    f"{layout.actions_per_entity} actions; the agent has {self.layout_actions}"
                 )
             columns = [c for cols in layout.entity_columns for c in cols]
             columns += list(layout.shared_columns)
             if min(columns) < 0 or max(columns) >= self.obs_dim:
                 raise ValueError(f"entity_layout columns must lie in [0, {self.obs_dim})")
+
+    @property
+    def layout_actions(self) -> int:
+        """How many actions an entity layout must score: ``n_actions`` (one choice per
+        row); hybrid learners choose per agent, ``n_agents · n_actions``."""
+        return self.n_actions
 
 
 def net_layout(sizes: AgentSizes, option: str, value: str) -> EntityLayout | None:

@@ -28,7 +28,7 @@ c_v = 0.25); the rest are CleanRL's PPO values, plus value normalisation as ``pp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from vtwin.agents.common import (
     as_tensor,
     clipped_surrogate,
     clipped_value_loss,
+    net_layout,
 )
 from vtwin.agents.hybrid import (
     CONT_DIM,
@@ -52,7 +53,7 @@ from vtwin.agents.hybrid import (
     HybridStep,
     to_env_action,
 )
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import EntityScorer, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
 
@@ -91,6 +92,12 @@ class HPPOConfig(ClippedPPOConfig):
     orthogonal_init: bool = True
     """CleanRL's initialisation: gain √2 hidden, 0.01 on the policy heads, 1 on the value."""
     rollout_slots: int = 128
+    discrete_actor: Literal["mlp", "entity"] = "mlp"
+    """``mlp``: one MLP from the aggregated state to all M·S server logits (paper C).
+    ``entity``: the env's ``entity_layout`` (the ``servers`` observation) groups the row by
+    (AV m, server s), and one MLP (``hidden``) shared by all M·S pairs turns a pair's
+    features into its logit (:class:`~vtwin.agents.nets.EntityScorer`; ours); the
+    continuous actor and the critic stay MLPs."""
 
 
 class HPPOAgent(TorchAgent[HPPOConfig]):
@@ -112,8 +119,11 @@ class HPPOAgent(TorchAgent[HPPOConfig]):
         actor_init, critic_init = (
             ((root2, 0.01), (root2, 1.0)) if cfg.orthogonal_init else (None, None)
         )
-        self.discrete_actor = mlp(
-            self.obs_dim, self.M * self.S, cfg.hidden, nn.Tanh, orthogonal=actor_init
+        layout = net_layout(sizes, "HPPOConfig.discrete_actor", cfg.discrete_actor)
+        self.discrete_actor: nn.Module = (
+            mlp(self.obs_dim, self.M * self.S, cfg.hidden, nn.Tanh, orthogonal=actor_init)
+            if layout is None
+            else EntityScorer(layout, cfg.hidden, nn.Tanh, orthogonal=actor_init)
         )
         self.continuous_actor = mlp(
             self.obs_dim, self.M * CONT_DIM, cfg.hidden, nn.Tanh, orthogonal=actor_init

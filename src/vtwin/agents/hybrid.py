@@ -61,10 +61,17 @@ class HybridSizes(AgentSizes):
 
     ``obs_dim`` = M·F (the M AVs' features side by side), ``n_actions`` = S servers per AV,
     ``n_agents`` = M AVs; ``r_max_deg`` is the env's perturbation bound in degrees (the
-    action map needs it, see :func:`to_env_action`).
+    action map needs it, see :func:`to_env_action`); ``entity_layout``, when the env
+    declares one, has one entity per (AV m, server s) in order m·S + s.
     """
 
     r_max_deg: float = 0.001
+
+    @property
+    def layout_actions(self) -> int:
+        """An entity layout scores every AV's servers: M·S entities in action order
+        m·S + s."""
+        return self.n_agents * self.n_actions
 
     def __post_init__(self) -> None:
         """Refuse sizes no learner can be built for, and a non-positive r_max."""

@@ -39,6 +39,7 @@ from vtwin.envs.base import (
     squeeze_info,
     view_config,
 )
+from vtwin.layout import EntityLayout
 from vtwin.physics.channel import dbm_to_w, noise_power_w, path_gain, shannon_rate_bps
 from vtwin.physics.geo import EARTH_RADIUS_M, haversine_m
 from vtwin.physics.latency import (
@@ -70,6 +71,39 @@ _ANGLE_TOL = 1e-6
 """Angles up to 2π + this are accepted (a float32 2π rounds up) and taken modulo 2π."""
 _RADIUS_RTOL = 1e-6
 """Radii up to r_max·(1 + this) are accepted (a float32 r_max rounds up) and cut to r_max."""
+LATENCY_SCALE_S = 10.0
+"""The ``servers`` observation shows a latency L (s) as L / (L + this), in [0, 1) (ours)."""
+GAP_SCALE_S = 1.0
+"""… and a latency's excess G (s) over the best server's as G / (G + this) (ours)."""
+
+PAPER_COLUMNS: dict[str, slice] = {
+    "position": slice(0, 2),
+    "heading": slice(2, 4),
+    "connected": slice(4, 6),
+    "connected_is_sat": slice(6, 7),
+    "agent": slice(7, 9),
+    "agent_is_sat": slice(9, 10),
+}
+"""Columns of eq. (19)'s per-AV state (the ``paper`` observation; the first columns of the
+``servers`` one)."""
+SERVER_FEATURES: tuple[str, ...] = (
+    "server_connected",
+    "server_previous",
+    "server_is_sat",
+    "server_distance",
+    "server_hops",
+    "server_compute",
+    "server_latency",
+    "server_latency_gap",
+)
+"""Per-server blocks of the ``servers`` observation, each S columns in server order:
+is the AV's connected server (0/1); is its previous agent server (0/1); is the satellite
+(0/1); ground distance AV → server / the area's diagonal (the satellite at its nadir point;
+clipped to 1); backhaul hops from the connected RSU / the graph's largest hop count (0 for
+the satellite, for the connected RSU itself and when the AV is on the satellite); compute
+speed / the fastest server's; the latency (eq. (15)) the server would have given last slot
+as L / (L + 10 s) and its excess over last slot's best server, G = L − min L, as
+G / (G + 1 s) (both 0 before the first slot)."""
 
 REWARD_TERMS: dict[str, type] = {
     "entropy_bits": float,
@@ -237,15 +271,32 @@ class BatchedCrossRealityPrivacy:
         self._copy_rngs, self._turn_rngs = GeneratorPool(), GeneratorPool()
 
         # ---- observation layout ----------------------------------------------------------
-        self.obs_slices: dict[str, slice] = {
-            "position": slice(0, 2),
-            "heading": slice(2, 4),
-            "connected": slice(4, 6),
-            "connected_is_sat": slice(6, 7),
-            "agent": slice(7, 9),
-            "agent_is_sat": slice(9, 10),
-        }
-        self.obs_dim = 10
+        self.observation_kind = pc.observation
+        self.obs_slices: dict[str, slice] = dict(PAPER_COLUMNS)
+        own = max(sl.stop for sl in PAPER_COLUMNS.values())
+        self.entity_layout: EntityLayout | None = None
+        """``servers`` observation: one entity per (AV m, server s) in action order m·S + s,
+        over the flattened row [M·obs_dim]; its columns are AV m's eq. (19) features, then
+        (m, s)'s :data:`SERVER_FEATURES`. None for the ``paper`` observation."""
+        if self.observation_kind == "servers":
+            for k, name in enumerate(SERVER_FEATURES):
+                self.obs_slices[name] = slice(own + k * self.S, own + (k + 1) * self.S)
+            self.obs_dim = own + len(SERVER_FEATURES) * self.S
+            F = self.obs_dim
+            self.entity_layout = EntityLayout(
+                tuple(
+                    tuple(m * F + c for c in range(own))
+                    + tuple(m * F + self.obs_slices[name].start + s for name in SERVER_FEATURES)
+                    for m in range(self.M)
+                    for s in range(self.S)
+                ),
+                (),
+            )
+        else:
+            self.obs_dim = own
+        self._diag_m = float(np.hypot(*self.area_m))
+        self._hop_scale = max(int(self.rsu_hops.max()), 1)
+        self._compute_scale = float(self.compute_hz.max())
         self._started = False
 
     # ------------------------------------------------------------------ reset / step
@@ -285,6 +336,7 @@ class BatchedCrossRealityPrivacy:
         self._heading = np.zeros((B, M, 2))
         self.connected = self._connected(self._xy)
         self.agent = self.connected.copy()  # the initial agent server is the connected one
+        self._last_by_server = np.zeros((B, M, self.S))  # latency every server gave, s
         self._started = True
         return self._observe(), {"seeds": np.asarray(seeds)}
 
@@ -424,6 +476,7 @@ class BatchedCrossRealityPrivacy:
             info["perturbed_latlon"] = self.projection.to_latlon(perturbed)
 
         self.agent = server
+        self._last_by_server = lat["by_server_s"]
         self.t += 1
         self._ends.update(np.zeros(self.B, dtype=bool), np.full(self.B, self.t >= self.horizon))
         terminated, truncated = self._ends.flags()
@@ -538,22 +591,50 @@ class BatchedCrossRealityPrivacy:
         before the first); its connected server's position and whether that is the
         satellite; the position of its previous agent server and whether that is the
         satellite. Positions are clipped to the area; the satellite sits at its nadir point.
+        The ``servers`` observation appends the per-server blocks of :data:`SERVER_FEATURES`.
         """
         area = self.area_m
         pos = np.clip(self._xy / area, 0.0, 1.0)
         conn = np.clip(self.server_xy[self.connected] / area, 0.0, 1.0)
         agent = np.clip(self.server_xy[self.agent] / area, 0.0, 1.0)
-        return np.concatenate(
-            [
-                pos,
-                self._heading,
-                conn,
-                (self.connected == self.SAT)[..., None].astype(np.float64),
-                agent,
-                (self.agent == self.SAT)[..., None].astype(np.float64),
-            ],
-            axis=-1,
+        parts = [
+            pos,
+            self._heading,
+            conn,
+            (self.connected == self.SAT)[..., None].astype(np.float64),
+            agent,
+            (self.agent == self.SAT)[..., None].astype(np.float64),
+        ]
+        if self.observation_kind == "servers":
+            parts += self._server_features()
+        return np.concatenate(parts, axis=-1)
+
+    def _server_features(self) -> list[FloatArray]:
+        """The per-server blocks [B, M, S] of the ``servers`` observation, in
+        :data:`SERVER_FEATURES` order."""
+        B, M, S = self.B, self.M, self.S
+        cand = np.arange(S)
+        c, prev = self.connected, self.agent
+        to_server = self.server_xy[None, None] - self._xy[:, :, None, :]  # [B, M, S, 2]
+        dist = np.minimum(np.hypot(to_server[..., 0], to_server[..., 1]) / self._diag_m, 1.0)
+        on_sat = c == self.SAT
+        rsu = np.where(on_sat, 0, c)
+        cand_i = np.where(cand < self.N, cand, 0)
+        hops = np.where(
+            on_sat[..., None] | (cand >= self.N), 0, self.rsu_hops[rsu[..., None], cand_i]
         )
+        shape = (B, M, S)
+        gap = self._last_by_server - self._last_by_server.min(axis=-1, keepdims=True)
+        return [
+            (cand == c[..., None]).astype(np.float64),
+            (cand == prev[..., None]).astype(np.float64),
+            np.broadcast_to((cand == self.SAT).astype(np.float64), shape),
+            dist,
+            hops / self._hop_scale,
+            np.broadcast_to(self.compute_hz / self._compute_scale, shape),
+            self._last_by_server / (self._last_by_server + LATENCY_SCALE_S),
+            gap / (gap + GAP_SCALE_S),
+        ]
 
     def adversary_view(
         self,
@@ -583,10 +664,15 @@ class CrossRealityPrivacyEnv(SingleCopyEnv[NDArray[np.float32], dict[str, Any]])
     absorbed).
 
     ## Observation space
-    ``Box(−1, 1, (10·M,), float32)``, per AV (eq. (19); ``batched.obs_slices`` names the
-    columns): position / area size (2), heading unit vector (2), connected server position
-    / area size (2), connected is the satellite (1), previous agent server position / area
-    size (2), previous agent is the satellite (1).
+    ``Box(−1, 1, (F·M,), float32)``, per AV (``batched.obs_slices`` names the columns). With
+    ``privacy.observation = paper`` (the default) F = 10, eq. (19): position / area size (2),
+    heading unit vector (2), connected server position / area size (2), connected is the
+    satellite (1), previous agent server position / area size (2), previous agent is the
+    satellite (1). With ``servers`` F = 10 + 8·S: those, then per server s (S columns each,
+    see ``vtwin.envs.privacy.SERVER_FEATURES``) is-connected, is-previous-agent,
+    is-satellite, distance, backhaul hops, compute speed, last slot's latency and its
+    excess over the best server's (all in [0, 1]); ``batched.entity_layout`` groups the row
+    by (AV, server).
 
     ## Rewards
     Mean over AVs of the configured reward (``reward:``; default ``paper-c``, eq. (20): the
@@ -603,7 +689,8 @@ class CrossRealityPrivacyEnv(SingleCopyEnv[NDArray[np.float32], dict[str, Any]])
     (a user reward callable, see :mod:`vtwin.rewards`).
 
     ## Version history
-    * v0: first version (SPEC §C).
+    * v0: first version (SPEC §C); the optional ``servers`` observation
+      (``privacy.observation``) added later, the default unchanged.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)

@@ -117,13 +117,14 @@ class HybridOffPolicyLearner(Protocol):
 
 
 def hybrid_sizes(env: BatchedCrossRealityPrivacy) -> HybridSizes:
-    """The sizes of a hybrid learner for ``env``: M·F observation columns, S servers, M AVs
-    and the env's r_max (degrees)."""
+    """The sizes of a hybrid learner for ``env``: M·F observation columns, S servers, M AVs,
+    the env's r_max (degrees) and its entity layout (None for the ``paper`` observation)."""
     return HybridSizes(
         obs_dim=env.M * env.obs_dim,
         n_actions=env.S,
         n_agents=env.M,
         r_max_deg=env.r_max_deg,
+        entity_layout=env.entity_layout,
     )
 
 

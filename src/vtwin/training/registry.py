@@ -63,7 +63,11 @@ def agent_sizes(env: Any) -> AgentSizes:
         from vtwin.agents.hybrid import HybridSizes
 
         return HybridSizes(
-            obs_dim=env.M * env.obs_dim, n_actions=env.S, n_agents=env.M, r_max_deg=env.r_max_deg
+            obs_dim=env.M * env.obs_dim,
+            n_actions=env.S,
+            n_agents=env.M,
+            r_max_deg=env.r_max_deg,
+            entity_layout=getattr(env, "entity_layout", None),
         )
     if kind == "multi_agent":
         return AgentSizes(env.obs_dim, env.M, n_agents=env.V, state_dim=env.state_dim)
