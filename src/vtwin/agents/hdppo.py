@@ -50,25 +50,22 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from vtwin.agents.common import (
     ClippedPPOConfig,
     PPOStats,
     TorchAgent,
-    as_tensor,
     clipped_surrogate,
     clipped_value_loss,
 )
 from vtwin.agents.diffusion import Diffusion, Schedule, Squash
 from vtwin.agents.hybrid import (
     CONT_DIM,
+    HybridActorCritic,
     HybridDistribution,
     HybridRollout,
     HybridSizes,
-    HybridStep,
-    to_env_action,
 )
 from vtwin.agents.nets import mlp
 from vtwin.agents.normalize import RunningMeanStd
@@ -218,7 +215,7 @@ def _small_output(net: nn.Sequential) -> None:
     nn.init.zeros_(last.bias)
 
 
-class HDPPOAgent(TorchAgent[HDPPOConfig]):
+class HDPPOAgent(HybridActorCritic, TorchAgent[HDPPOConfig]):
     """Discrete diffusion actor (per-AV server logits), continuous actor (a diffusion chain or
     an MLP, per-AV means of ``u``, learned log-σ) and critic V(s), trained with PPO. Build it
     with :class:`~vtwin.agents.hybrid.HybridSizes`."""
@@ -289,43 +286,6 @@ class HDPPOAgent(TorchAgent[HDPPOConfig]):
         """The hybrid policy π_c · π_d for observations [N, M·F] (eq. (22))."""
         logits, mean = self.chain_outputs(obs)
         return HybridDistribution(logits, mean, self.log_std)
-
-    @torch.no_grad()
-    def act(
-        self, obs: NDArray[Any], deterministic: bool = False
-    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
-        """The env's action dict for observations [N, M·F] (N copies) and the step the
-        rollout stores. ``deterministic``: the most likely server and the Gaussian means."""
-        o = as_tensor(obs, torch.float32, self.device)
-        assert o is not None
-        dist = self.distribution(o)
-        server, u = dist.mode() if deterministic else dist.sample(self._gen)
-        logp_d, logp_c = dist.log_prob_parts(server, u)  # eqs. (28), (27)
-        value = self._denormalize(self.critic(o).squeeze(-1))
-        server_np = server.cpu().numpy().astype(np.int64)
-        u_np = u.cpu().numpy().astype(np.float32)
-        step = HybridStep(
-            server_np,
-            u_np,
-            logp_d.double().cpu().numpy(),
-            logp_c.double().cpu().numpy(),
-            value.double().cpu().numpy(),
-        )
-        return to_env_action(server_np, u_np, self.sizes.r_max_deg), step
-
-    @torch.no_grad()
-    def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
-        """V(s) [N] in return units."""
-        o = as_tensor(obs, torch.float32, self.device)
-        assert o is not None
-        return self._denormalize(self.critic(o).squeeze(-1)).double().cpu().numpy()
-
-    def _denormalize(self, v: torch.Tensor) -> torch.Tensor:
-        """Critic output in return units (unchanged without ``normalize_values``)."""
-        if not self.config.normalize_values:
-            return v
-        std = float(np.sqrt(self.value_norm.var + 1e-8))
-        return v * std + float(self.value_norm.mean)
 
     # ------------------------------------------------------------------ learning
     def coefficients(self) -> tuple[float, float]:

@@ -32,26 +32,23 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from vtwin.agents.common import (
     ClippedPPOConfig,
     PPOStats,
     TorchAgent,
-    as_tensor,
     clipped_surrogate,
     clipped_value_loss,
     net_layout,
 )
 from vtwin.agents.hybrid import (
     CONT_DIM,
+    HybridActorCritic,
     HybridDistribution,
     HybridPolicy,
     HybridRollout,
     HybridSizes,
-    HybridStep,
-    to_env_action,
 )
 from vtwin.agents.nets import EntityScorer, mlp
 from vtwin.agents.normalize import RunningMeanStd
@@ -100,7 +97,7 @@ class HPPOConfig(ClippedPPOConfig):
     continuous actor and the critic stay MLPs."""
 
 
-class HPPOAgent(TorchAgent[HPPOConfig]):
+class HPPOAgent(HybridActorCritic, TorchAgent[HPPOConfig]):
     """Discrete actor (per-AV server logits), continuous actor (per-AV means of ``u`` and a
     learned log-σ) and critic V(s), trained with PPO. Build it with :class:`HybridSizes`."""
 
@@ -143,43 +140,6 @@ class HPPOAgent(TorchAgent[HPPOConfig]):
         logits = self.discrete_actor(obs).reshape(n, self.M, self.S)
         mean = 0.5 + self.continuous_actor(obs).reshape(n, self.M, CONT_DIM)
         return HybridDistribution(logits, mean, self.log_std)
-
-    @torch.no_grad()
-    def act(
-        self, obs: NDArray[Any], deterministic: bool = False
-    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
-        """The env's action dict for observations [N, M·F] (N copies) and the step the
-        rollout stores. ``deterministic``: the most likely server and the Gaussian means."""
-        o = as_tensor(obs, torch.float32, self.device)
-        assert o is not None
-        dist = self.distribution(o)
-        server, u = dist.mode() if deterministic else dist.sample(self._gen)
-        logp_d, logp_c = dist.log_prob_parts(server, u)
-        value = self._denormalize(self.critic(o).squeeze(-1))
-        server_np = server.cpu().numpy().astype(np.int64)
-        u_np = u.cpu().numpy().astype(np.float32)
-        step = HybridStep(
-            server_np,
-            u_np,
-            logp_d.double().cpu().numpy(),
-            logp_c.double().cpu().numpy(),
-            value.double().cpu().numpy(),
-        )
-        return to_env_action(server_np, u_np, self.sizes.r_max_deg), step
-
-    @torch.no_grad()
-    def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
-        """V(s) [N] in return units."""
-        o = as_tensor(obs, torch.float32, self.device)
-        assert o is not None
-        return self._denormalize(self.critic(o).squeeze(-1)).double().cpu().numpy()
-
-    def _denormalize(self, v: torch.Tensor) -> torch.Tensor:
-        """Critic output in return units (unchanged without ``normalize_values``)."""
-        if not self.config.normalize_values:
-            return v
-        std = float(np.sqrt(self.value_norm.var + 1e-8))
-        return v * std + float(self.value_norm.mean)
 
     # ------------------------------------------------------------------ learning
     def update(self, rollout: HybridRollout) -> dict[str, float]:

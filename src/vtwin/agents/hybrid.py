@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from vtwin.arrays import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "CONT_DIM",
+    "HybridActorCritic",
     "HybridDistribution",
     "HybridPolicy",
     "HybridRollout",
@@ -260,3 +261,59 @@ class HybridRollout(GAERows):
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}
+
+
+class HybridActorCritic:
+    """``act``, ``value`` and the value de-normalisation the hybrid PPO learners share (H-PPO,
+    PPO-relaxed, HDPPO, GHPPO). The learner provides ``distribution(obs)``, a ``critic``
+    V(s), ``value_norm`` (running return statistics), ``config.normalize_values``,
+    ``sizes.r_max_deg``, ``device`` and its generator ``_gen``."""
+
+    config: Any
+    sizes: HybridSizes
+    critic: torch.nn.Module
+    value_norm: Any
+    device: torch.device
+    _gen: torch.Generator
+
+    def distribution(self, obs: torch.Tensor) -> Any:
+        """The hybrid policy for observations [N, M·F]."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act(
+        self, obs: NDArray[Any], deterministic: bool = False
+    ) -> tuple[dict[str, NDArray[np.generic]], HybridStep]:
+        """The env's action dict for observations [N, M·F] (N copies) and the step the
+        rollout stores. ``deterministic``: the most likely server and the Gaussian means."""
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        dist = self.distribution(o)
+        server, u = dist.mode() if deterministic else dist.sample(self._gen)
+        logp_d, logp_c = dist.log_prob_parts(server, u)  # paper C eqs. (28), (27)
+        value = self._denormalize(self.critic(o).squeeze(-1))
+        server_np = server.cpu().numpy().astype(np.int64)
+        u_np = u.cpu().numpy().astype(np.float32)
+        step = HybridStep(
+            server_np,
+            u_np,
+            logp_d.double().cpu().numpy(),
+            logp_c.double().cpu().numpy(),
+            value.double().cpu().numpy(),
+        )
+        return to_env_action(server_np, u_np, self.sizes.r_max_deg), step
+
+    @torch.no_grad()
+    def value(self, obs: NDArray[Any]) -> NDArray[np.float64]:
+        """V(s) [N] in return units."""
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        out: NDArray[np.float64] = (
+            self._denormalize(self.critic(o).squeeze(-1)).double().cpu().numpy()
+        )
+        return out
+
+    def _denormalize(self, v: torch.Tensor) -> torch.Tensor:
+        """Critic output in return units (unchanged without ``normalize_values``)."""
+        if not self.config.normalize_values:
+            return v
+        std = float(np.sqrt(self.value_norm.var + 1e-8))
+        return v * std + float(self.value_norm.mean)
