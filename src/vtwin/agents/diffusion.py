@@ -83,13 +83,15 @@ class Diffusion(nn.Module):
         x0_clip: float | None = None,
         x0_squash: Squash = "clip",
         layout: EntityLayout | None = None,
+        activation: type[nn.Module] = nn.Mish,
     ) -> None:
         """``x_dim`` is the size of x_0 (e.g. the number of discrete actions); ``x0_clip``
         bounds the predicted x_0 of every step to [−x0_clip, x0_clip] (None: eq. (8) as is), by
         clipping (``x0_squash="clip"``) or by ``c·tanh(x/c)`` (``"tanh"``). With ``layout``
         (x_0 indexed like the env's actions) ε_θ is one network shared by the entities: an
         entity's entries of ε come from its entries of x_t, its features, the shared ones
-        and the step embedding (:class:`~vtwin.agents.nets.EntityScorer`)."""
+        and the step embedding (:class:`~vtwin.agents.nets.EntityScorer`). ``activation``:
+        the ε-network's hidden activation (Mish as the reference diffusion-policy code)."""
         super().__init__()
         if x0_clip is not None and not x0_clip > 0:
             raise ValueError(f"x0_clip = {x0_clip}: must be > 0 (or None)")
@@ -126,26 +128,42 @@ class Diffusion(nn.Module):
         self.eps: nn.Module
         self.per_entity = layout is not None
         if layout is None:
-            self.eps = mlp(x_dim + t_dim + state_dim, x_dim, hidden)
+            self.eps = mlp(x_dim + t_dim + state_dim, x_dim, hidden, activation)
         else:
             if layout.n_actions != x_dim:
                 raise ValueError(f"layout has {layout.n_actions} actions; x_dim = {x_dim}")
-            self.eps = EntityScorer(layout, hidden, nn.Mish, extra_per_action=1, extra_dim=t_dim)
+            self.eps = EntityScorer(layout, hidden, activation, extra_per_action=1, extra_dim=t_dim)
 
-    def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """ε_θ(x_t, t, s) for a batch: x_t [N, x_dim], t [N] (0-based step), state [N, S]."""
+    def predict_eps(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        state: torch.Tensor,
+        projected: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """ε_θ(x_t, t, s) for a batch: x_t [N, x_dim], t [N] (0-based step), state [N, S].
+        ``projected``: with a ``layout``, the state's first-layer share
+        (:meth:`EntityScorer.project <vtwin.agents.nets.EntityScorer.project>`), which
+        :meth:`sample` computes once for all its steps."""
         if self.per_entity:
-            return self.eps(state, extra=x_t, row_extra=self.t_embed(t))
+            return self.eps(state, extra=x_t, row_extra=self.t_embed(t), projected=projected)
         return self.eps(torch.cat([x_t, self.t_embed(t), state], dim=-1))
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Closed-form forward noising x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (t 0-based, paper A eq. (6))."""
         return self.sqrt_abar[t, None] * x0 + self.sqrt_one_minus_abar[t, None] * noise
 
-    def p_mean(self, x_t: torch.Tensor, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def p_mean(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        state: torch.Tensor,
+        projected: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Reverse-step mean μ_θ(x_t, t, s) of paper A eq. (8) (tanh-squashed ε); with
-        ``x0_clip`` the posterior mean of the clipped predicted x_0 (module docstring)."""
-        raw = self.predict_eps(x_t, t, state)
+        ``x0_clip`` the posterior mean of the clipped predicted x_0 (module docstring).
+        ``projected`` as in :meth:`predict_eps`."""
+        raw = self.predict_eps(x_t, t, state, projected)
         self._raw_sq.append(raw.square().mean())
         eps = torch.tanh(raw)
         self._saturated.append((eps.detach().abs() > SATURATED).float().mean())
@@ -182,13 +200,15 @@ class Diffusion(nn.Module):
         """Run the reverse chain x_N → x_0 (eq. (9)) for a batch of states; differentiable."""
         n = state.shape[0]
         self._saturated, self._raw_sq = [], []
+        # per entity the state's share of ε_θ's first layer is the same at every step
+        projected = self.eps.project(state) if isinstance(self.eps, EntityScorer) else None
         if deterministic:
             x = torch.zeros(n, self.x_dim, device=state.device)
         else:
             x = torch.randn(n, self.x_dim, device=state.device, generator=generator)
         for step in reversed(range(self.n_steps)):
             t = torch.full((n,), step, device=state.device, dtype=torch.long)
-            x = self.p_mean(x, t, state)
+            x = self.p_mean(x, t, state, projected)
             if step > 0 and not deterministic:
                 z = torch.randn(n, self.x_dim, device=state.device, generator=generator)
                 x = x + self.posterior_std[step] * z

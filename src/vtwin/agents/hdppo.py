@@ -58,6 +58,7 @@ from vtwin.agents.common import (
     TorchAgent,
     clipped_surrogate,
     clipped_value_loss,
+    net_layout,
 )
 from vtwin.agents.diffusion import Diffusion, Schedule, Squash
 from vtwin.agents.hybrid import (
@@ -67,9 +68,10 @@ from vtwin.agents.hybrid import (
     HybridRollout,
     HybridSizes,
 )
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import EntityScorer, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
+from vtwin.layout import EntityLayout
 
 __all__ = ["HDPPOAgent", "HDPPOConfig", "linear_anneal"]
 
@@ -121,6 +123,20 @@ class HDPPOConfig(ClippedPPOConfig):
     """Hidden widths of both ε-networks (Mish)."""
     t_dim: int = 16
     """Width of the step embedding fed to the ε-networks."""
+    discrete_actor: Literal["mlp", "entity"] = "mlp"
+    """ε-network of the discrete chain. ``mlp``: one MLP from the aggregated state, x_t and the
+    step embedding to all M·S entries of ε (paper C). ``entity``: the env's
+    ``entity_layout`` (the ``servers`` observation) groups the row by (AV m, server s), and
+    one MLP (``entity_hidden``) shared by all M·S pairs maps a pair's features, its entry
+    of x_t and the step embedding to its entry of ε (ours, as H-PPO's ``discrete_actor``;
+    :class:`~vtwin.agents.nets.EntityScorer`)."""
+    entity_hidden: tuple[int, ...] = (32,)
+    """Hidden widths of the ``entity`` ε-network (tanh). It runs M·S times per row and chain
+    step (1005 pairs × U = 5 on ``paper-c``), so it is kept small: one forward and backward
+    pass of the chain over 256 rows of ``paper-c`` took 1.85 s with (32,) and Mish (the MLP
+    chain's activation), 0.84 s with (32,) and tanh, 0.40 s with (16,) and tanh (one core,
+    contended); with the observation's first-layer share computed once per chain rather than
+    per step (:meth:`~vtwin.agents.nets.EntityScorer.project`) against 2.7 s before."""
     continuous_actor: Literal["diffusion", "mlp"] = "diffusion"
     """``diffusion``: the means come from a chain (HDPPO); ``mlp``: from an MLP as H-PPO's
     continuous head (GHPPO)."""
@@ -198,6 +214,8 @@ class HDPPOConfig(ClippedPPOConfig):
             raise ValueError(f"discrete_x0_clip = {c}: must be a finite number > 0 (or None)")
         if self.t_dim < 2 or self.t_dim % 2:
             raise ValueError(f"t_dim = {self.t_dim}: must be an even integer ≥ 2")
+        if self.discrete_actor not in ("mlp", "entity"):
+            raise ValueError(f"discrete_actor = {self.discrete_actor!r}; allowed: 'mlp', 'entity'")
         if self.continuous_actor not in ("diffusion", "mlp"):
             raise ValueError(
                 f"continuous_actor = {self.continuous_actor!r}; allowed: 'diffusion', 'mlp'"
@@ -234,7 +252,8 @@ class HDPPOAgent(HybridActorCritic, TorchAgent[HDPPOConfig]):
                 f"{type(self).__name__} needs HybridSizes (obs_dim, servers, AVs, r_max_deg)"
             )
         self.M, self.S = sizes.n_agents, sizes.n_actions
-        self.discrete_actor = self._chain(self.M * self.S, cfg.discrete_x0_clip)
+        layout = net_layout(sizes, f"{type(cfg).__name__}.discrete_actor", cfg.discrete_actor)
+        self.discrete_actor = self._chain(self.M * self.S, cfg.discrete_x0_clip, layout)
         if cfg.continuous_actor == "diffusion":
             self.continuous_actor = self._chain(self.M * CONT_DIM, cfg.continuous_x0_clip)
         else:  # GHPPO: H-PPO's MLP head
@@ -249,21 +268,27 @@ class HDPPOAgent(HybridActorCritic, TorchAgent[HDPPOConfig]):
         self.transitions_seen = 0
         """Joint transitions of every update so far (the annealing clock)."""
 
-    def _chain(self, x_dim: int, x0_clip: float | None) -> Diffusion:
-        """A mean-only chain of U steps over x_0 [x_dim], started near x_0 ≈ 0."""
+    def _chain(
+        self, x_dim: int, x0_clip: float | None, layout: EntityLayout | None = None
+    ) -> Diffusion:
+        """A mean-only chain of U steps over x_0 [x_dim], started near x_0 ≈ 0 (its ε-network
+        one MLP per entity of ``layout`` when given)."""
         cfg = self.config
         chain = Diffusion(
             self.obs_dim,
             x_dim,
             n_steps=cfg.denoising_steps,
             schedule=cfg.schedule,
-            hidden=tuple(cfg.denoiser_hidden),
+            hidden=tuple(cfg.denoiser_hidden if layout is None else cfg.entity_hidden),
             t_dim=cfg.t_dim,
             x0_clip=x0_clip,
             x0_squash=cfg.x0_squash,
+            layout=layout,
+            activation=nn.Mish if layout is None else nn.Tanh,
         )
-        assert isinstance(chain.eps, nn.Sequential)
-        _small_output(chain.eps)
+        eps = chain.eps.net if isinstance(chain.eps, EntityScorer) else chain.eps
+        assert isinstance(eps, nn.Sequential)
+        _small_output(eps)
         return chain
 
     def _build_optimizers(self) -> None:

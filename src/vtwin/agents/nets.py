@@ -97,14 +97,34 @@ class EntityScorer(nn.Module):
         )
         self.net = mlp(in_dim, self.k, hidden, activation, orthogonal=orthogonal)
 
+    def project(self, obs: torch.Tensor) -> torch.Tensor:
+        """The observation's share of the first layer's pre-activation, [N, E, H₁]: every
+        entity's own columns times their weights, plus the shared columns' (once per row,
+        broadcast) and the bias. :meth:`forward` adds the ``extra`` inputs' shares to it; a
+        caller that scores the same observations many times (a diffusion chain's steps)
+        computes it once and passes it as ``projected``."""
+        first = self._first
+        f_e, f_s = self.entity_index.shape[1], self.shared_index.numel()
+        h = nn.functional.linear(obs[:, self.entity_index], first.weight[:, :f_e], first.bias)
+        if f_s:
+            shared = nn.functional.linear(
+                obs[:, self.shared_index], first.weight[:, f_e : f_e + f_s]
+            )
+            h = h + shared[:, None, :]
+        return h
+
     def forward(
         self,
         obs: torch.Tensor,
         extra: torch.Tensor | None = None,
         row_extra: torch.Tensor | None = None,
+        projected: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """[N, obs_dim] (+ [N, n_actions] per-action, [N, extra_dim] per-row inputs) →
-        [N, n_actions] scores."""
+        [N, n_actions] scores. ``projected``: :meth:`project` of ``obs``, when the caller
+        has it. The first layer is applied by parts (the same function as one linear layer
+        over ``[entity columns, shared columns, extra_e, row_extra]``), so a per-row input
+        is multiplied once per row rather than once per entity."""
         if (extra is None) != (self.extra_per_action == 0) or (row_extra is None) != (
             self.extra_dim == 0
         ):
@@ -113,14 +133,23 @@ class EntityScorer(nn.Module):
                 "iff built with extra_dim > 0"
             )
         n = obs.shape[0]
-        parts = [obs[:, self.entity_index]]  # [N, E, F]
-        if self.shared_index.numel():
-            parts.append(obs[:, self.shared_index][:, None, :].expand(n, self.n_entities, -1))
+        h = self.project(obs) if projected is None else projected
+        weight = self._first.weight
+        start = self.entity_index.shape[1] + self.shared_index.numel()
         if extra is not None:
-            parts.append(extra.reshape(n, self.n_entities, self.k))
+            per_entity = extra.reshape(n, self.n_entities, self.k)
+            h = h + nn.functional.linear(per_entity, weight[:, start : start + self.k])
+            start += self.k
         if row_extra is not None:
-            parts.append(row_extra[:, None, :].expand(n, self.n_entities, -1))
-        return self.net(torch.cat(parts, dim=-1)).reshape(n, self.n_entities * self.k)
+            h = h + nn.functional.linear(row_extra, weight[:, start:])[:, None, :]
+        return self.net[1:](h).reshape(n, self.n_entities * self.k)
+
+    @property
+    def _first(self) -> nn.Linear:
+        """The MLP's first linear layer (split by input block in :meth:`forward`)."""
+        first = self.net[0]
+        assert isinstance(first, nn.Linear)
+        return first
 
 
 class SinusoidalEmbedding(nn.Module):

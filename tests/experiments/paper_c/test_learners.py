@@ -14,6 +14,7 @@ import pytest
 from vtwin.experiments import expand, get_experiment
 from vtwin.experiments.paper_c.learners import (
     LEARNERS,
+    OBSERVATION,
     RULES,
     VARIANTS,
     claim_learners_beat_rule,
@@ -36,7 +37,7 @@ def _spec(method: str, preset: str = "paper-c-synth", **budget: float) -> RunSpe
         seed=0,
         budget={**BUDGET, **budget},
         preset=preset,
-        overrides=SYNTH if preset == "paper-c-synth" else (),
+        overrides=(*SYNTH, OBSERVATION) if preset == "paper-c-synth" else (OBSERVATION,),
         mode="quick",
     )
 
@@ -47,13 +48,19 @@ def test_learner_experiments_are_registered() -> None:
     assert set(exp.methods) == {*LEARNERS, *RULES}
     assert {v.algo for v in VARIANTS.values()} <= set(algorithm_names("hybrid"))
     assert VARIANTS["lhdppo"].overrides == ("reward.kind=paper-c-llm",)
+    # every learner sees the servers observation; the ablation goes back to eq. (19)
+    for name in expand_name("paper-c")[2:]:
+        assert get_experiment(name).overrides == (OBSERVATION,)
+    assert VARIANTS["h_ppo_eq19"].overrides == ("privacy.observation=paper",)
+    entity = {m for m, v in VARIANTS.items() if ("discrete_actor", "entity") in v.params}
+    assert entity == {"lhdppo", "hdppo", "h_ppo", "ghppo"}
     lr = get_experiment("paper-c-lr")
     assert {s.sweep_value for s in expand(lr, quick=True)} == {5e-5, 1e-4, 5e-4, 1e-3}
     steps = get_experiment("paper-c-denoising")
     assert {s.sweep_value for s in expand(steps, quick=True)} == {3, 5, 7, 9}
 
 
-@pytest.mark.parametrize("method", ["h_ppo", "lhdppo"])
+@pytest.mark.parametrize("method", ["h_ppo", "lhdppo", "h_ppo_eq19"])
 def test_a_learner_run_is_deterministic_and_reports_fig5(method: str) -> None:
     a, b = run_learner(_spec(method)), run_learner(_spec(method))
     for r in (a, b):
@@ -82,6 +89,7 @@ def test_the_swept_learning_rate_and_steps_reach_the_learner(
         learners.run_learner(_spec("lhdppo", lr=5e-4, denoising_steps=7))
     assert seen == {
         "algo": "hdppo",
+        "discrete_actor": "entity",
         "steps": 160,
         "anneal_steps": 160,
         "lr": 5e-4,
@@ -114,10 +122,13 @@ def test_claims() -> None:
             {"method": "lhdppo", "seed": 0, "utility": 4.5},
             {"method": "hdppo", "seed": 0, "utility": 4.2},
             {"method": "max_radius", "seed": 0, "utility": 4.4},
+            {"method": "h_ppo_eq19", "seed": 0, "utility": 3.9},  # evidence, not judged
         ]
     )
     text, agrees = claim_lhdppo_best(table)
     assert agrees is True and text.startswith("lhdppo 4.500 (paper -2.241)")
     assert "max_radius" not in text  # ours, not one of the paper's methods
     text, agrees = claim_learners_beat_rule(table)
-    assert agrees is False and "hdppo -0.200" in text
+    assert agrees is False and "hdppo -0.200" in text and "h_ppo_eq19" not in text
+    text, agrees = claim_learners_beat_rule(table[table["method"] != "hdppo"])
+    assert agrees is True

@@ -15,6 +15,16 @@ learning rates and numbers of denoising steps.
 Methods and the rewards they train on: ``lhdppo`` = HDPPO on the LLM-designed reward
 (``paper-c-llm``, eq. (21); our weights, the paper prints none); ``hdppo`` and every baseline
 on the manual reward (eq. (20) = the utility).
+
+Observation and server head (our deviation, measured in ``docs/reproductions/paper-c.md``).
+Every method sees the ``servers`` observation (eq. (19)'s per-AV state plus eight features per
+(AV, server): connected, previous agent server, satellite, distance, hops, compute, last
+slot's latency and its gap to the best), and the learners whose discrete output is one score
+per server (H-PPO's logits, the HDPPO/GHPPO discrete chain) compute it with one small network
+shared by all (AV, server) pairs (``discrete_actor = "entity"``). On eq. (19)'s aggregated
+state alone no learner — ours or Stable-Baselines3's PPO — learned the agent server (latency
+≈ a random server's), which buried every paper claim under the one decision none could make.
+``h_ppo_eq19`` keeps H-PPO on the paper's observation and MLP head as that evidence.
 """
 
 from __future__ import annotations
@@ -34,7 +44,17 @@ if TYPE_CHECKING:
 
     from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 
-__all__ = ["ANNEALED", "KPIS", "LEARNERS", "RULES", "VARIANTS", "Variant", "run_learner"]
+__all__ = [
+    "ABLATIONS",
+    "ANNEALED",
+    "KPIS",
+    "LEARNERS",
+    "OBSERVATION",
+    "RULES",
+    "VARIANTS",
+    "Variant",
+    "run_learner",
+]
 
 KPIS = ("utility", "entropy_bits", "latency_s", "qos_loss", "confidence")
 
@@ -49,16 +69,22 @@ class Variant:
     overrides: tuple[str, ...] = ()
 
 
+_ENTITY = (("discrete_actor", "entity"),)
+OBSERVATION = "privacy.observation=servers"
+"""Every paper C learner experiment's observation (module docstring)."""
 VARIANTS: dict[str, Variant] = {
-    "lhdppo": Variant("hdppo", overrides=("reward.kind=paper-c-llm",)),
-    "hdppo": Variant("hdppo"),
-    "h_ppo": Variant("hppo"),
-    "ghppo": Variant("ghppo"),
+    "lhdppo": Variant("hdppo", _ENTITY, ("reward.kind=paper-c-llm",)),
+    "hdppo": Variant("hdppo", _ENTITY),
+    "h_ppo": Variant("hppo", _ENTITY),
+    "ghppo": Variant("ghppo", _ENTITY),
     "hgdm": Variant("hgdm"),
     "ppo_relaxed": Variant("ppo_relaxed"),
+    "h_ppo_eq19": Variant("hppo", overrides=("privacy.observation=paper",)),
 }
 """Learner method → algorithm, parameters, overrides."""
 LEARNERS = tuple(VARIANTS)
+ABLATIONS = ("h_ppo_eq19",)
+"""Methods shown as evidence for a deviation, not judged by the claims."""
 RULES = ("geo_i", "max_radius")
 _EVAL_SEED = 900_000  # evaluation copies: seeds no training episode uses
 _CURVE_POINTS = 20
@@ -213,7 +239,7 @@ def claim_learners_beat_rule(table: pd.DataFrame) -> tuple[str, bool | None]:
     if "max_radius" not in means:
         return "needs max_radius", None
     bar = means["max_radius"]
-    learners = [m for m in LEARNERS if m in means]
+    learners = [m for m in LEARNERS if m in means and m not in ABLATIONS]
     text = f"max_radius {bar:.3f}; " + ", ".join(f"{m} {means[m] - bar:+.3f}" for m in learners)
     return text, all(means[m] >= bar for m in learners) if learners else None
 
@@ -283,6 +309,7 @@ register(
         paper="C",
         title="Paper C Figs. 4(a), 5 and 8: every learner against Geo-I and the max-radius rule",
         preset="paper-c",
+        overrides=(OBSERVATION,),
         methods=(*LEARNERS, *RULES),
         run=f"{_HERE}:run_learner",
         seeds=3,
@@ -341,6 +368,7 @@ for _name, _title, _sweep in (
             paper="C",
             title=_title,
             preset="paper-c",
+            overrides=(OBSERVATION,),
             methods=("lhdppo",),
             run=f"{_HERE}:run_learner",
             seeds=3,
