@@ -97,6 +97,39 @@ def test_mean_only_chain_is_deterministic_and_sampling_reproducible() -> None:
     assert not torch.equal(model.sample(s, generator=g3), a)
 
 
+def test_the_denoiser_applied_by_parts_is_the_mlp_over_the_concatenated_inputs() -> None:
+    """ε_θ's first layer runs by input block (the state's share once per chain); it is the
+    same function as the MLP over [x_t, step embedding, state], per entity as well."""
+    from vtwin.layout import EntityLayout
+
+    torch.manual_seed(3)
+    n_ent, feat, shared = 4, 3, 2
+    layout = EntityLayout(
+        tuple(tuple(range(shared + e * feat, shared + (e + 1) * feat)) for e in range(n_ent)),
+        tuple(range(shared)),
+    )
+    state = torch.randn(5, shared + n_ent * feat)
+    x_t, t = torch.randn(5, n_ent), torch.tensor([0, 1, 2, 3, 1])
+    plain = Diffusion(state.shape[1], n_ent, n_steps=4, hidden=(8, 8))
+    assert isinstance(plain.eps, torch.nn.Sequential)
+    whole = plain.eps(torch.cat([x_t, plain.t_embed(t), state], dim=-1))
+    torch.testing.assert_close(plain.predict_eps(x_t, t, state), whole)
+    torch.testing.assert_close(plain.predict_eps(x_t, t, state, plain.project(state)), whole)
+    entity = Diffusion(state.shape[1], n_ent, n_steps=4, hidden=(8,), layout=layout)
+    emb = entity.t_embed(t)
+    eps = entity.predict_eps(x_t, t, state)
+    for e in range(n_ent):
+        row = torch.cat([state[:, list(layout.entity_columns[e])], state[:, :shared]], -1)
+        whole = entity.eps.net(torch.cat([row, x_t[:, e : e + 1], emb], -1))[:, 0]
+        torch.testing.assert_close(eps[:, e], whole)
+    # the chain with its once-per-chain projection equals the chain stepped by hand
+    for model in (plain, entity):
+        x = torch.zeros(5, n_ent)
+        for step in reversed(range(model.n_steps)):
+            x = model.p_mean(x, torch.full((5,), step), state)
+        torch.testing.assert_close(model.sample(state, deterministic=True), x)
+
+
 def test_gradients_reach_the_first_layer_of_the_denoiser() -> None:
     torch.manual_seed(2)
     model = Diffusion(4, 6, n_steps=5, hidden=(16, 16))
