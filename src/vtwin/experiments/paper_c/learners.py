@@ -266,7 +266,7 @@ def claim_latency(table: pd.DataFrame) -> tuple[str, bool | None]:
 
 # ----------------------------------------------------------------------------- registration
 _QUICK: dict[str, int | float] = {
-    "steps": 8_000,  # `vtwin reproduce paper-c --quick --workers 2` within 15 min on 2 cores
+    "steps": 6_000,  # `vtwin reproduce paper-c --quick --workers 2` within 15 min on 2 cores
     "slots": 60,
     "batch": 8,
     "eval_batch": 8,
@@ -373,7 +373,7 @@ for _name, _title, _sweep in (
             run=f"{_HERE}:run_learner",
             seeds=3,
             sweep=_sweep,
-            budgets={"quick": {**_QUICK, "seeds": 1, "sweep_stride": 1}, "full": _FULL},
+            budgets={"quick": {**_QUICK, "seeds": 1, "sweep_stride": 2}, "full": _FULL},
             figures=(
                 _CONVERGENCE,
                 Figure.line("utility", "utility", _title, "utility", _sweep.label),
