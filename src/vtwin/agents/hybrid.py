@@ -27,6 +27,7 @@ are ``1/M Σ_m``. Advantages by :func:`~vtwin.agents.buffers.compute_gae`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -263,7 +264,7 @@ class HybridRollout(GAERows):
             yield {k: torch.as_tensor(v[idx], device=device) for k, v in flat.items()}
 
 
-class HybridActorCritic:
+class HybridActorCritic(ABC):
     """``act``, ``value`` and the value de-normalisation the hybrid PPO learners share (H-PPO,
     PPO-relaxed, HDPPO, GHPPO). The learner provides ``distribution(obs)``, a ``critic``
     V(s), ``value_norm`` (running return statistics), ``config.normalize_values``,
@@ -276,9 +277,9 @@ class HybridActorCritic:
     device: torch.device
     _gen: torch.Generator
 
+    @abstractmethod
     def distribution(self, obs: torch.Tensor) -> Any:
         """The hybrid policy for observations [N, M·F]."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def act(
