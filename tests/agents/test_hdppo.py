@@ -5,10 +5,16 @@ checks, determinism per seed and checkpoints."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch.distributions import Categorical, Normal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hybrid_fakes import fill_rollout, spy_ratios
 
 import vtwin.agents.hdppo as hdppo_module
 from vtwin.agents.diffusion import Diffusion
@@ -41,21 +47,15 @@ def _fill(agent: HDPPOAgent, seed: int = 0) -> HybridRollout:
     """A rollout of T slots × B copies from random observations; reward = −radius + a bonus
     for server 0 (so advantages have both signs)."""
     rng = np.random.default_rng(seed)
-    rollout = HybridRollout(T, B, M * F, M)
-    for t in range(T):
-        obs = rng.uniform(0, 1, (B, M * F)).astype(np.float32)
-        action, step = agent.act(obs)
-        reward = -action["radius_deg"].mean(axis=1) / R_MAX + (step.server == 0).mean(axis=1)
-        rollout.add(
-            obs,
-            step,
-            reward,
-            np.zeros(B, dtype=bool),
-            np.full(B, t == T - 1),
-            agent.value(obs) if t == T - 1 else None,
-        )
-    rollout.compute_returns(np.zeros(B), agent.config.gamma, agent.config.gae_lambda)
-    return rollout
+    return fill_rollout(
+        agent,
+        T,
+        lambda t: rng.uniform(0, 1, (B, M * F)).astype(np.float32),
+        lambda action, step: (
+            -action["radius_deg"].mean(axis=1) / R_MAX + (step.server == 0).mean(axis=1)
+        ),
+        M,
+    )
 
 
 def test_config_defaults_follow_paper_c() -> None:
@@ -151,14 +151,7 @@ def test_ratios_are_exactly_one_at_the_first_minibatch(
     joint_ratio: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the mean-only chains recompute the stored log-probabilities exactly
-    seen: list[torch.Tensor] = []
-    original = hdppo_module.clipped_surrogate
-
-    def spy(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
-        seen.append(ratio.detach().clone())
-        return original(ratio, adv, clip)
-
-    monkeypatch.setattr(hdppo_module, "clipped_surrogate", spy)
+    seen = spy_ratios(monkeypatch, hdppo_module)
     agent = _agent("hdppo", seed=3, joint_ratio=joint_ratio)
     metrics = agent.update(_fill(agent))
     for ratio in seen[: 1 if joint_ratio else 2]:

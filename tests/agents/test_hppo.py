@@ -3,12 +3,17 @@ bounded action map, ratios of 1 before the first step, GAE in the rollout, check
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from torch.distributions import Categorical, Normal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hybrid_fakes import fill_rollout, spy_ratios
 
 import vtwin.agents.hppo as hppo_module
 from vtwin.agents.buffers import compute_gae
@@ -29,20 +34,13 @@ SMALL = HPPOConfig(hidden=(16, 16), epochs=2, minibatch_size=16, lr=1e-3)
 def _fill(agent: HPPOAgent, seed: int = 0) -> HybridRollout:
     """A rollout of T slots × B copies from random observations; reward = −radius."""
     rng = np.random.default_rng(seed)
-    rollout = HybridRollout(T, B, M * F, M)
-    for t in range(T):
-        obs = rng.uniform(0, 1, (B, M * F)).astype(np.float32)
-        action, step = agent.act(obs)
-        rollout.add(
-            obs,
-            step,
-            -action["radius_deg"].mean(axis=1) / R_MAX,
-            np.zeros(B, dtype=bool),
-            np.full(B, t == T - 1),
-            agent.value(obs) if t == T - 1 else None,
-        )
-    rollout.compute_returns(np.zeros(B), agent.config.gamma, agent.config.gae_lambda)
-    return rollout
+    return fill_rollout(
+        agent,
+        T,
+        lambda t: rng.uniform(0, 1, (B, M * F)).astype(np.float32),
+        lambda action, step: -action["radius_deg"].mean(axis=1) / R_MAX,
+        M,
+    )
 
 
 def test_joint_log_prob_is_the_sum_of_hand_built_categoricals_and_normals() -> None:
@@ -121,14 +119,7 @@ def test_action_map_never_leaves_the_env_bounds() -> None:
 def test_ratios_are_exactly_one_at_the_first_minibatch(
     joint_ratio: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[torch.Tensor] = []
-    original = hppo_module.clipped_surrogate
-
-    def spy(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
-        seen.append(ratio.detach().clone())
-        return original(ratio, adv, clip)
-
-    monkeypatch.setattr(hppo_module, "clipped_surrogate", spy)
+    seen = spy_ratios(monkeypatch, hppo_module)
     config = HPPOConfig(hidden=(16, 16), epochs=2, minibatch_size=16, joint_ratio=joint_ratio)
     agent = HPPOAgent(SIZES, config, device="cpu", seed=3)
     metrics = agent.update(_fill(agent))

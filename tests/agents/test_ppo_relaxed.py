@@ -3,10 +3,16 @@ bounded env actions, one ratio of 1 before the first step, checkpoints, config e
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hybrid_fakes import fill_rollout, spy_ratios
 
 import vtwin.agents.hppo as hppo_module
 from vtwin.agents.hybrid import HybridRollout, HybridSizes, to_env_action
@@ -29,22 +35,13 @@ def _obs(seed: int, n: int = B) -> np.ndarray:
 
 def _fill(agent: PPORelaxedAgent, seed: int = 0) -> HybridRollout:
     """T slots × B copies of random observations; reward = −radius − server index."""
-    rollout = HybridRollout(T, B, M * F, M, agent.cont_dim)
-    for t in range(T):
-        obs = _obs(seed * 100 + t)
-        action, step = agent.act(obs)
-        reward = -(action["radius_deg"] / R_MAX + action["server"]).mean(axis=1)
-        last = t == T - 1
-        rollout.add(
-            obs,
-            step,
-            reward,
-            np.zeros(B, bool),
-            np.full(B, last),
-            agent.value(obs) if last else None,
-        )
-    rollout.compute_returns(np.zeros(B), agent.config.gamma, agent.config.gae_lambda)
-    return rollout
+    return fill_rollout(
+        agent,
+        T,
+        lambda t: _obs(seed * 100 + t),
+        lambda action, step: -(action["radius_deg"] / R_MAX + action["server"]).mean(axis=1),
+        M,
+    )
 
 
 def test_server_map_rounds_the_relaxed_index_and_clips_at_the_edges() -> None:
@@ -107,14 +104,7 @@ def test_actions_stay_within_the_env_bounds_with_a_very_wide_gaussian() -> None:
 def test_the_one_ratio_is_exactly_one_at_the_first_minibatch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[torch.Tensor] = []
-    original = hppo_module.clipped_surrogate
-
-    def spy(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
-        seen.append(ratio.detach().clone())
-        return original(ratio, adv, clip)
-
-    monkeypatch.setattr(hppo_module, "clipped_surrogate", spy)
+    seen = spy_ratios(monkeypatch, hppo_module)
     agent = PPORelaxedAgent(SIZES, SMALL, device="cpu", seed=3)
     metrics = agent.update(_fill(agent))
     assert len(seen) == SMALL.epochs * int(np.ceil(T * B / SMALL.minibatch_size))  # one per batch
