@@ -52,3 +52,17 @@ def spy_ratios(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[torc
 
     monkeypatch.setattr(module, "clipped_surrogate", spy)
     return seen
+
+
+def assert_same_acts(
+    a: Any, b: Any, obs: np.ndarray, fields: tuple[str, ...] = ("logp", "value")
+) -> None:
+    """``a`` and ``b`` act identically on ``obs`` — sampled, deterministic, sampled again —:
+    equal env actions and equal ``fields`` of the stored step (each agent draws from its own
+    generator, so equal samples mean equal generator states too)."""
+    for deterministic in (False, True, False):
+        (act_a, step_a), (act_b, step_b) = a.act(obs, deterministic), b.act(obs, deterministic)
+        for key in act_a:
+            np.testing.assert_array_equal(act_a[key], act_b[key])
+        for name in fields:
+            np.testing.assert_array_equal(getattr(step_a, name), getattr(step_b, name))
