@@ -46,11 +46,12 @@ ALLOWED: dict[str, set[str]] = {
         "viz",
         "world",
     },
+    "reward_design": {"config", "envs", "experiments", "rewards"},
     "__init__": {"envs"},
 }
 """Package → the vtwin packages it may import (its own is always allowed)."""
 
-CLI_MODULES = {"cli.py", "forecast/cli.py", "experiments/cli.py"}
+CLI_MODULES = {"cli.py", "forecast/cli.py", "experiments/cli.py", "reward_design/cli.py"}
 """Command-line front ends: they sit on top and may import anything."""
 
 

@@ -18,6 +18,7 @@ from vtwin.cliutil import DeviceOption, ParamOption, SeedOption, parse_params
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
 from vtwin.experiments.cli import register_cli as register_experiment_commands
 from vtwin.forecast.cli import register_cli as register_forecast_commands
+from vtwin.reward_design.cli import register_cli as register_reward_design_commands
 
 app = typer.Typer(
     name="vtwin",
@@ -32,6 +33,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(scenario_app, name="scenario")
 register_experiment_commands(app)  # `vtwin experiments list`, `vtwin reproduce NAME`
 register_forecast_commands(app)  # `vtwin forecast train|evaluate`
+register_reward_design_commands(app)  # `vtwin reward-design`
 
 console = Console()
 err_console = Console(stderr=True)

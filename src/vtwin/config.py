@@ -373,8 +373,10 @@ class RewardConfig(StrictModel):
         None,
         description="A built-in reward ('paper-a': paper A's latency and overload penalty; "
         "'paper-b': paper B eq. (22); 'paper-c': paper C eq. (20); 'paper-c-llm': paper C "
-        "eq. (21)) or a user reward 'package.module:function'. Unset: the preset's paper's "
-        "own reward.",
+        "eq. (21)), a user reward 'package.module:function' (trusted, imported), or "
+        "'sandbox:PATH' for untrusted code run in a sandbox worker (a .py file defining "
+        "reward(terms), a reward-design run folder, or a name saved in the reward library). "
+        "Unset: the preset's paper's own reward.",
     )
     weights: dict[str, NonNegativeFloat] = Field(
         default_factory=dict,
@@ -387,10 +389,14 @@ class RewardConfig(StrictModel):
     @field_validator("kind")
     @classmethod
     def _kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind.startswith("sandbox:"):
+            if not kind[len("sandbox:") :].strip():
+                raise ValueError("'sandbox:' needs a reward file, run folder or saved name")
+            return kind
         if kind is not None and kind not in BUILTIN_REWARDS and not _USER_REWARD.match(kind):
             raise ValueError(
-                f"must be a built-in reward ({', '.join(BUILTIN_REWARDS)}) or a user reward "
-                "'package.module:function'"
+                f"must be a built-in reward ({', '.join(BUILTIN_REWARDS)}), a user reward "
+                "'package.module:function' or untrusted code 'sandbox:FILE|RUN_DIR|NAME'"
             )
         return kind
 

@@ -287,9 +287,28 @@ def make_reward(
         if env_factory is None:
             raise ValueError("reward.kind = 'paper-b' needs an env factory for its calibration")
         built = PaperBReward.from_config(config, env_factory, reference)
+    elif rc.kind.startswith("sandbox:"):
+        built = _sandboxed(rc.kind, terms, B, V)
     else:
         built = validate_reward(
             load_reward(rc.kind), terms, B, V, weights=weights, source=f"reward.kind = '{rc.kind}'"
         )
     built.reset(B)
     return built
+
+
+def _sandboxed(kind: str, terms: TermSpec, B: int, V: int) -> Reward:
+    """Untrusted reward code (``sandbox:FILE|RUN_DIR|NAME``) in a sandbox worker, tried once
+    on sample terms; failures are one-line ValueErrors naming the file."""
+    from vtwin.rewards.sandbox import SandboxedReward, SandboxError, resolve_reward_file
+
+    where = f"reward.kind = '{kind}'"
+    path = resolve_reward_file(kind[len("sandbox:") :], where)
+    reward = SandboxedReward.from_file(path, tuple(terms))
+    try:
+        out = reward(sample_terms(terms, B, V))
+    except SandboxError as exc:
+        reward.close()
+        raise ValueError(f"{where}: {exc}") from None
+    _check_output(out, B, V, where, _EXPECTED)
+    return reward
