@@ -504,3 +504,87 @@ def test_a_missing_reward_file_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "best_reward.py").write_text(BENIGN)
     with SandboxedReward.from_file(tmp_path, NAMES) as reward:
         assert reward(terms())[0].shape == (4, 3)
+
+
+# ----------------------------------------------------------------------------- in an env
+EQ20 = """
+def reward(terms):
+    e = 1.0 * terms["entropy_bits"]
+    lat = -0.02 * terms["latency_s"]
+    qos = -0.2 * terms["qos_loss"]
+    return e + lat + qos, {"entropy": e, "latency": lat, "qos": qos}
+"""
+
+
+def test_a_sandboxed_copy_of_eq20_gives_the_builtin_rewards_bit_for_bit(tmp_path: Path) -> None:
+    from vtwin.config import load_config
+    from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+    from vtwin.envs.privacy_policies import RandomHybridPolicy
+
+    (tmp_path / "eq20.py").write_text(EQ20)
+    rewards = []
+    for kind in ("paper-c", f"sandbox:{tmp_path / 'eq20.py'}"):
+        config = load_config("paper-c-synth", [f"reward.kind={kind}", "horizon_slots=8"])
+        env = BatchedCrossRealityPrivacy(config, 3)
+        env.reset(seed=5)
+        policy = RandomHybridPolicy(seed=5)
+        got = []
+        for _ in range(8):
+            _, r, _, _, info = env.step(policy.act(env))
+            got.append((r, info["reward_components"]))
+        rewards.append(got)
+    for (r1, c1), (r2, c2) in zip(*rewards, strict=True):
+        assert r1.tobytes() == r2.tobytes()
+        assert all(c1[k].tobytes() == c2[k].tobytes() for k in c1)
+
+
+def test_sandbox_reward_kinds_resolve_files_folders_and_saved_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vtwin.config import load_config
+    from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "designed_v1.py").write_text(EQ20)
+    monkeypatch.setenv("VTWIN_REWARD_LIBRARY", str(library))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best_reward.py").write_text(EQ20)
+    for target in ("designed_v1", str(run), str(library / "designed_v1.py")):
+        config = load_config("paper-c-synth", [f"reward.kind=sandbox:{target}"])
+        env = BatchedCrossRealityPrivacy(config, 2)
+        assert env.reward.components == ("entropy", "latency", "qos")
+    with pytest.raises(
+        ValueError, match=r"'nothing' is no file, run folder or saved reward name .*designed_v1"
+    ):
+        BatchedCrossRealityPrivacy(load_config("paper-c-synth", ["reward.kind=sandbox:nothing"]), 2)
+    (run / "best_reward.py").unlink()
+    with pytest.raises(ValueError, match=r"has no best_reward.py yet"):
+        BatchedCrossRealityPrivacy(load_config("paper-c-synth", [f"reward.kind=sandbox:{run}"]), 2)
+
+
+def test_bad_sandboxed_reward_files_are_one_line_errors(tmp_path: Path) -> None:
+    from pydantic import ValidationError as PydanticError
+
+    from vtwin.config import RewardConfig, load_config
+    from vtwin.envs.privacy import BatchedCrossRealityPrivacy
+
+    cases = {
+        "hostile.py": ("import os\n" + fn("return 0"), r"reward file '.*hostile.py': line 1"),
+        "nan.py": (fn("x = terms['latency_s'] * np.nan\nreturn x, {}"), r"non-finite"),
+        "name.py": (fn("return terms['nope'], {}"), r"KeyError: 'nope'"),
+        "binary.py": (None, r"cannot read it"),
+    }
+    for name, (code, message) in cases.items():
+        path = tmp_path / name
+        if code is None:
+            path.write_bytes(b"\xff\xfe\x00garbage")
+        else:
+            path.write_text(code)
+        config = load_config("paper-c-synth", [f"reward.kind=sandbox:{path}"])
+        with pytest.raises(ValueError, match=message) as err:
+            BatchedCrossRealityPrivacy(config, 2)
+        assert "\n" not in str(err.value)
+    with pytest.raises(PydanticError, match="needs a reward file"):
+        RewardConfig(kind="sandbox:")

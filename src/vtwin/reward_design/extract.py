@@ -40,17 +40,17 @@ class Extracted:
 
 
 def _json_objects(text: str) -> list[Any]:
-    """JSON values found in ``text``: the whole text, ```json fences, then each balanced
-    ``{…}`` span decoded from its first brace."""
+    """JSON values found in ``text``: the whole text, ```json fences, then each ``{…}`` span
+    decoded from its first brace (raw control characters inside strings are accepted)."""
     found: list[Any] = []
+    decoder = json.JSONDecoder(strict=False)  # models often leave raw newlines in strings
     candidates = [text.strip()]
     candidates += [body for lang, body in _FENCE.findall(text) if lang.lower() in ("json", "")]
     for blob in candidates:
         try:
-            found.append(json.loads(blob))
+            found.append(decoder.decode(blob))
         except ValueError:
             continue
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
