@@ -154,6 +154,30 @@ def test_the_reply_cache_replays_a_deleted_run_bit_for_bit(finished, tmp_path: P
     assert again == best  # the same training results: deterministic per seed
 
 
+def test_confirmation_compares_the_best_with_both_paper_rewards_on_fresh_seeds(
+    finished, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished[0], run_dir)
+    with OfflineChatServer(load_script(QUICK_SCRIPT)) as server:
+        make_design(run_dir, server, confirm_seeds=2).run()
+        assert server.counts == {}
+    result = json.loads((run_dir / "confirm.json").read_text())
+    assert result["seeds"] == [100, 101]
+    assert set(result["rewards"]) == {"designed", "eq20", "eq21"}
+    for row in result["rewards"].values():
+        assert row["runs"] == 2 and row["failed"] == []
+        assert all(
+            np.isfinite(row[m]["mean"]) and row[m]["sd"] >= 0 for m in ("utility", "latency_s")
+        )
+    stored = sorted(p.name for p in (run_dir / "confirm").glob("*.json"))
+    assert len(stored) == 6
+    first = (run_dir / "confirm.json").read_bytes()
+    with OfflineChatServer(load_script(QUICK_SCRIPT)) as server:
+        make_design(run_dir, server, confirm_seeds=2).run()  # nothing to train again
+    assert (run_dir / "confirm.json").read_bytes() == first
+
+
 def test_changed_settings_are_refused_for_an_existing_folder(finished, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(finished[0], run_dir)

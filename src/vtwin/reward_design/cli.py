@@ -98,6 +98,17 @@ def reward_design_command(
     ] = 100.0,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
     timeout: Annotated[float, typer.Option(help="Seconds per model request.")] = 120.0,
+    confirm_seeds: Annotated[
+        int,
+        typer.Option(
+            help="After the rounds: train the best, eq. (20) and eq. (21) with this many fresh "
+            "seeds each and compare them (0: skip).",
+            min=0,
+        ),
+    ] = 0,
+    confirm_steps: Annotated[
+        int, typer.Option(help="Training transitions per confirmation run (0: --steps).", min=0)
+    ] = 0,
     workers: Annotated[int, typer.Option(help="Training runs in parallel.", min=1)] = 1,
     backend: Annotated[str, typer.Option(help="Executor backend: local.")] = "local",
     save_as: Annotated[
@@ -133,10 +144,12 @@ def reward_design_command(
         "select": select,
         "max_weight_ratio": max_weight_ratio,
         "preference": preference or "",
+        "confirm_seeds": confirm_seeds,
+        "confirm_steps": confirm_steps,
     }
     script = offline_script
     if quick:
-        settings_args |= QUICK
+        settings_args |= QUICK | {"confirm_seeds": confirm_seeds or 2}
         settings_args["overrides"] = (*QUICK["overrides"], *(set_ or []))
         script = script or Path(str(resources.files("vtwin.reward_design") / "offline_quick.yaml"))
     if save_as is not None and (not save_as.replace("-", "_").isidentifier()):
@@ -192,6 +205,23 @@ def reward_design_command(
         f"{usage['prompt_tokens']} + {usage['completion_tokens']}, cost ${usage['cost_usd']:.4f}",
         highlight=False,
     )
+    confirmed = out / "confirm.json"
+    if settings.confirm_seeds and confirmed.exists():
+        import json
+
+        result = json.loads(confirmed.read_text())
+        metrics = [k for k in result["rewards"]["designed"] if k not in ("runs", "failed")]
+        ctable = Table(
+            "reward",
+            "runs",
+            *metrics,
+            title=f"confirmation: {len(result['seeds'])} fresh seeds, {result['steps']} steps",
+        )
+        labels = {"designed": "designed (LHDPPO)", "eq20": "eq. (20) (HDPPO)", "eq21": "eq. (21)"}
+        for label, row in result["rewards"].items():
+            cells = [f"{row[m]['mean']:.4g} ± {row[m]['sd']:.2g}" for m in metrics]
+            ctable.add_row(labels.get(label, label), str(row["runs"]), *cells)
+        console.print(ctable)
     best_file = out / "best_reward.py"
     console.print(f"best reward: [bold]{escape(str(best_file))}[/]", highlight=False)
     if save_as is not None:

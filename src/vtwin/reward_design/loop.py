@@ -17,10 +17,15 @@ Round r:
    of fixed evaluation episodes: utility (eq. (17)), entropy, latency, QoS loss.
 4. **Feed back.** The round's results go into the next round's prompt; the best candidate so
    far (by ``select``, utility by default) is kept as ``best_reward.py``.
+5. **Confirm** (optional, ``confirm_seeds``): the best reward, eq. (20) and eq. (21) each
+   train ``method`` on fresh seeds (from 100: the best was picked on seed 0, so its luck does
+   not count) and are compared on the same KPIs — LHDPPO vs HDPPO vs eq. (21).
 
 Everything a round produces is written atomically under the run folder, one file per step
-(``round_RR/prompt.json``, ``round_RR/sample_KK/{reply.json, candidate.py, verdict.json,
-kpis.json}``, ``round_RR/results.json``, ``best.json``, ``best_reward.py``, ``usage.json``);
+(``settings.json``, ``sandbox.json`` (the active layers), ``terms.npz``,
+``round_RR/prompt.json``, ``round_RR/sample_KK/{reply.json, candidate.py, verdict.json,
+seed_N.json, kpis.json}``, ``round_RR/results.json``, ``best.json``, ``best_reward.py``,
+``usage.json``, and with ``confirm_seeds`` ``confirm/*.json`` and ``confirm.json``);
 rerunning the same command skips every file already there, and the client's reply cache
 (``cache/``) makes repeated requests free. Sample k of round r is always candidate
 ``rRR_sKK``: a reply that fails to parse keeps its slot and its reason.
@@ -95,6 +100,8 @@ class DesignSettings:
     preference: str = ""
     env_source: bool = True
     record_slots: int = 0
+    confirm_seeds: int = 0
+    confirm_steps: int = 0
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 
     def __post_init__(self) -> None:
@@ -112,6 +119,11 @@ class DesignSettings:
                 raise ValueError(f"reward design: {name} = {getattr(self, name)}: must be ≥ 1")
         if not 1 <= self.seeds <= 10:
             raise ValueError(f"reward design: seeds = {self.seeds}: must be in 1..10")
+        if not 0 <= self.confirm_seeds <= 20 or self.confirm_steps < 0:
+            raise ValueError(
+                f"reward design: confirm_seeds = {self.confirm_seeds}, confirm_steps = "
+                f"{self.confirm_steps}: seeds in 0..20 (0: no confirmation), steps ≥ 0"
+            )
         if self.samples > 999:
             raise ValueError(f"reward design: samples = {self.samples}: at most 999 per round")
         if self.select not in KPI_DIRECTIONS:
@@ -143,7 +155,8 @@ class DesignSettings:
 
     def same_work(self, other: DesignSettings) -> list[str]:
         """Fields whose change would make stored results stale (model, budgets, env …)."""
-        free = {"timeout_s", "max_retries", "base_url", "api_key_env", "rounds", "preference"}
+        free = {"timeout_s", "max_retries", "base_url", "api_key_env", "rounds", "preference",
+                "confirm_seeds", "confirm_steps"}  # fmt: skip
         mine, theirs = self.to_dict(), other.to_dict()
         return sorted(k for k in mine if k not in free and mine[k] != theirs[k])
 
@@ -261,6 +274,11 @@ class RewardDesign:
     def run(self) -> dict[str, Any]:
         """Run (or resume) every round; the best candidate's record."""
         terms = self.recorded_terms()
+        layers_file = self.dir / "sandbox.json"
+        if not layers_file.exists():
+            from vtwin.rewards.sandbox import sandbox_layers
+
+            _write_json(layers_file, sandbox_layers(self.settings.sandbox))
         for r in range(self.settings.rounds):
             if (self.round_dir(r) / "results.json").exists():
                 self.log(f"round {r}: done earlier, skipped")
@@ -276,7 +294,92 @@ class RewardDesign:
         best = self.best()
         if best is None:
             raise ValueError(f"{self.dir}: no candidate survived; see round_*/results.json")
+        if self.settings.confirm_seeds:
+            self.confirm()
         return best
+
+    # ---- stage 5: confirm on fresh seeds
+    CONFIRM_SEED0 = 100
+    """Confirmation seeds start here: the best was picked on seeds 0…, so fresh ones judge it
+    without the selection's luck."""
+
+    def confirm(self) -> dict[str, Any]:
+        """Train the learner on the designed reward, eq. (20) and eq. (21) with
+        ``confirm_seeds`` fresh seeds each and compare them on the KPIs (``confirm.json``):
+        LHDPPO (designed) vs HDPPO (eq. (20)) vs eq. (21)."""
+        from vtwin.experiments.spec import RunSpec
+
+        s = self.settings
+        folder = self.dir / "confirm"
+        rewards = {
+            "designed": f"sandbox:{(self.dir / BEST_CODE).resolve()}",
+            "eq20": "paper-c",
+            "eq21": "paper-c-llm",
+        }
+        code_now = (self.dir / BEST_CODE).read_text()
+        stamp = folder / "best_reward.py"
+        if stamp.exists() and stamp.read_text() != code_now:  # a later round found a new best
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(stamp, code_now)
+        specs = []
+        for label, kind in rewards.items():
+            for i in range(s.confirm_seeds):
+                seed = self.CONFIRM_SEED0 + i
+                if (folder / f"{label}__seed={seed}.json").exists():
+                    continue
+                specs.append(
+                    RunSpec(
+                        experiment="reward-design-confirm",
+                        method=s.method if s.method != "hppo" else "h_ppo",
+                        seed=seed,
+                        budget={
+                            "steps": s.confirm_steps or s.train_steps,
+                            "slots": s.slots,
+                            "batch": s.batch,
+                            "eval_batch": s.eval_batch,
+                            "eval_episodes": s.eval_episodes,
+                        },
+                        overrides=(*s.overrides, f"reward.kind={kind}"),
+                        run_id=f"{label}__seed={seed}",
+                        preset=s.preset,
+                    )
+                )
+
+        def done(spec: Any, outcome: Any) -> None:
+            path = folder / f"{spec.run_id}.json"
+            if isinstance(outcome, BaseException):
+                message = " ".join(str(outcome).split())[:400]
+                _write_json(path, {"ok": False, "error": f"{type(outcome).__name__}: {message}"})
+                self.log(f"  confirm {spec.run_id}: failed: {message}")
+            else:
+                summary = {k: float(v) for k, v in outcome.summary.items()}
+                _write_json(path, {"ok": True, "summary": summary})
+                self.log(f"  confirm {spec.run_id}: utility {summary['utility']:.4g}")
+
+        if specs:
+            self.log(f"confirming: {len(specs)} run(s) on seeds from {self.CONFIRM_SEED0}")
+            self._executor_for().run("vtwin.experiments.paper_c.learners:run_learner", specs, done)
+        table: dict[str, Any] = {}
+        for label in rewards:
+            runs = [_read_json(folder / f"{label}__seed={self.CONFIRM_SEED0 + i}.json")
+                    for i in range(s.confirm_seeds)]  # fmt: skip
+            good = [x["summary"] for x in runs if x["ok"]]
+            table[label] = {
+                "runs": len(good),
+                "failed": [x["error"] for x in runs if not x["ok"]],
+                **{
+                    m: {
+                        "mean": float(np.mean([g[m] for g in good])) if good else math.nan,
+                        "sd": float(np.std([g[m] for g in good], ddof=1)) if len(good) > 1 else 0.0,
+                    }
+                    for m in KPI_DIRECTIONS
+                },
+            }
+        result = {"seeds": [self.CONFIRM_SEED0 + i for i in range(s.confirm_seeds)],
+                  "steps": s.confirm_steps or s.train_steps, "rewards": table}  # fmt: skip
+        _write_json(self.dir / "confirm.json", result)
+        return result
 
     # ---- stage 0: the terms of the sanity run
     def recorded_terms(self) -> dict[str, np.ndarray]:
