@@ -218,6 +218,14 @@ def builtin(name):
 """
 
 
+LAYERS = sandbox_layers(FAST)
+needs_seccomp = pytest.mark.skipif(
+    LAYERS["seccomp"] != "on",
+    reason=f"seccomp layer {LAYERS['seccomp']} (pip install pyseccomp; Debian libseccomp2): "
+    "the escape attacks would run unconfined",
+)
+
+
 def escape(body: str) -> str:
     """Candidate code in full Python that first escapes the restricted builtins."""
     return ESCAPE + fn(body)
@@ -242,6 +250,7 @@ def test_the_escape_itself_works_so_the_deeper_layers_are_really_tested() -> Non
     assert err is None and (out == 1).all()
 
 
+@needs_seccomp
 def test_escape_cannot_read_host_environment_variables(canary: Path) -> None:
     body = OK + f"os = imp('os')\nreturn x + float('{CANARY_ENV}' in os.environ), {{}}"
     out, err = run_escape(body)
@@ -250,6 +259,7 @@ def test_escape_cannot_read_host_environment_variables(canary: Path) -> None:
     assert err is None and out.max() <= 8  # only the worker's own few variables
 
 
+@needs_seccomp
 def test_escape_cannot_write_the_host_file(canary: Path) -> None:
     body = f"open = host()['__builtins__']['open']\nopen({str(canary)!r}, 'w').write('pwned')"
     _, err = run_escape(body + "\n" + OK + "return x, {}")
@@ -257,6 +267,7 @@ def test_escape_cannot_write_the_host_file(canary: Path) -> None:
     assert "Error" in str(err)
 
 
+@needs_seccomp
 def test_escape_cannot_create_files_anywhere(canary: Path) -> None:
     for target in ("/tmp/pwned", str(canary.parent / "pwned"), "pwned"):
         body = f"open = host()['__builtins__']['open']\nopen({target!r}, 'w').write('x')"
@@ -265,6 +276,7 @@ def test_escape_cannot_create_files_anywhere(canary: Path) -> None:
     assert not Path("/tmp/pwned").exists()
 
 
+@needs_seccomp
 def test_escape_cannot_run_a_shell_command(canary: Path) -> None:
     marker = canary.parent / "shell_ran"
     body = OK + f"os = imp('os')\ncode = os.system('touch {marker}')\nreturn x + code, {{}}"
@@ -273,6 +285,7 @@ def test_escape_cannot_run_a_shell_command(canary: Path) -> None:
     assert err is not None or (out != 0).all()  # system() failed: no shell could start
 
 
+@needs_seccomp
 def test_escape_cannot_start_a_subprocess(canary: Path) -> None:
     marker = canary.parent / "subprocess_ran"
     body = f"sp = imp('subprocess')\nsp.run(['touch', {str(marker)!r}])\n" + OK + "return x, {}"
@@ -281,12 +294,14 @@ def test_escape_cannot_start_a_subprocess(canary: Path) -> None:
     assert not marker.exists()
 
 
+@needs_seccomp
 def test_escape_fork_bomb_is_refused(canary: Path) -> None:
     body = "os = imp('os')\nwhile True:\n    os.fork()\n" + OK + "return x, {}"
     _, err = run_escape(body)
     assert err is not None and "PermissionError" in str(err), err
 
 
+@needs_seccomp
 def test_escape_cannot_reach_the_network(canary: Path) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -301,6 +316,7 @@ def test_escape_cannot_reach_the_network(canary: Path) -> None:
     server.close()
 
 
+@needs_seccomp
 def test_escape_cannot_signal_the_host(canary: Path) -> None:
     hits: list[int] = []
     previous = signal.signal(signal.SIGUSR1, lambda *_: hits.append(1))
@@ -314,12 +330,14 @@ def test_escape_cannot_signal_the_host(canary: Path) -> None:
     assert err is not None and err.kind == "runtime", err
 
 
+@needs_seccomp
 def test_escape_cannot_raise_its_own_limits(canary: Path) -> None:
     body = "rs = imp('resource')\nrs.setrlimit(rs.RLIMIT_AS, (-1, -1))\n" + OK + "return x, {}"
     _, err = run_escape(body)
     assert err is not None and err.kind == "runtime", err
 
 
+@needs_seccomp
 def test_escape_through_ctypes_cannot_run_a_command(canary: Path) -> None:
     marker = canary.parent / "ctypes_ran"
     body = f"ct = imp('ctypes')\ncode = ct.CDLL(None).system(b'touch {marker}')\n"
@@ -328,6 +346,7 @@ def test_escape_through_ctypes_cannot_run_a_command(canary: Path) -> None:
     assert err is not None or (out != 0).all()
 
 
+@needs_seccomp
 def test_escape_disabling_the_cpu_alarm_still_meets_the_wall_clock(canary: Path) -> None:
     body = "sg = imp('signal')\nsg.signal(sg.SIGPROF, sg.SIG_IGN)\nwhile True:\n    pass"
     t0 = time.monotonic()
@@ -336,6 +355,7 @@ def test_escape_disabling_the_cpu_alarm_still_meets_the_wall_clock(canary: Path)
     assert time.monotonic() - t0 < FAST.wall_s + 5
 
 
+@needs_seccomp
 def test_escape_sleeping_past_the_timeout_is_killed(canary: Path) -> None:
     t0 = time.monotonic()
     _, err = run_escape("tm = imp('time')\ntm.sleep(600)")
@@ -343,6 +363,7 @@ def test_escape_sleeping_past_the_timeout_is_killed(canary: Path) -> None:
     assert time.monotonic() - t0 < FAST.wall_s + 5
 
 
+@needs_seccomp
 def test_escape_writing_garbage_into_the_protocol_is_caught(canary: Path) -> None:
     body = (
         "os = imp('os')\nfailed = builtin('OSError')\nfor fd in range(3, 12):\n"
@@ -352,6 +373,7 @@ def test_escape_writing_garbage_into_the_protocol_is_caught(canary: Path) -> Non
     assert err is not None and err.kind in ("protocol", "timeout", "crashed"), err
 
 
+@needs_seccomp
 def test_escape_forging_a_huge_reply_is_refused(canary: Path) -> None:
     body = (
         "os = imp('os')\nst = imp('struct')\nfailed = builtin('OSError')\n"
@@ -362,6 +384,7 @@ def test_escape_forging_a_huge_reply_is_refused(canary: Path) -> None:
     assert err is not None and err.kind in ("protocol", "timeout", "crashed"), err
 
 
+@needs_seccomp
 def test_escape_patching_the_worker_checks_is_caught_by_the_host(canary: Path) -> None:
     body = (
         "sys = imp('sys')\nw = sys.modules['__main__']\n"
@@ -375,11 +398,13 @@ def test_escape_patching_the_worker_checks_is_caught_by_the_host(canary: Path) -
     reward.close()
 
 
+@needs_seccomp
 def test_escape_memory_bomb_hits_the_address_space_limit(canary: Path) -> None:
     _, err = run_escape("b = builtin('bytearray')(8 * 10 ** 9)\nreturn b")
     assert err is not None and err.kind == "memory", err
 
 
+@needs_seccomp
 def test_escape_deep_recursion_past_the_limit_is_contained(canary: Path) -> None:
     body = (
         "sys = imp('sys')\nsys.setrecursionlimit(10 ** 6)\n\n"
@@ -396,6 +421,7 @@ needs_namespaces = pytest.mark.skipif(
 
 
 @needs_namespaces
+@needs_seccomp
 def test_escape_sees_none_of_the_host_files(canary: Path) -> None:
     project = Path(__file__).resolve().parents[2]
     host_files = [canary, Path("/etc/passwd"), Path(__file__), project / "pyproject.toml"]
@@ -406,6 +432,7 @@ def test_escape_sees_none_of_the_host_files(canary: Path) -> None:
 
 
 @needs_namespaces
+@needs_seccomp
 def test_escape_finds_no_network_interface_but_loopback(canary: Path) -> None:
     body = OK + "sk = imp('socket')\nreturn x + len(sk.if_nameindex()), {}"
     out, err = run_escape(body, SandboxLimits(cpu_s=1, wall_s=4, seccomp=False))
