@@ -357,10 +357,12 @@ BUILTIN_REWARDS: dict[str, dict[str, float]] = {
     "paper-c": {"entropy": 1.0, "latency": 0.02, "qos": 0.2},
     # paper C eq. (21); the paper prints no ω1–ω5, these are ours (vtwin.rewards.paper_c)
     "paper-c-llm": {"entropy": 1.0, "latency": 0.5, "qos": 0.2, "distance": 0.1, "angle": 0.1},
+    # paper D eqs. (19)-(20): w1 Σ F − w2 T − penalty × violated C2/C4/C5 (penalty: ours)
+    "paper-d": {"fidelity": 1.0, "delay": 1.0, "violation": 20.0},
 }
 """Built-in reward kinds (:mod:`vtwin.rewards`) and their named weights, with defaults."""
 
-PAPER_REWARDS = {"A": "paper-a", "B": "paper-b", "C": "paper-c"}
+PAPER_REWARDS = {"A": "paper-a", "B": "paper-b", "C": "paper-c", "D": "paper-d"}
 """The reward kind a paper's presets get when ``reward.kind`` is not set."""
 
 _USER_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -373,7 +375,8 @@ class RewardConfig(StrictModel):
         None,
         description="A built-in reward ('paper-a': paper A's latency and overload penalty; "
         "'paper-b': paper B eq. (22); 'paper-c': paper C eq. (20); 'paper-c-llm': paper C "
-        "eq. (21)), a user reward 'package.module:function' (trusted, imported), or "
+        "eq. (21); 'paper-d': paper D eqs. (19)-(20)), a user reward "
+        "'package.module:function' (trusted, imported), or "
         "'sandbox:PATH' for untrusted code run in a sandbox worker (a .py file defining "
         "reward(terms), a reward-design run folder, or a name saved in the reward library). "
         "Unset: the preset's paper's own reward.",
@@ -382,7 +385,8 @@ class RewardConfig(StrictModel):
         default_factory=dict,
         description="Named weights. Built-in kinds: paper-a {latency (per s), overload}, "
         "paper-b {latency: w_T, load: w_s, failure: w_d}, paper-c {entropy, latency, qos}, "
-        "paper-c-llm {entropy, latency, qos, distance, angle}; unset ones keep their "
+        "paper-c-llm {entropy, latency, qos, distance, angle}, paper-d {fidelity, delay (per "
+        "s), violation (per violated constraint)}; unset ones keep their "
         "default. A user reward gets them as its 'weights' argument.",
     )
 
@@ -588,6 +592,17 @@ class TwinUpdateConfig(StrictModel):
     beta0_db: float = 1.0
     deadline_s: PositiveFloat = 5.0
     utility_weights: tuple[NonNegativeFloat, NonNegativeFloat] = (1.0, 1.0)
+    max_tasks_per_uav: PositiveInt = Field(
+        10,
+        description="K_max: offloaded tasks a UAV observes and serves per slot; tasks past it "
+        "are dropped and counted as C1 violations (ours: paper D pads to a fixed K_max).",
+    )
+    fidelity_shape: Literal["linear", "concave"] = Field(
+        "linear", description="Eq. (1): linear in the steps, or the concave (log) option."
+    )
+    delay_aggregate: Literal["sum", "max_per_uav"] = Field(
+        "sum", description="Eq. (11): sum of task delays, or each UAV's slowest task summed."
+    )
 
 
 class VTwinConfig(StrictModel):

@@ -223,9 +223,26 @@ def test_a_reward_object_keeps_its_state_through_validation() -> None:
     assert obj.calls == 1
 
 
-def test_make_reward_needs_a_kind_for_papers_without_a_builtin() -> None:
+def test_make_reward_needs_a_kind_when_none_is_set() -> None:
+    from vtwin.config import RewardConfig
+
+    config = load_config("paper-d").model_copy(update={"reward": RewardConfig()})
     with pytest.raises(ValueError, match=r"paper D has no built-in reward; set reward.kind"):
-        make_reward(load_config("paper-d"), A_TERMS, 1, 1)
+        make_reward(config, A_TERMS, 1, 1)
+
+
+def test_paper_d_reward_is_utility_minus_penalties() -> None:
+    from vtwin.rewards import PaperDReward
+
+    terms = {
+        "fidelity_sum": np.array([[300.0], [0.0]]),
+        "delay_s": np.array([[12.5], [0.0]]),
+        "violations": np.array([[2.0], [1.0]]),
+    }
+    reward, parts = PaperDReward({"violation": 7.0})(terms)
+    assert reward[:, 0].tolist() == [300.0 - 12.5 - 14.0, -7.0]
+    assert set(parts) == {"fidelity", "delay", "violation"}
+    assert np.array_equal(sum(parts.values()), reward)
 
 
 def test_paper_c_rewards_are_eq_20_and_eq_21() -> None:

@@ -12,6 +12,9 @@ PettingZoo has no registry; :func:`make_parallel` builds the multi-agent envs by
 * ``vtwin/MigrationRouting-v0`` — paper B
   (:class:`vtwin.envs.routing.MigrationRoutingEnv`, batched form
   :class:`vtwin.envs.routing.BatchedMigrationRouting`).
+* ``vtwin/TwinUpdate-v0`` — paper D, heterogeneous sensor and UAV agents
+  (:class:`vtwin.envs.twin_update.TwinUpdateEnv`, batched form
+  :class:`vtwin.envs.twin_update.BatchedTwinUpdate`).
 
 Importing gymnasium costs ~0.3 s, and Gymnasium ≥ 1.0 no longer loads plugin entry points,
 so :func:`register_envs` registers at once when gymnasium is loaded, else right after it
@@ -35,7 +38,10 @@ ENVS = {
 }
 """Gymnasium ids → entry points."""
 
-PARALLEL_ENVS = {"vtwin/MigrationRouting-v0": "vtwin.envs.routing:MigrationRoutingEnv"}
+PARALLEL_ENVS = {
+    "vtwin/MigrationRouting-v0": "vtwin.envs.routing:MigrationRoutingEnv",
+    "vtwin/TwinUpdate-v0": "vtwin.envs.twin_update:TwinUpdateEnv",
+}
 """PettingZoo ids (for :func:`make_parallel`) → entry points."""
 
 

@@ -8,6 +8,9 @@ them to the reward chosen by config (``reward: {kind: …, weights: {…}}``):
   ``reference``, ``episode``, ``env``; :func:`reference_moments` calibrates the first);
 * ``paper-c`` — :class:`PaperCReward`, paper C eq. (20) (the utility of eq. (17));
 * ``paper-c-llm`` — :class:`PaperCLLMReward`, paper C eq. (21), the LLM-designed reward;
+* ``paper-d`` — :class:`PaperDReward`, paper D eqs. (19)–(20) (utility minus penalties);
+* ``sandbox:FILE|RUN_DIR|NAME`` — untrusted code run in a sandbox worker
+  (:mod:`vtwin.rewards.sandbox`);
 * ``package.module:function`` — a user reward, or a Python callable given to the env: it is
   loaded and checked at load (:func:`validate_reward`) by calling it once on sample terms.
 
@@ -29,6 +32,7 @@ from vtwin.rewards.base import (
 from vtwin.rewards.paper_a import PaperAReward
 from vtwin.rewards.paper_b import EnvFactory, PaperBReward, reference_moments
 from vtwin.rewards.paper_c import PaperCLLMReward, PaperCReward
+from vtwin.rewards.paper_d import PaperDReward
 
 __all__ = [
     "EnvFactory",
@@ -37,6 +41,7 @@ __all__ = [
     "PaperBReward",
     "PaperCLLMReward",
     "PaperCReward",
+    "PaperDReward",
     "Reward",
     "RewardFn",
     "RewardOutput",

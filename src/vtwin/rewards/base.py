@@ -252,14 +252,16 @@ def make_reward(
     from vtwin.rewards.paper_a import PaperAReward
     from vtwin.rewards.paper_b import PaperBReward
     from vtwin.rewards.paper_c import PaperCLLMReward, PaperCReward
+    from vtwin.rewards.paper_d import PaperDReward
 
     rc = config.reward
     # a user reward gets the configured weights unless they are a built-in kind's
     weights = None if rc.kind in BUILTIN_REWARDS else rc.weights
-    stateless: dict[str, type[PaperAReward] | type[PaperCReward] | type[PaperCLLMReward]] = {
+    stateless: dict[str, type[Any]] = {
         "paper-a": PaperAReward,
         "paper-c": PaperCReward,
         "paper-c-llm": PaperCLLMReward,
+        "paper-d": PaperDReward,
     }
     builtins: dict[str, type[Any]] = {**stateless, "paper-b": PaperBReward}
     builtin = builtins.get(rc.kind or "")
