@@ -143,7 +143,8 @@ def train_command(
         str,
         typer.Option(
             help="paper A: ppo, dsac, random; paper B: dm_mappo, mappo, masac, greedy, random; "
-            "paper C: hppo, hdppo, ghppo, ppo_relaxed, hgdm."
+            "paper C: hppo, hdppo, ghppo, ppo_relaxed, hgdm; paper D: su_hatd3, haddpg, matd3, "
+            "maddpg, rule, random."
         ),
     ],
     steps: Annotated[int, typer.Option(help="Agent transitions to train for.", min=1)],

@@ -228,12 +228,16 @@ def test_a_non_paper_d_config_is_refused() -> None:
 
 
 def test_rule_and_random_run_whole_episodes_with_finite_terms() -> None:
+    from vtwin.agents.twin_rules import TwinUpdateRule
+
     env = small(3)
     rng = np.random.default_rng(1)
-    for policy in (env.rule_actions, lambda: env.random_actions(rng)):
-        env.reset(4)
+    rule = TwinUpdateRule(env.uav_action_dim)
+    for name in ("rule", "random"):
+        obs, _ = env.reset(4)
         for _ in range(env.horizon):
-            obs, r, _, trunc, info = env.step(policy())
+            action = rule.act(obs) if name == "rule" else env.random_actions(rng)
+            obs, r, _, trunc, info = env.step(action)
             assert np.isfinite(r).all() and all(np.isfinite(v).all() for v in obs.values())
             assert ((obs["sensor"] >= 0) & (obs["sensor"] <= 1)).all()
             assert ((obs["uav"] >= 0) & (obs["uav"] <= 1)).all()

@@ -29,6 +29,9 @@ SMALL: dict[str, dict[str, Any]] = {
     "ghppo": {"hidden": [8, 8], "denoiser_hidden": [8, 8], "denoising_steps": 2},
     "ppo_relaxed": {"hidden": [8, 8]},
     "hgdm": {"hidden": [8, 8], "denoising_steps": 2, "buffer_size": 100},
+    **{
+        a: {"hidden": [8, 8], "buffer_size": 100} for a in ("su_hatd3", "haddpg", "matd3", "maddpg")
+    },
 }
 
 
@@ -36,6 +39,8 @@ def _actions(out: Any) -> dict[str, Any]:
     """An agent's actions as named arrays: a hybrid learner returns (env action dict, step)."""
     if isinstance(out, tuple):
         return dict(out[0])
+    if isinstance(out, dict):  # a heterogeneous env's action dict
+        return dict(out)
     return {"action": out}
 
 
@@ -47,6 +52,12 @@ def _assert_same(a: Any, b: Any) -> None:
 
 
 def _env_and_obs(kind: str) -> tuple[Any, Any]:
+    if kind == "heterogeneous":
+        from vtwin.envs.twin_update import BatchedTwinUpdate
+
+        tiny = ["horizon_slots=5", "sensors.count=4", "servers.uav.count=2"]
+        denv = BatchedTwinUpdate(load_config("paper-d", tiny), 2)
+        return denv, denv.reset(7)[0]
     if kind == "hybrid":
         tiny = ["horizon_slots=5", "servers.rsu.count=6", "geography.width_m=3000"]
         henv = BatchedCrossRealityPrivacy(load_config("paper-c-synth", tiny), 2)
@@ -89,8 +100,16 @@ def test_every_algorithm_is_an_agent_whose_checkpoint_acts_identically(
     _assert_same(twin.act(obs, deterministic=True), agent.act(obs, deterministic=True))
 
 
-def test_random_serves_both_kinds_and_the_names_are_listed() -> None:
-    assert set(ALGORITHMS["random"].env_kinds) == {"single_agent", "multi_agent"}
+def test_random_serves_three_kinds_and_the_names_are_listed() -> None:
+    assert set(ALGORITHMS["random"].env_kinds) == {"single_agent", "multi_agent", "heterogeneous"}
+    assert algorithm_names("heterogeneous") == (
+        "random",
+        "su_hatd3",
+        "haddpg",
+        "matd3",
+        "maddpg",
+        "rule",
+    )
     assert algorithm_names("single_agent") == ("ppo", "dsac", "random")
     assert algorithm_names("multi_agent") == ("dm_mappo", "mappo", "masac", "greedy", "random")
     env, _ = _env_and_obs("multi_agent")

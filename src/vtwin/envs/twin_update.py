@@ -127,6 +127,7 @@ class BatchedTwinUpdate:
                 f"servers.uav.count ≥ 1 (got {self.K} and {self.U})"
             )
         self.V = 1  # one global reward per slot
+        self.action_kind = "heterogeneous"  # sensors and UAVs (vtwin.training.registry)
         self.K_max = tw.max_tasks_per_uav
         self.horizon = config.horizon_slots
         self.tau = config.slot_s
@@ -356,33 +357,7 @@ class BatchedTwinUpdate:
             "state": state.astype(np.float32),
         }
 
-    # ------------------------------------------------------------------ rules
-    def rule_actions(self) -> dict[str, np.ndarray]:
-        """The rule-based reference: each sensor offloads to the nearest UAV, each UAV splits
-        its steps evenly and flies toward the centroid of the sensors it serves (or, with
-        none, of all sensors), as fast as it can without overshooting."""
-        B, U = self.B, self.U
-        d = np.linalg.norm(self.sensor_xy[:, :, None] - self.uav_xy[:, None], axis=-1)  # [B,K,U]
-        nearest = d.argmin(axis=-1)
-        sensor = (nearest + 1.5) / (U + 1) * 2.0 - 1.0  # the middle of UAV i's bin
-        mine = nearest[:, None, :] == np.arange(U)[None, :, None]  # [B, U, K]
-        count = mine.sum(axis=-1, keepdims=True)
-        centroid = np.where(
-            count > 0,
-            (mine[..., None] * self.sensor_xy[:, None]).sum(axis=2) / np.maximum(count, 1),
-            self.sensor_xy.mean(axis=1, keepdims=True),
-        )
-        gap = centroid - self.uav_xy
-        dist = np.linalg.norm(gap, axis=-1)
-        heading = np.arctan2(gap[..., 1], gap[..., 0]) / np.pi
-        wanted = np.clip(dist / self.tau, self.v_min, self.v_max)
-        span = max(self.v_max - self.v_min, 1e-9)
-        speed = (wanted - self.v_min) / span * 2.0 - 1.0
-        uav = np.concatenate(
-            [heading[..., None], speed[..., None], np.ones((B, U, self.K_max))], axis=-1
-        )
-        return {"sensor": sensor, "uav": np.clip(uav, -1.0, 1.0)}
-
+    # ------------------------------------------------------------------ random acting
     def random_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Uniform actions in [−1, 1] for every agent."""
         return {

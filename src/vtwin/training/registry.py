@@ -31,7 +31,7 @@ __all__ = [
     "make_agent",
 ]
 
-EnvKind = Literal["single_agent", "multi_agent", "hybrid"]
+EnvKind = Literal["single_agent", "multi_agent", "hybrid", "heterogeneous"]
 
 Factory = Callable[[Any, int, str, dict[str, Any]], Agent]
 """(env, seed, device, params) → agent sized for the env."""
@@ -52,6 +52,8 @@ def env_kind(env: Any) -> EnvKind:
     a global state for centralised critics, else ``single_agent``."""
     if getattr(env, "action_kind", None) == "hybrid":
         return "hybrid"
+    if getattr(env, "action_kind", None) == "heterogeneous":
+        return "heterogeneous"
     return "multi_agent" if hasattr(env, "state_dim") else "single_agent"
 
 
@@ -59,6 +61,10 @@ def agent_sizes(env: Any) -> AgentSizes:
     """The sizes of a learner for ``env``: per-vehicle rows of a single-agent env, or the
     vehicles, observation, state and server counts of a multi-agent one."""
     kind = env_kind(env)
+    if kind == "heterogeneous":
+        from vtwin.agents.hatd3 import HeteroSizes
+
+        return HeteroSizes.of(env.K, env.sensor_dim, env.U, env.uav_dim, env.uav_action_dim)
     if kind == "hybrid":
         from vtwin.agents.hybrid import HybridSizes
 
@@ -149,12 +155,42 @@ def _greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     return GreedyRouting(env.V, env.M, seed=seed, has_satellite=has_sat, **params)
 
 
+def _td3_family(name: str) -> Factory:
+    """A factory for paper D's ``name`` (one of :data:`vtwin.agents.hatd3.VARIANTS`)."""
+
+    def build(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+        from vtwin.agents.hatd3 import VARIANTS, HATD3Agent, HATD3Config
+
+        fixed = sorted(set(params) & set(VARIANTS[name]))
+        if fixed:
+            raise ValueError(
+                f"'{name}' fixes {', '.join(fixed)}; pick another of {', '.join(VARIANTS)} instead"
+            )
+        cfg = config_from_params(HATD3Config, {**params, **VARIANTS[name]})
+        return HATD3Agent(agent_sizes(env), cfg, device=device, seed=seed)  # type: ignore[return-value]
+
+    return build
+
+
+def _twin_rule(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.twin_rules import TwinUpdateRule
+
+    unknown = sorted(set(params) - {"hover_radius"})
+    if unknown:
+        raise ValueError(f"unknown rule parameter(s) {unknown}; valid: hover_radius")
+    return TwinUpdateRule(env.uav_action_dim, seed=seed, **params)  # type: ignore[return-value]
+
+
 def _random(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.heuristics import RandomAgent
     from vtwin.agents.marl_heuristics import RandomRouting
 
     if params:
         raise ValueError(f"the random agent takes no parameters, got {sorted(params)}")
+    if env_kind(env) == "heterogeneous":
+        from vtwin.agents.twin_rules import RandomTwinUpdate
+
+        return RandomTwinUpdate(env.uav_action_dim, seed=seed)  # type: ignore[return-value]
     if env_kind(env) == "multi_agent":
         return RandomRouting(env.V, env.M, seed=seed)
     return RandomAgent(env.obs_dim, env.n_actions, seed=seed)
@@ -163,6 +199,7 @@ def _random(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
 _SINGLE: frozenset[EnvKind] = frozenset({"single_agent"})
 _MULTI: frozenset[EnvKind] = frozenset({"multi_agent"})
 _HYBRID: frozenset[EnvKind] = frozenset({"hybrid"})
+_HETERO: frozenset[EnvKind] = frozenset({"heterogeneous"})
 
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
@@ -173,7 +210,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("mappo", _MULTI, _mappo(False), "MAPPO without mask (paper B baseline)"),
         Algorithm("masac", _MULTI, _masac, "multi-agent discrete SAC (paper B baseline)"),
         Algorithm("greedy", _MULTI, _greedy, "nearest feasible server, ε-random (paper B)"),
-        Algorithm("random", _SINGLE | _MULTI, _random, "uniformly random actions"),
+        Algorithm("random", _SINGLE | _MULTI | _HETERO, _random, "uniformly random actions"),
         Algorithm(
             "hppo",
             _HYBRID,
@@ -203,6 +240,18 @@ ALGORITHMS: dict[str, Algorithm] = {
             _HYBRID,
             _hybrid("hgdm", "HGDMAgent", "HGDMConfig"),
             "HGDM, diffusion SAC on a continuous latent of the hybrid action (paper C)",
+        ),
+        Algorithm(
+            "su_hatd3",
+            _HETERO,
+            _td3_family("su_hatd3"),
+            "SU-HATD3, heterogeneous TD3 with sequential actor updates (paper D)",
+        ),
+        Algorithm("haddpg", _HETERO, _td3_family("haddpg"), "HADDPG, sequential (paper D)"),
+        Algorithm("matd3", _HETERO, _td3_family("matd3"), "MATD3, simultaneous (paper D)"),
+        Algorithm("maddpg", _HETERO, _td3_family("maddpg"), "MADDPG, simultaneous (paper D)"),
+        Algorithm(
+            "rule", _HETERO, _twin_rule, "nearest UAV, even split, fly to the queue (paper D)"
         ),
     )
 }

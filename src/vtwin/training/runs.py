@@ -20,7 +20,7 @@ import yaml
 
 from vtwin.agents.protocol import Agent, Policy
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
-from vtwin.training import hybrid, multi_agent, single_agent
+from vtwin.training import hetero, hybrid, multi_agent, single_agent
 from vtwin.training.checkpoint import CONFIG_FILE, RunFolder, write_atomic
 from vtwin.training.metrics import metric_spec
 from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
@@ -36,9 +36,19 @@ __all__ = [
     "train_agent",
 ]
 
-_LOOPS = {"single_agent": single_agent, "multi_agent": multi_agent, "hybrid": hybrid}
+_LOOPS = {
+    "single_agent": single_agent,
+    "multi_agent": multi_agent,
+    "hybrid": hybrid,
+    "heterogeneous": hetero,
+}
 
-_PAPER_ENVS: dict[str, EnvKind] = {"A": "single_agent", "B": "multi_agent", "C": "hybrid"}
+_PAPER_ENVS: dict[str, EnvKind] = {
+    "A": "single_agent",
+    "B": "multi_agent",
+    "C": "hybrid",
+    "D": "heterogeneous",
+}
 """The papers with a batched env to train on, and its kind."""
 
 
@@ -113,8 +123,8 @@ def _paper_kind(config: VTwinConfig) -> EnvKind:
 
 def make_env(config: VTwinConfig, batch_envs: int) -> Any:
     """The batched env of a config's paper: ``BatchedPreMigration`` (A),
-    ``BatchedMigrationRouting`` (B) or ``BatchedCrossRealityPrivacy`` (C) with ``batch_envs``
-    copies."""
+    ``BatchedMigrationRouting`` (B), ``BatchedCrossRealityPrivacy`` (C) or
+    ``BatchedTwinUpdate`` (D) with ``batch_envs`` copies."""
     _paper_kind(config)
     if config.paper == "A":
         from vtwin.envs.premigration import BatchedPreMigration
@@ -124,6 +134,10 @@ def make_env(config: VTwinConfig, batch_envs: int) -> Any:
         from vtwin.envs.privacy import BatchedCrossRealityPrivacy
 
         return BatchedCrossRealityPrivacy(config, batch_envs)
+    if config.paper == "D":
+        from vtwin.envs.twin_update import BatchedTwinUpdate
+
+        return BatchedTwinUpdate(config, batch_envs)
     from vtwin.envs.routing import BatchedMigrationRouting
 
     return BatchedMigrationRouting(config, batch_envs)

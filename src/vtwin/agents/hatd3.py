@@ -1,0 +1,344 @@
+"""Paper D's heterogeneous-agent TD3 family: SU-HATD3, HADDPG, MATD3 and MADDPG in one
+readable update (paper D Sec. V-B, SPEC §D).
+
+Two agent types with different observation and action sizes: K sensor agents (one action
+each) and U UAV agents (2 + K_max actions each). Each type has one actor shared by its agents
+(the agent's one-hot index is appended to its observation; ours: the paper gives each agent
+its own actor, which costs K + U networks for the same function class). Critics are
+centralised over the global state and the **joint action of every agent in its own size**
+— ``K + U (2 + K_max)`` columns, nothing padded.
+
+One update (CleanRL's TD3, written out):
+
+1. Critic targets ``y = r + γ (1 − done) min_i Q'_i(s', a')`` with ``a'`` the target actors'
+   actions, plus clipped Gaussian noise when ``smoothing`` (target-policy smoothing);
+   with ``twin = False`` there is one critic and no min (DDPG). MSE to ``y``.
+2. Every ``policy_delay`` updates, the actors: each type's loss is ``−Q1(s, a)`` where ``a``
+   holds its own actor's actions (with gradient) and the other type's actions (without).
+   ``sequential = True`` (SU-HATD3, HADDPG): the types go in ``order`` (sensors, then UAVs)
+   and a later type sees the *updated* actions of an earlier one; ``sequential = False``
+   (MATD3, MADDPG): every type sees the others' actions from before this update.
+   ``order = "random"`` draws the order each update (an option; the paper fixes it).
+3. Soft target updates ``θ' ← (1 − τ) θ' + τ θ`` (τ = 0.005).
+
+Exploration: Gaussian noise on every action, σ decaying linearly from ``explore_noise`` to
+``explore_noise_end`` over ``noise_decay_steps`` stored transitions, then clipped to [−1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from vtwin.agents.buffers import ReplayBuffer, Transition
+from vtwin.agents.common import AgentSizes, TorchAgent, polyak_update
+from vtwin.agents.nets import mlp
+
+__all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes"]
+
+GROUPS = ("sensor", "uav")
+
+
+@dataclass(frozen=True)
+class HeteroSizes(AgentSizes):
+    """Sizes of a heterogeneous learner: ``sensors`` agents with ``sensor_obs`` observation
+    columns and 1 action, ``uavs`` agents with ``uav_obs`` columns and ``uav_action``
+    actions. ``obs_dim = state_dim`` (every observation flattened, sensors first),
+    ``n_actions`` the joint action's width, ``n_agents = sensors + uavs``."""
+
+    sensors: int = 1
+    sensor_obs: int = 1
+    uavs: int = 1
+    uav_obs: int = 1
+    uav_action: int = 1
+
+    @classmethod
+    def of(
+        cls, sensors: int, sensor_obs: int, uavs: int, uav_obs: int, uav_action: int
+    ) -> HeteroSizes:
+        """The sizes with the derived fields filled in."""
+        state = sensors * sensor_obs + uavs * uav_obs
+        return cls(
+            obs_dim=state,
+            n_actions=sensors + uavs * uav_action,
+            n_agents=sensors + uavs,
+            state_dim=state,
+            sensors=sensors,
+            sensor_obs=sensor_obs,
+            uavs=uavs,
+            uav_obs=uav_obs,
+            uav_action=uav_action,
+        )
+
+    def __post_init__(self) -> None:
+        """Refuse inconsistent sizes."""
+        super().__post_init__()
+        state = self.sensors * self.sensor_obs + self.uavs * self.uav_obs
+        if (self.obs_dim, self.state_dim) != (state, state):
+            raise ValueError(f"obs_dim = state_dim must be {state} for these agents")
+        if self.n_actions != self.sensors + self.uavs * self.uav_action:
+            raise ValueError("n_actions must be the joint action's width")
+
+    def split_state(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[N, state_dim]`` → sensor observations ``[N, K, ds]`` and UAV ones ``[N, U, du]``."""
+        cut = self.sensors * self.sensor_obs
+        n = state.shape[0]
+        return (
+            state[:, :cut].reshape(n, self.sensors, self.sensor_obs),
+            state[:, cut:].reshape(n, self.uavs, self.uav_obs),
+        )
+
+    def split_action(self, joint: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``[N, n_actions]`` → ``{"sensor": [N, K], "uav": [N, U, A_u]}``."""
+        n = joint.shape[0]
+        return {
+            "sensor": joint[:, : self.sensors],
+            "uav": joint[:, self.sensors :].reshape(n, self.uavs, self.uav_action),
+        }
+
+
+@dataclass(frozen=True)
+class HATD3Config:
+    """Hyper-parameters (paper D: γ 0.99, τ 0.005, batch 256, lr 0.005 best in Fig. 3(b);
+    the rest ours or TD3's defaults). ``reward_scale`` multiplies rewards before learning
+    (paper D's utility is hundreds per slot)."""
+
+    hidden: tuple[int, ...] = (128, 128)
+    actor_lr: float = 5e-3
+    critic_lr: float = 5e-3
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 200_000
+    learning_starts: int = 2_000
+    updates_per_step: int = 1
+    policy_delay: int = 2
+    twin: bool = True
+    smoothing: bool = True
+    sequential: bool = True
+    order: Literal["fixed", "random"] = "fixed"
+    target_noise: float = 0.2
+    noise_clip: float = 0.5
+    explore_noise: float = 0.3
+    explore_noise_end: float = 0.05
+    noise_decay_steps: int = 100_000
+    reward_scale: float = 0.01
+    max_grad_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        """Refuse values no update can use, naming the field."""
+        if self.order not in ("fixed", "random"):
+            raise ValueError(f"HATD3Config.order = {self.order!r}; allowed: fixed, random")
+        for name in ("actor_lr", "critic_lr", "batch_size", "buffer_size", "policy_delay"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"HATD3Config.{name} = {getattr(self, name)}: must be > 0")
+        if not 0 <= self.gamma <= 1 or not 0 < self.tau <= 1:
+            raise ValueError(
+                f"HATD3Config: gamma = {self.gamma} in [0, 1], tau = {self.tau} in (0, 1]"
+            )
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "su_hatd3": {"twin": True, "smoothing": True, "sequential": True, "policy_delay": 2},
+    "haddpg": {"twin": False, "smoothing": False, "sequential": True, "policy_delay": 1},
+    "matd3": {"twin": True, "smoothing": True, "sequential": False, "policy_delay": 2},
+    "maddpg": {"twin": False, "smoothing": False, "sequential": False, "policy_delay": 1},
+}
+"""The four algorithms of paper D's Fig. 3 as settings of one update."""
+
+
+class HATD3Agent(TorchAgent[HATD3Config]):
+    """The TD3 family on a heterogeneous env (module docstring). ``act`` takes the env's
+    observation dict and returns its action dict."""
+
+    kind = "off_policy"
+    config_class = HATD3Config
+    sizes: HeteroSizes
+
+    def _build(self) -> None:
+        s, h = self.sizes, self.config.hidden
+        self.actors = nn.ModuleDict(
+            {
+                "sensor": mlp(s.sensor_obs + s.sensors, 1, h, nn.ReLU, nn.Tanh),
+                "uav": mlp(s.uav_obs + s.uavs, s.uav_action, h, nn.ReLU, nn.Tanh),
+            }
+        )
+        n_critics = 2 if self.config.twin else 1
+        self.critics = nn.ModuleList(
+            [mlp(s.state_dim + s.n_actions, 1, h, nn.ReLU) for _ in range(n_critics)]
+        )
+        self.target_actors: nn.ModuleDict = _frozen_copy(self.actors)
+        self.target_critics: nn.ModuleList = _frozen_copy(self.critics)
+        self.register_buffer("_ids_sensor", torch.eye(s.sensors))
+        self.register_buffer("_ids_uav", torch.eye(s.uavs))
+        self.stored = 0
+        self.updates = 0
+        self.last_joint: dict[str, dict[str, torch.Tensor]] = {}
+
+    def _build_optimizers(self) -> None:
+        c = self.config
+        self.actor_opt = {
+            g: torch.optim.Adam(self.actors[g].parameters(), lr=c.actor_lr) for g in GROUPS
+        }
+        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr)
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        return {
+            "actor_sensor_opt": self.actor_opt["sensor"],
+            "actor_uav_opt": self.actor_opt["uav"],
+            "critic_opt": self.critic_opt,
+        }
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"stored": self.stored, "updates": self.updates}
+
+    def _load_extra_state(self, ckpt: dict[str, Any]) -> None:
+        self.stored, self.updates = int(ckpt["stored"]), int(ckpt["updates"])
+
+    # ------------------------------------------------------------------ acting
+    def policy(self, group: str, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """Actions of every agent of ``group`` for observations ``[N, n, d]`` → ``[N, n]``
+        (sensors) or ``[N, n, A_u]`` (UAVs), in [−1, 1]."""
+        ids: torch.Tensor = self.get_buffer("_ids_sensor" if group == "sensor" else "_ids_uav")
+        x = torch.cat([obs, ids.expand(obs.shape[0], -1, -1)], dim=-1)
+        nets = self.target_actors if target else self.actors
+        out: torch.Tensor = nets[group](x)
+        return out.squeeze(-1) if group == "sensor" else out
+
+    def noise_scale(self) -> float:
+        """The exploration σ now (linear decay over stored transitions)."""
+        c = self.config
+        frac = min(1.0, self.stored / max(c.noise_decay_steps, 1))
+        return c.explore_noise + frac * (c.explore_noise_end - c.explore_noise)
+
+    @torch.no_grad()
+    def act(
+        self, obs: dict[str, np.ndarray], mask: Any = None, deterministic: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The env's action dict for observations ``{"sensor": [B, K, ds], "uav": [B, U, du]}``."""
+        out = {}
+        sigma = 0.0 if deterministic else self.noise_scale()
+        for g in GROUPS:
+            x = torch.as_tensor(np.asarray(obs[g]), dtype=torch.float32, device=self.device)
+            a = self.policy(g, x)
+            if sigma > 0:
+                a = a + sigma * torch.randn(a.shape, generator=self._gen, device=self.device)
+            out[g] = a.clamp(-1.0, 1.0).cpu().numpy().astype(np.float64)
+        return out
+
+    # ------------------------------------------------------------------ replay
+    def make_buffer(self) -> ReplayBuffer:
+        """Joint transitions: state rows, joint actions, the shared reward."""
+        return ReplayBuffer(
+            self.config.buffer_size, self.sizes.state_dim, action_dim=self.sizes.n_actions
+        )
+
+    def joint_action(self, action: dict[str, np.ndarray]) -> np.ndarray:
+        """The env's action dict → joint action rows ``[B, n_actions]`` (sensors first)."""
+        b = np.asarray(action["sensor"]).shape[0]
+        return np.concatenate([np.asarray(action["sensor"]).reshape(b, -1),
+                               np.asarray(action["uav"]).reshape(b, -1)], axis=1)  # fmt: skip
+
+    def store(self, buffer: ReplayBuffer, step: Transition, /) -> int:
+        """Add one slot of every copy (``obs``/``next_obs`` are state rows); how many."""
+        buffer.add(step)
+        n = int(np.asarray(step.rewards).shape[0])
+        self.stored += n
+        return n
+
+    def learn(
+        self, buffer: ReplayBuffer, rng: np.random.Generator | None = None
+    ) -> dict[str, float]:
+        """``updates_per_step`` updates once ``learning_starts`` transitions are stored."""
+        c = self.config
+        if len(buffer) < max(c.learning_starts, 1):
+            return {}
+        rng = self._rng if rng is None else rng
+        metrics: list[dict[str, float]] = []
+        for _ in range(c.updates_per_step):
+            metrics.append(self.update(buffer.sample(c.batch_size, rng, self.device)))
+        return {k: float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[-1]}
+
+    # ------------------------------------------------------------------ the update
+    def q(
+        self, critics: nn.ModuleList, state: torch.Tensor, joint: dict[str, torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """Every critic's Q(s, a) ``[N]`` for a joint action given per type."""
+        n = state.shape[0]
+        a = torch.cat([joint["sensor"].reshape(n, -1), joint["uav"].reshape(n, -1)], dim=1)
+        x = torch.cat([state, a], dim=1)
+        return [critic(x).squeeze(-1) for critic in critics]
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One critic update and, every ``policy_delay``, the actors' (module docstring)."""
+        c, s = self.config, self.sizes
+        state, next_state = batch["obs"].float(), batch["next_obs"].float()
+        reward = batch["rewards"].float() * c.reward_scale
+        done = batch["terminated"].float()
+        obs = dict(zip(GROUPS, s.split_state(state), strict=True))
+        next_obs = dict(zip(GROUPS, s.split_state(next_state), strict=True))
+        # 1. critics
+        with torch.no_grad():
+            next_a = {}
+            for g in GROUPS:
+                a = self.policy(g, next_obs[g], target=True)
+                if c.smoothing:
+                    noise = torch.randn(a.shape, generator=self._gen, device=self.device)
+                    a = a + (c.target_noise * noise).clamp(-c.noise_clip, c.noise_clip)
+                next_a[g] = a.clamp(-1.0, 1.0)
+            q_next = torch.stack(self.q(self.target_critics, next_state, next_a)).min(dim=0).values
+            y = reward + c.gamma * (1.0 - done) * q_next
+        qs = self.q(self.critics, state, s.split_action(batch["actions"].float()))
+        critic_loss = torch.stack([nn.functional.mse_loss(qv, y) for qv in qs]).sum()
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        nn.utils.clip_grad_norm_(self.critics.parameters(), c.max_grad_norm)
+        self.critic_opt.step()
+        self.updates += 1
+        out = {"critic_loss": float(critic_loss.detach()), "q": float(qs[0].detach().mean())}
+        if self.updates % c.policy_delay:
+            return out
+        # 2. actors, in order: a later type sees an earlier one's updated actions when sequential
+        order = list(GROUPS)
+        if c.order == "random" and torch.rand((), generator=self._gen, device=self.device) < 0.5:
+            order.reverse()
+        with torch.no_grad():
+            current = {g: self.policy(g, obs[g]) for g in GROUPS}  # before this update
+        for p in self.critics.parameters():
+            p.requires_grad_(False)
+        for g in order:
+            joint = dict(current)
+            joint[g] = self.policy(g, obs[g])
+            actor_loss = -self.q(self.critics[:1], state, joint)[0].mean()
+            self.actor_opt[g].zero_grad()
+            actor_loss.backward()
+            nn.utils.clip_grad_norm_(self.actors[g].parameters(), c.max_grad_norm)
+            self.actor_opt[g].step()
+            self.last_joint[g] = {k: v.detach() for k, v in joint.items()}
+            out[f"actor_loss_{g}"] = float(actor_loss.detach())
+            if c.sequential:
+                with torch.no_grad():
+                    current[g] = self.policy(g, obs[g])  # the updated actions
+        for p in self.critics.parameters():
+            p.requires_grad_(True)
+        # 3. targets
+        polyak_update(
+            [(self.actors, self.target_actors), (self.critics, self.target_critics)], c.tau
+        )
+        return out
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def _frozen_copy(module: M) -> M:
+    import copy
+
+    target = copy.deepcopy(module)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    return target
