@@ -163,7 +163,10 @@ def test_reward_section_defaults_to_the_papers_reward_with_named_weights() -> No
     assert (a.reward.kind, a.reward.weights) == ("paper-a", {"latency": 1.0, "overload": 1.0})
     assert b.reward.kind == "paper-b"
     assert b.reward.weights == {"latency": 1.0, "load": 1.0, "failure": 1.0}
-    assert c.reward.kind is None  # no built-in reward for paper D yet
+    assert (c.reward.kind, c.reward.weights) == (
+        "paper-d",
+        {"fidelity": 1.0, "delay": 1.0, "violation": 20.0},
+    )
     assert load_config("paper-c").reward.weights == {"entropy": 1.0, "latency": 0.02, "qos": 0.2}
     raw = {"name": "x", "paper": "B", "routing": {}, "reward": {"weights": {"load": 2}}}
     assert VTwinConfig.model_validate(raw).reward.weights["load"] == 2.0

@@ -113,7 +113,7 @@ def test_the_rule_and_random_references_evaluate() -> None:
         out = evaluate_policy(make_agent(name, e), e, seed=100, episodes=1)
         assert np.isfinite(out["utility"]) and out["episodes"] == 1
     rule = evaluate_policy(make_agent("rule", e), e, seed=100)
-    assert rule["violations"] == 0 and rule["served"] > 0
+    assert rule["violations"] == 0 and rule["served"] > 0 and rule["c1_dropped"] == 0
 
 
 def test_a_bad_order_is_refused() -> None:

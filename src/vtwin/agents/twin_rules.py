@@ -1,7 +1,7 @@
 """Paper D's non-learning references for the heterogeneous env: a rule and random acting.
 
 Both read only the observation dict (``"sensor"`` ``[B, K, 3 + 3U]``, ``"uav"``
-``[B, U, 3 + 5 K_max]``, layouts in :mod:`vtwin.envs.twin_update`) and return the env's
+``[B, U, 3 + 6 K_max]``, layouts in :mod:`vtwin.envs.twin_update`) and return the env's
 action dict, like the learners of :mod:`vtwin.agents.hatd3`.
 """
 
@@ -40,10 +40,11 @@ class RandomTwinUpdate(SeededHeuristic):
 
 
 class TwinUpdateRule(SeededHeuristic):
-    """The rule-based reference of issue 19: each sensor offloads to the nearest UAV; each
-    UAV splits its steps evenly over its queue and flies at full speed toward the centroid of
-    the queued sensors, hovering (minimum speed) within ``hover_radius`` of it or with an
-    empty queue. Distances are in the observation's area-normalised coordinates."""
+    """The rule-based reference of issue 19: each sensor offloads to the nearest UAV with room
+    left in its queue (K_max, sensors in index order); each UAV splits its steps evenly over
+    its queue and flies at full speed toward the centroid of the queued sensors, hovering
+    (minimum speed) within ``hover_radius`` of it or with an empty queue. Distances are in
+    the observation's area-normalised coordinates."""
 
     def __init__(self, uav_action: int, *, hover_radius: float = 0.02, seed: int = 0) -> None:
         """``uav_action``: a UAV's action width (2 + K_max)."""
@@ -61,9 +62,19 @@ class TwinUpdateRule(SeededHeuristic):
         U = uav_obs.shape[1]
         own = sensor_obs[..., 1:3]  # [B, K, 2]
         uavs = sensor_obs[..., 3:].reshape(B, K, U, 3)[..., :2]  # [B, K, U, 2]
-        nearest = np.linalg.norm(uavs - own[:, :, None], axis=-1).argmin(axis=-1)
+        dist = np.linalg.norm(uavs - own[:, :, None], axis=-1)  # [B, K, U]
+        room = self.uav_action - 2  # K_max
+        taken = np.zeros((B, U), dtype=np.int64)
+        nearest = np.empty((B, K), dtype=np.int64)
+        rows = np.arange(B)
+        for k in range(K):  # in sensor order, as the env queues them
+            open_ = taken < room
+            d = np.where(open_, dist[:, k], np.inf)
+            pick = np.where(open_.any(axis=1), d.argmin(axis=1), dist[:, k].argmin(axis=1))
+            nearest[:, k] = pick
+            taken[rows, pick] += 1
         sensor = (nearest + 1.5) / (U + 1) * 2.0 - 1.0  # the middle of UAV i's bin (eq. (21))
-        queue = uav_obs[..., 3:].reshape(B, U, -1, 5)
+        queue = uav_obs[..., 3:].reshape(B, U, -1, 6)
         present = queue[..., 0] > 0.5
         count = present.sum(axis=-1)
         centroid = (present[..., None] * queue[..., 1:3]).sum(axis=2) / np.maximum(count, 1)[

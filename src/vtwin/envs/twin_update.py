@@ -76,8 +76,10 @@ SENSOR_FEATURES = 3
 x / W, y / H and compute f_u / f_u's upper bound."""
 UAV_OWN = 3
 """UAV observation: own x / W, y / H, f_u / f_u's upper bound; then per queue slot
-(K_max of them) present (0/1), the sensor's x / W, y / H, D_k / D_max, z_max / z_max's bound."""
-QUEUE_FEATURES = 5
+(K_max of them) present (0/1), the sensor's x / W, y / H, D_k / D_max, z_max / z_max's bound
+and F_max / F_max's bound (ours: a UAV splitting its steps needs each task's fidelity
+ceiling; paper D lists the sensors' information without detail)."""
+QUEUE_FEATURES = 6
 
 
 def sensor_choice(action: ArrayLike, n_uavs: int) -> np.ndarray:
@@ -95,7 +97,7 @@ class BatchedTwinUpdate:
     ``reset(seed)`` → (observation dict, info); ``step(actions)`` with ``actions =
     {"sensor": [B, K] in [−1, 1], "uav": [B, U, 2 + K_max] in [−1, 1]}`` → (observation,
     reward ``[B, 1]``, terminated ``[B]``, truncated ``[B]``, info). Observation dict:
-    ``"sensor"`` ``[B, K, 3 + 3U]``, ``"uav"`` ``[B, U, 3 + 5 K_max]`` (layouts in
+    ``"sensor"`` ``[B, K, 3 + 3U]``, ``"uav"`` ``[B, U, 3 + 6 K_max]`` (layouts in
     :data:`SENSOR_FEATURES`, :data:`UAV_OWN`) and ``"state"`` (both flattened, for
     centralised critics). UAV action: heading (−1 → −π, 1 → π), speed (−1 → v_min, 1 →
     v_max), then K_max weights ((a + 1) / 2 ∈ [0, 1]) for its queue slots.
@@ -346,9 +348,10 @@ class BatchedTwinUpdate:
                 sxy,
                 (self.q_bits / max(self.data_bits[1], 1.0))[..., None],
                 (self.q_zmax / z_hi)[..., None],
+                (self.q_fmax / self.f_max_range[1])[..., None],
             ],
             axis=-1,
-        )  # [B, U, K_max, 5]
+        )  # [B, U, K_max, 6]
         uav = np.concatenate([uav_feats, queue.reshape(B, U, -1)], axis=-1)
         state = np.concatenate([sensor.reshape(B, -1), uav.reshape(B, -1)], axis=-1)
         return {
@@ -379,8 +382,8 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
 
     ## Observation space
     Sensor: ``Box(0, 1, (3 + 3U,))`` — its task's z_max, its position, every UAV's position
-    and compute. UAV: ``Box(0, 1, (3 + 5 K_max,))`` — its position and compute, then per queue
-    slot: present, the sensor's position, D_k, z_max (all scaled to [0, 1]). ``state()``:
+    and compute. UAV: ``Box(0, 1, (3 + 6 K_max,))`` — its position and compute, then per queue
+    slot: present, the sensor's position, D_k, z_max, F_max (all scaled to [0, 1]). ``state()``:
     every observation flattened (centralised critics).
 
     ## Rewards

@@ -29,7 +29,16 @@ from vtwin.training.single_agent import mean_updates
 
 __all__ = ["METRICS", "evaluate", "train_loop"]
 
-METRICS = ("utility", "fidelity_sum", "delay_s", "violations", "served", "c4_late", "c5_border")
+METRICS = (
+    "utility",
+    "fidelity_sum",
+    "delay_s",
+    "violations",
+    "served",
+    "c1_dropped",
+    "c4_late",
+    "c5_border",
+)
 """Per-slot terms of the env averaged into the history and the evaluation."""
 
 
