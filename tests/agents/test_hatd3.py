@@ -119,3 +119,23 @@ def test_the_rule_and_random_references_evaluate() -> None:
 def test_a_bad_order_is_refused() -> None:
     with pytest.raises(ValueError, match=r"HATD3Config.order = 'sideways'"):
         HATD3Config(order="sideways")  # type: ignore[arg-type]
+
+
+def test_greedy_steps_fills_the_best_fidelity_per_step_first_and_beats_the_even_split() -> None:
+    from vtwin.agents.twin_rules import TwinUpdateGreedy
+
+    e = BatchedTwinUpdate(load_config("paper-d", ["horizon_slots=20"]), 4)
+    rule = evaluate_policy(make_agent("rule", e), e, seed=300)
+    greedy = evaluate_policy(make_agent("greedy_steps", e), e, seed=300)
+    assert greedy["utility"] > 1.15 * rule["utility"] and greedy["violations"] == 0
+    # one UAV, two queued tasks: (z_max 400, F_max 150) has the better ratio and gets its 400
+    one = BatchedTwinUpdate(load_config("paper-d", ["sensors.count=2", "servers.uav.count=1"]), 1)
+    obs, _ = one.reset(0)
+    one.task_zmax[:, :, 0], one.task_fmax[:, :, 0] = 600.0, 60.0
+    one.task_zmax[:, :, 1], one.task_fmax[:, :, 1] = 400.0, 150.0
+    one.f_u[:] = 400.0
+    agent = make_agent("greedy_steps", one)
+    assert isinstance(agent, TwinUpdateGreedy)
+    obs, *_ = one.step(agent.act(obs))
+    _, _, _, _, info = one.step(agent.act(obs))
+    assert info["steps"][0, 0, :2] == pytest.approx([200.0, 400.0])

@@ -109,6 +109,7 @@ def test_random_serves_three_kinds_and_the_names_are_listed() -> None:
         "matd3",
         "maddpg",
         "rule",
+        "greedy_steps",
     )
     assert algorithm_names("single_agent") == ("ppo", "dsac", "random")
     assert algorithm_names("multi_agent") == ("dm_mappo", "mappo", "masac", "greedy", "random")

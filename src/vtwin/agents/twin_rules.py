@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from vtwin.agents.heuristics import SeededHeuristic
 
-__all__ = ["RandomTwinUpdate", "TwinUpdateRule"]
+__all__ = ["RandomTwinUpdate", "TwinUpdateGreedy", "TwinUpdateRule"]
 
 ObsDict = dict[str, NDArray[Any]]
 
@@ -88,3 +88,56 @@ class TwinUpdateRule(SeededHeuristic):
         weights = np.ones((B, U, self.uav_action - 2))
         uav = np.concatenate([heading[..., None], speed[..., None], weights], axis=-1)
         return {"sensor": sensor, "uav": np.clip(uav, -1.0, 1.0)}
+
+
+class TwinUpdateGreedy(TwinUpdateRule):
+    """A stronger reference (ours): :class:`TwinUpdateRule`'s offloading and flight, but each
+    UAV fills its step budget greedily by fidelity per step, F_max / (z_max − z_min): the best
+    task first, up to its z_max and to the steps it can run before the deadline, then the
+    next. Knows the env's constants (budget, deadline, z_min and the feature scales)."""
+
+    def __init__(
+        self,
+        uav_action: int,
+        *,
+        budget: float,
+        deadline_s: float,
+        z_min: float,
+        z_scale: float,
+        f_scale: float,
+        speed_scale: float,
+        seed: int = 0,
+    ) -> None:
+        """Scales: the upper bounds the env divides z_max, F_max and f_u by."""
+        super().__init__(uav_action, seed=seed)
+        self.budget, self.deadline_s, self.z_min = budget, deadline_s, z_min
+        self.z_scale, self.f_scale, self.speed_scale = z_scale, f_scale, speed_scale
+
+    def act(
+        self, obs: ObsDict, mask: Any = None, deterministic: bool = False
+    ) -> dict[str, NDArray[np.float64]]:
+        """The rule's actions with greedy step weights."""
+        out = super().act(obs)
+        uav_obs = np.asarray(obs["uav"], dtype=np.float64)
+        B, U, _ = uav_obs.shape
+        queue = uav_obs[..., 3:].reshape(B, U, -1, 6)
+        present = queue[..., 0] > 0.5
+        z_max = queue[..., 4] * self.z_scale
+        f_max = queue[..., 5] * self.f_scale
+        f_u = uav_obs[..., 2] * self.speed_scale  # steps/s
+        ratio = np.where(present, f_max / np.maximum(z_max - self.z_min, 1e-9), -np.inf)
+        cap = np.minimum(z_max, 0.99 * self.deadline_s * f_u[..., None])  # steps worth having
+        order = np.argsort(-ratio, axis=-1, kind="stable")
+        want = np.zeros_like(z_max)
+        left = np.full((B, U), self.budget)
+        for j in range(order.shape[-1]):
+            idx = order[..., j : j + 1]
+            take = np.minimum(
+                np.take_along_axis(np.where(present, cap, 0.0), idx, -1)[..., 0], left
+            )
+            np.put_along_axis(want, idx, take[..., None], -1)
+            left -= take
+        top = want.max(axis=-1, keepdims=True)
+        weights = np.where(top > 0, want / np.maximum(top, 1e-12), 1.0) * 2.0 - 1.0
+        out["uav"][..., 2:] = weights
+        return out

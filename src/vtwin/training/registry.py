@@ -181,6 +181,23 @@ def _twin_rule(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agen
     return TwinUpdateRule(env.uav_action_dim, seed=seed, **params)  # type: ignore[return-value]
 
 
+def _twin_greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
+    from vtwin.agents.twin_rules import TwinUpdateGreedy
+
+    if params:
+        raise ValueError(f"the greedy_steps rule takes no parameters, got {sorted(params)}")
+    return TwinUpdateGreedy(  # type: ignore[return-value]
+        env.uav_action_dim,
+        budget=env.budget,
+        deadline_s=env.deadline,
+        z_min=env.z_min,
+        z_scale=env.z_max_range[1],
+        f_scale=env.f_max_range[1],
+        speed_scale=env.speed_range[1],
+        seed=seed,
+    )
+
+
 def _random(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:
     from vtwin.agents.heuristics import RandomAgent
     from vtwin.agents.marl_heuristics import RandomRouting
@@ -252,6 +269,12 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("maddpg", _HETERO, _td3_family("maddpg"), "MADDPG, simultaneous (paper D)"),
         Algorithm(
             "rule", _HETERO, _twin_rule, "nearest UAV, even split, fly to the queue (paper D)"
+        ),
+        Algorithm(
+            "greedy_steps",
+            _HETERO,
+            _twin_greedy,
+            "the rule with steps filled by fidelity per step (ours, paper D)",
         ),
     )
 }
