@@ -139,3 +139,36 @@ def test_greedy_steps_fills_the_best_fidelity_per_step_first_and_beats_the_even_
     obs, *_ = one.step(agent.act(obs))
     _, _, _, _, info = one.step(agent.act(obs))
     assert info["steps"][0, 0, :2] == pytest.approx([200.0, 400.0])
+
+
+def test_agentwise_mlp_gives_each_agent_its_own_network() -> None:
+    from vtwin.agents.nets import AgentwiseMLP
+
+    torch.manual_seed(0)
+    net = AgentwiseMLP(3, 4, 2, (5,), torch.nn.Tanh)
+    x = torch.randn(7, 3, 4)
+    out = net(x)
+    for i in range(3):
+        w0, b0 = net.weights[0][i], net.biases[0][i]
+        w1, b1 = net.weights[1][i], net.biases[1][i]
+        by_hand = torch.tanh(torch.relu(x[:, i] @ w0 + b0) @ w1 + b1)
+        torch.testing.assert_close(out[:, i], by_hand)
+    x2 = x.clone()
+    x2[:, 1] += 1.0  # agent 1's input moves only agent 1's output
+    moved = net(x2)
+    torch.testing.assert_close(moved[:, [0, 2]], out[:, [0, 2]])
+    assert not torch.allclose(moved[:, 1], out[:, 1])
+
+
+def test_per_agent_actors_by_default_and_shared_as_an_option() -> None:
+    from vtwin.agents.nets import AgentwiseMLP
+
+    e = env()
+    per_agent = HATD3Agent(agent_sizes(e), HATD3Config(**FAST), seed=0)
+    shared = HATD3Agent(agent_sizes(e), HATD3Config(**FAST, shared_actors=True), seed=0)
+    assert isinstance(per_agent.actors["sensor"], AgentwiseMLP)
+    assert not isinstance(shared.actors["sensor"], AgentwiseMLP)
+    obs, _ = e.reset(0)
+    for agent in (per_agent, shared):
+        a = agent.act(obs, deterministic=True)
+        assert a["sensor"].shape == (2, 4) and a["uav"].shape == (2, 2, 5)

@@ -2,9 +2,10 @@
 readable update (paper D Sec. V-B, SPEC §D).
 
 Two agent types with different observation and action sizes: K sensor agents (one action
-each) and U UAV agents (2 + K_max actions each). Each type has one actor shared by its agents
-(the agent's one-hot index is appended to its observation; ours: the paper gives each agent
-its own actor, which costs K + U networks for the same function class). Critics are
+each) and U UAV agents (2 + K_max actions each). Every agent has its own actor, as in the
+paper (computed side by side by :class:`~vtwin.agents.nets.AgentwiseMLP`); the option
+``shared_actors`` gives each type one actor with the agent's one-hot index appended (with it,
+all sensors drifted to the same UAV in our runs: their outputs move together). Critics are
 centralised over the global state and the **joint action of every agent in its own size**
 — ``K + U (2 + K_max)`` columns, nothing padded.
 
@@ -36,7 +37,7 @@ from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import AgentSizes, TorchAgent, polyak_update
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import AgentwiseMLP, mlp
 
 __all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes"]
 
@@ -108,6 +109,8 @@ class HATD3Config:
     (paper D's utility is hundreds per slot)."""
 
     hidden: tuple[int, ...] = (128, 128)
+    actor_hidden: tuple[int, ...] = (64, 64)
+    shared_actors: bool = False
     actor_lr: float = 5e-3
     critic_lr: float = 5e-3
     gamma: float = 0.99
@@ -160,13 +163,19 @@ class HATD3Agent(TorchAgent[HATD3Config]):
     sizes: HeteroSizes
 
     def _build(self) -> None:
-        s, h = self.sizes, self.config.hidden
-        self.actors = nn.ModuleDict(
-            {
-                "sensor": mlp(s.sensor_obs + s.sensors, 1, h, nn.ReLU, nn.Tanh),
-                "uav": mlp(s.uav_obs + s.uavs, s.uav_action, h, nn.ReLU, nn.Tanh),
+        s, h, ha = self.sizes, self.config.hidden, self.config.actor_hidden
+        actors: dict[str, nn.Module]
+        if self.config.shared_actors:
+            actors = {
+                "sensor": mlp(s.sensor_obs + s.sensors, 1, ha, nn.ReLU, nn.Tanh),
+                "uav": mlp(s.uav_obs + s.uavs, s.uav_action, ha, nn.ReLU, nn.Tanh),
             }
-        )
+        else:
+            actors = {
+                "sensor": AgentwiseMLP(s.sensors, s.sensor_obs, 1, ha, nn.Tanh),
+                "uav": AgentwiseMLP(s.uavs, s.uav_obs, s.uav_action, ha, nn.Tanh),
+            }
+        self.actors = nn.ModuleDict(actors)
         n_critics = 2 if self.config.twin else 1
         self.critics = nn.ModuleList(
             [mlp(s.state_dim + s.n_actions, 1, h, nn.ReLU) for _ in range(n_critics)]
@@ -203,8 +212,10 @@ class HATD3Agent(TorchAgent[HATD3Config]):
     def policy(self, group: str, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
         """Actions of every agent of ``group`` for observations ``[N, n, d]`` → ``[N, n]``
         (sensors) or ``[N, n, A_u]`` (UAVs), in [−1, 1]."""
-        ids: torch.Tensor = self.get_buffer("_ids_sensor" if group == "sensor" else "_ids_uav")
-        x = torch.cat([obs, ids.expand(obs.shape[0], -1, -1)], dim=-1)
+        x = obs
+        if self.config.shared_actors:
+            ids: torch.Tensor = self.get_buffer("_ids_sensor" if group == "sensor" else "_ids_uav")
+            x = torch.cat([obs, ids.expand(obs.shape[0], -1, -1)], dim=-1)
         nets = self.target_actors if target else self.actors
         out: torch.Tensor = nets[group](x)
         return out.squeeze(-1) if group == "sensor" else out

@@ -3,6 +3,7 @@ step embedding."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from vtwin.layout import EntityLayout
 
-__all__ = ["EntityScorer", "SinusoidalEmbedding", "mlp"]
+__all__ = ["AgentwiseMLP", "EntityScorer", "SinusoidalEmbedding", "mlp"]
 
 
 def mlp(
@@ -170,3 +171,47 @@ class SinusoidalEmbedding(nn.Module):
         """[N] step indices (any numeric dtype) → [N, dim] features."""
         args = t.float()[:, None] * self.freqs[None, :]
         return torch.cat([args.sin(), args.cos()], dim=-1)
+
+
+class AgentwiseMLP(nn.Module):
+    """``n`` independent MLPs applied side by side: input ``[N, n, in_dim]`` → ``[N, n,
+    out_dim]``, agent ``i``'s row through agent ``i``'s own weights (one batched matrix
+    product per layer, so n small actors cost about as much as one wide one).
+
+    Each agent's layers are initialised as ``nn.Linear`` initialises one (uniform in
+    ±1/√fan_in), ReLU between layers, ``out_activation`` (e.g. ``nn.Tanh``) at the end.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        in_dim: int,
+        out_dim: int,
+        hidden: Sequence[int] = (64, 64),
+        out_activation: type[nn.Module] | None = None,
+    ) -> None:
+        """Sizes as :func:`mlp`'s, for ``n`` agents."""
+        super().__init__()
+        if n < 1 or in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
+            raise ValueError(
+                f"AgentwiseMLP sizes must be ≥ 1, got n={n}, in={in_dim}, out={out_dim}"
+            )
+        widths = [in_dim, *hidden, out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(widths):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(
+                nn.Parameter(torch.empty(n, fan_in, fan_out).uniform_(-bound, bound))
+            )
+            self.biases.append(nn.Parameter(torch.empty(n, fan_out).uniform_(-bound, bound)))
+        self.out = out_activation() if out_activation is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, n, in_dim]`` → ``[N, n, out_dim]``."""
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.einsum("bni,nio->bno", x, w) + b
+            if i < last:
+                x = torch.relu(x)
+        return self.out(x)
