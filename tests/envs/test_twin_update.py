@@ -144,10 +144,11 @@ def test_steps_split_by_weights_and_the_deadline_counts_late_tasks() -> None:
     env.task_zmax[:] = 500.0
     env.step(act(env, sensor=0.9))  # both sensors to UAV 0
     a = act(env, sensor=-1.0)
-    a["uav"][0, 0, 2:4] = [1.0, -0.5]  # weights 1 and 0.25 → 480 and 120 steps
+    a["uav"][0, 0, 2:4] = [1.0, -0.5]  # weights 0.01 + 0.99 · (1, 0.25)
     _, _, _, _, info = env.step(a)
-    assert info["steps"][0, 0, :2] == pytest.approx([480.0, 120.0])
-    # 480 / 200 = 2.4 s > 1.5 s is late; 120 / 200 = 0.6 s (+ upload) is not
+    w = np.array([1.0, 0.01 + 0.99 * 0.25])
+    assert info["steps"][0, 0, :2] == pytest.approx(600.0 * w / w.sum())
+    # 477 / 200 = 2.4 s > 1.5 s is late; 123 / 200 = 0.6 s (+ upload) is not
     assert info["c4_late"][0, 0] == 1
     assert info["violations"][0, 0] == 1
     assert info["reward_components"]["violation"][0, 0] == -20.0

@@ -106,10 +106,13 @@ class TwinUpdateGreedy(TwinUpdateRule):
         z_scale: float,
         f_scale: float,
         speed_scale: float,
+        weight_floor: float = 0.0,
         seed: int = 0,
     ) -> None:
-        """Scales: the upper bounds the env divides z_max, F_max and f_u by."""
+        """Scales: the upper bounds the env divides z_max, F_max and f_u by; ``weight_floor``:
+        the env's smallest weight (its weight is floor + (1 − floor)(a + 1)/2)."""
         super().__init__(uav_action, seed=seed)
+        self.weight_floor = weight_floor
         self.budget, self.deadline_s, self.z_min = budget, deadline_s, z_min
         self.z_scale, self.f_scale, self.speed_scale = z_scale, f_scale, speed_scale
 
@@ -138,6 +141,7 @@ class TwinUpdateGreedy(TwinUpdateRule):
             np.put_along_axis(want, idx, take[..., None], -1)
             left -= take
         top = want.max(axis=-1, keepdims=True)
-        weights = np.where(top > 0, want / np.maximum(top, 1e-12), 1.0) * 2.0 - 1.0
-        out["uav"][..., 2:] = weights
+        share = np.where(top > 0, want / np.maximum(top, 1e-12), 1.0)  # the weight wanted
+        u = np.clip((share - self.weight_floor) / (1.0 - self.weight_floor), 0.0, 1.0)
+        out["uav"][..., 2:] = 2.0 * u - 1.0
         return out

@@ -6,7 +6,8 @@ PettingZoo ``ParallelEnv`` (SPEC §D; equations numbered as SPEC restates them).
 
 1. *Serve.* Each UAV u runs the tasks offloaded to it in the previous slot (its queue, at
    most K_max, in sensor order). Its action's K_max weights split its step budget Z_u over
-   them, ``z_k = w_k / Σ w · Z_u`` (eq. (18), empty queue slots get nothing); fidelity
+   them, ``z_k = w_k / Σ w · Z_u`` (eq. (18), w ∈ [0.01, 1], empty queue slots get nothing);
+   fidelity
    ``F_k`` (eq. (1), linear or the concave option; steps past z_max add nothing), inference
    time ``z_k / f_u`` (eq. (10)), task delay ``T_k = T_tx + T_inf`` (eqs. (9)–(10), T_tx
    from the upload), system delay T(t) (eq. (11), sum or per-UAV max), utility
@@ -80,6 +81,10 @@ UAV_OWN = 3
 and F_max / F_max's bound (ours: a UAV splitting its steps needs each task's fidelity
 ceiling; paper D lists the sensors' information without detail)."""
 QUEUE_FEATURES = 6
+WEIGHT_FLOOR = 0.01
+"""A queued task's weight is ``0.01 + 0.99 (a + 1) / 2`` ∈ [0.01, 1] (ours): eq. (18) is
+undefined when every weight is 0, and a UAV whose actor saturates at −1 would otherwise run
+nothing at all; with the floor it splits its steps evenly."""
 
 
 def sensor_choice(action: ArrayLike, n_uavs: int) -> np.ndarray:
@@ -130,6 +135,7 @@ class BatchedTwinUpdate:
             )
         self.V = 1  # one global reward per slot
         self.action_kind = "heterogeneous"  # sensors and UAVs (vtwin.training.registry)
+        self.weight_floor = WEIGHT_FLOOR
         self.K_max = tw.max_tasks_per_uav
         self.horizon = config.horizon_slots
         self.tau = config.slot_s
@@ -242,7 +248,8 @@ class BatchedTwinUpdate:
         with unchecked():
             # 1. serve the queue: eq. (18) steps, eq. (1) fidelity, eqs. (9)-(11) delay
             present = self.queue >= 0
-            weights = np.where(present, (uav_a[..., 2:] + 1.0) / 2.0, 0.0)
+            share = WEIGHT_FLOOR + (1.0 - WEIGHT_FLOOR) * (uav_a[..., 2:] + 1.0) / 2.0
+            weights = np.where(present, share, 0.0)
             steps = allocate_steps(weights, np.full((B, U), self.budget))
             zmax = np.where(present, self.q_zmax, self.z_min + 1.0)
             fid = np.where(

@@ -194,6 +194,7 @@ def _twin_greedy(env: Any, seed: int, device: str, params: dict[str, Any]) -> Ag
         z_scale=env.z_max_range[1],
         f_scale=env.f_max_range[1],
         speed_scale=env.speed_range[1],
+        weight_floor=env.weight_floor,
         seed=seed,
     )
 
