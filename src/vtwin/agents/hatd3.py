@@ -131,6 +131,10 @@ class HATD3Config:
     noise_decay_steps: int = 100_000
     reward_scale: float = 0.01
     max_grad_norm: float = 10.0
+    action_reg: float = 1e-3
+    """Weight of a penalty on the actors' pre-tanh outputs (ours, as SAC's reference code
+    regularises its pre-tanh mean): a saturated tanh passes no gradient, and sensors whose
+    action saturated stayed on one UAV bin for good."""
 
     def __post_init__(self) -> None:
         """Refuse values no update can use, naming the field."""
@@ -212,13 +216,22 @@ class HATD3Agent(TorchAgent[HATD3Config]):
     def policy(self, group: str, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
         """Actions of every agent of ``group`` for observations ``[N, n, d]`` → ``[N, n]``
         (sensors) or ``[N, n, A_u]`` (UAVs), in [−1, 1]."""
+        pre = self.pre_tanh(group, obs, target)
+        out = torch.tanh(pre)
+        return out.squeeze(-1) if group == "sensor" else out
+
+    def pre_tanh(self, group: str, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """The actor's output before its tanh, ``[N, n, A]``."""
         x = obs
+        net = (self.target_actors if target else self.actors)[group]
         if self.config.shared_actors:
             ids: torch.Tensor = self.get_buffer("_ids_sensor" if group == "sensor" else "_ids_uav")
             x = torch.cat([obs, ids.expand(obs.shape[0], -1, -1)], dim=-1)
-        nets = self.target_actors if target else self.actors
-        out: torch.Tensor = nets[group](x)
-        return out.squeeze(-1) if group == "sensor" else out
+            assert isinstance(net, nn.Sequential)
+            body: torch.Tensor = net[:-1](x)  # the Sequential without its final Tanh
+            return body
+        assert isinstance(net, AgentwiseMLP)
+        return net.pre_activation(x)
 
     def noise_scale(self) -> float:
         """The exploration σ now (linear decay over stored transitions)."""
@@ -323,8 +336,10 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             p.requires_grad_(False)
         for g in order:
             joint = dict(current)
-            joint[g] = self.policy(g, obs[g])
+            pre = self.pre_tanh(g, obs[g])
+            joint[g] = torch.tanh(pre).squeeze(-1) if g == "sensor" else torch.tanh(pre)
             actor_loss = -self.q(self.critics[:1], state, joint)[0].mean()
+            actor_loss = actor_loss + c.action_reg * pre.pow(2).mean()
             self.actor_opt[g].zero_grad()
             actor_loss.backward()
             nn.utils.clip_grad_norm_(self.actors[g].parameters(), c.max_grad_norm)

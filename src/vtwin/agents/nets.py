@@ -207,11 +207,15 @@ class AgentwiseMLP(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(n, fan_out).uniform_(-bound, bound)))
         self.out = out_activation() if out_activation is not None else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, n, in_dim]`` → ``[N, n, out_dim]``."""
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """The last layer's output before ``out_activation``."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.einsum("bni,nio->bno", x, w) + b
             if i < last:
                 x = torch.relu(x)
-        return self.out(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, n, in_dim]`` → ``[N, n, out_dim]``."""
+        return self.out(self.pre_activation(x))
