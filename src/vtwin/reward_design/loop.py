@@ -307,8 +307,6 @@ class RewardDesign:
         """Train the learner on the designed reward, eq. (20) and eq. (21) with
         ``confirm_seeds`` fresh seeds each and compare them on the KPIs (``confirm.json``):
         LHDPPO (designed) vs HDPPO (eq. (20)) vs eq. (21)."""
-        from vtwin.experiments.spec import RunSpec
-
         s = self.settings
         folder = self.dir / "confirm"
         rewards = {
@@ -328,23 +326,8 @@ class RewardDesign:
                 seed = self.CONFIRM_SEED0 + i
                 if (folder / f"{label}__seed={seed}.json").exists():
                     continue
-                specs.append(
-                    RunSpec(
-                        experiment="reward-design-confirm",
-                        method=s.method if s.method != "hppo" else "h_ppo",
-                        seed=seed,
-                        budget={
-                            "steps": s.confirm_steps or s.train_steps,
-                            "slots": s.slots,
-                            "batch": s.batch,
-                            "eval_batch": s.eval_batch,
-                            "eval_episodes": s.eval_episodes,
-                        },
-                        overrides=(*s.overrides, f"reward.kind={kind}"),
-                        run_id=f"{label}__seed={seed}",
-                        preset=s.preset,
-                    )
-                )
+                steps = s.confirm_steps or s.train_steps
+                specs.append(self._run_spec(f"{label}__seed={seed}", seed, kind, steps))
 
         def done(spec: Any, outcome: Any) -> None:
             path = folder / f"{spec.run_id}.json"
@@ -607,23 +590,29 @@ class RewardDesign:
             self._collect(r, k)
 
     def _spec(self, r: int, k: int, seed: int) -> Any:
+        """The training run of sample ``k`` of round ``r`` with ``seed``."""
+        code_path = (self.sample_dir(r, k) / "candidate.py").resolve()
+        run_id = f"{candidate_id(r, k)}__seed={seed}"
+        return self._run_spec(run_id, seed, f"sandbox:{code_path}", self.settings.train_steps)
+
+    def _run_spec(self, run_id: str, seed: int, reward_kind: str, steps: int) -> Any:
+        """One training run of ``method`` on ``reward_kind`` for paper C's ``run_learner``."""
         from vtwin.experiments.spec import RunSpec
 
         s = self.settings
-        code_path = (self.sample_dir(r, k) / "candidate.py").resolve()
         return RunSpec(
             experiment="reward-design",
             method=s.method if s.method != "hppo" else "h_ppo",
             seed=seed,
             budget={
-                "steps": s.train_steps,
+                "steps": steps,
                 "slots": s.slots,
                 "batch": s.batch,
                 "eval_batch": s.eval_batch,
                 "eval_episodes": s.eval_episodes,
             },
-            overrides=(*s.overrides, f"reward.kind=sandbox:{code_path}"),
-            run_id=f"{candidate_id(r, k)}__seed={seed}",
+            overrides=(*s.overrides, f"reward.kind={reward_kind}"),
+            run_id=run_id,
             preset=s.preset,
         )
 

@@ -18,6 +18,7 @@ shell, ``python -m vtwin.reward_design.server --script FILE [--port N]`` serves 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -129,14 +130,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Mapping[str, Any]) -> None:
         data = json.dumps(payload).encode("utf-8")
-        try:
+        # a client that gave up (a timeout) has nobody left to answer
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout); nothing to answer
 
     def _send_error(self, status: int, message: str) -> None:
         error = {
