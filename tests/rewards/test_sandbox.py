@@ -621,3 +621,16 @@ def test_bad_sandboxed_reward_files_are_one_line_errors(tmp_path: Path) -> None:
         assert "\n" not in str(err.value)
     with pytest.raises(PydanticError, match="needs a reward file"):
         RewardConfig(kind="sandbox:")
+
+
+@needs_seccomp
+def test_escape_announcing_a_reply_just_over_the_expected_size_is_refused(canary: Path) -> None:
+    # reward + 16 components of [4, 3] float64 is at most 8 · 12 · 17 bytes; claim a bit more
+    body = (
+        "os = imp('os')\nst = imp('struct')\nfailed = builtin('OSError')\n"
+        "for fd in range(3, 12):\n    try:\n"
+        "        os.write(fd, st.pack('<Q', 70000 + 8 * 12 * 17))\n"
+        "    except failed:\n        pass\n"
+    )
+    _, err = run_escape(body + OK + "return x, {}")
+    assert err is not None and err.kind in ("protocol", "timeout", "crashed"), err

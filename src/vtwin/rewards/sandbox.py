@@ -327,8 +327,11 @@ class _SandboxProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def request(self, header: dict[str, Any], body: bytes, timeout_s: float) -> tuple[dict, bytes]:
-        """Send one request and wait for its reply (the worker dies on any failure)."""
+    def request(
+        self, header: dict[str, Any], body: bytes, timeout_s: float, max_body: int = 0
+    ) -> tuple[dict, bytes]:
+        """Send one request and wait for its reply of at most ``max_body`` payload bytes
+        (the worker dies on any failure)."""
         blob = json.dumps(header).encode() + b"\n" + body
         try:
             assert self.proc.stdin is not None
@@ -336,13 +339,13 @@ class _SandboxProcess:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self._fail("crashed", "the sandbox worker is gone")
-        return self._reply(timeout_s, header.get("op", "?"))
+        return self._reply(timeout_s, header.get("op", "?"), max_body)
 
-    def _reply(self, timeout_s: float, what: str) -> tuple[dict, bytes]:
+    def _reply(self, timeout_s: float, what: str, max_body: int = 0) -> tuple[dict, bytes]:
         deadline = time.monotonic() + timeout_s
         size_bytes = self._read(_LEN.size, deadline, what)
         (size,) = _LEN.unpack(size_bytes)
-        limit = _MAX_HEADER + (1 << 31)
+        limit = _MAX_HEADER + max_body  # nothing bigger is read, let alone kept
         if size > limit:
             self._fail("protocol", f"the sandbox worker sent a {size}-byte reply")
         blob = self._read(size, deadline, what)
@@ -512,9 +515,9 @@ class SandboxedReward:
             "dtypes": [a.dtype.str for a in arrays],
         }
         proc = self._process()
-        reply, body = proc.request(
-            header, b"".join(a.tobytes() for a in arrays), self.limits.wall_s
-        )
+        most = 8 * shape[0] * shape[1] * (1 + _worker.MAX_COMPONENTS)  # reward + components
+        body_in = b"".join(a.tobytes() for a in arrays)
+        reply, body = proc.request(header, body_in, self.limits.wall_s, most)
         if not reply.get("ok"):
             kind = str(reply.get("kind", "runtime"))
             raise SandboxError(kind, f"{self.source}: {reply.get('error', '?')}")
