@@ -330,15 +330,7 @@ class RewardDesign:
                 specs.append(self._run_spec(f"{label}__seed={seed}", seed, kind, steps))
 
         def done(spec: Any, outcome: Any) -> None:
-            path = folder / f"{spec.run_id}.json"
-            if isinstance(outcome, BaseException):
-                message = " ".join(str(outcome).split())[:400]
-                _write_json(path, {"ok": False, "error": f"{type(outcome).__name__}: {message}"})
-                self.log(f"  confirm {spec.run_id}: failed: {message}")
-            else:
-                summary = {k: float(v) for k, v in outcome.summary.items()}
-                _write_json(path, {"ok": True, "summary": summary})
-                self.log(f"  confirm {spec.run_id}: utility {summary['utility']:.4g}")
+            self._save_outcome(folder / f"{spec.run_id}.json", outcome, f"confirm {spec.run_id}")
 
         if specs:
             self.log(f"confirming: {len(specs)} run(s) on seeds from {self.CONFIRM_SEED0}")
@@ -626,15 +618,20 @@ class RewardDesign:
     def _on_done(self, spec: Any, outcome: Any) -> None:
         cid, _, seed = spec.run_id.partition("__seed=")
         r, k = int(cid[1:3]), int(cid[-2:])
-        path = self.sample_dir(r, k) / f"seed_{seed}.json"
+        self._save_outcome(
+            self.sample_dir(r, k) / f"seed_{seed}.json", outcome, f"{cid} seed {seed}"
+        )
+
+    def _save_outcome(self, path: Path, outcome: Any, label: str) -> None:
+        """A training run's summary (or its one-line error) as ``path``, and a log line."""
         if isinstance(outcome, BaseException):
             message = " ".join(str(outcome).split())[:400]
             _write_json(path, {"ok": False, "error": f"{type(outcome).__name__}: {message}"})
-            self.log(f"  {cid} seed {seed}: training failed: {message}")
+            self.log(f"  {label}: training failed: {message}")
         else:
-            summary = {k2: float(v) for k2, v in outcome.summary.items()}
+            summary = {k: float(v) for k, v in outcome.summary.items()}
             _write_json(path, {"ok": True, "summary": summary})
-            self.log(f"  {cid} seed {seed}: utility {summary.get('utility', math.nan):.4g}")
+            self.log(f"  {label}: utility {summary.get('utility', math.nan):.4g}")
 
     def _collect(self, r: int, k: int) -> None:
         """``kpis.json`` of a sample from its per-seed results (mean over seeds)."""
