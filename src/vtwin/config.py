@@ -314,12 +314,59 @@ class VehiclesConfig(StrictModel):
         return self
 
 
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
+"""Degrees north, [-90, 90]."""
+
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
+"""Degrees east, [-180, 180]."""
+
+
 class SensorsConfig(StrictModel):
-    """Roadside sensors (paper D): fixed, uniformly placed, offloading inference tasks."""
+    """Roadside sensors (paper D): fixed, offloading inference tasks; placed uniformly in the
+    area or on real road-sensor positions read from a file."""
 
     count: NonNegativeInt = 0
     power_w: PositiveFloat = 0.1
     data_kb: Interval = (0.0, 24.0)
+    placement: Literal["uniform", "file"] = Field(
+        "uniform",
+        description="uniform: positions uniform in the geography area, drawn per copy from "
+        "its seed; file: real sensor positions from locations_file inside a "
+        "geography.width_m x geography.height_m window (centred on center_latlon, or the "
+        "window holding the most sensors of the file), placed relative to the window's "
+        "south-west corner; the window is the same for every copy and `count` of its "
+        "sensors are drawn per copy from the copy's seed (all of them, the same in every "
+        "copy, when the window holds exactly `count`).",
+    )
+    locations_file: str | None = Field(
+        None,
+        description="Sensor-location CSV of placement 'file': METR-LA / PEMS-BAY "
+        "graph_sensor_locations*.csv, the PeMSD7(M) station list or any CSV with a header "
+        "naming latitude and longitude columns; 'data:<relative path>' is resolved under "
+        "the shared data folder (VTWIN_DATA_DIR or ../shared/data).",
+    )
+    center_latlon: tuple[Latitude, Longitude] | None = Field(
+        None,
+        description="Centre (latitude, longitude) in degrees of the window of placement "
+        "'file'; unset: the window holding the most sensors.",
+    )
+
+    @model_validator(mode="after")
+    def _file(self) -> Self:
+        if self.placement == "file" and not self.locations_file:
+            raise ValueError(
+                "sensors.placement = 'file' needs sensors.locations_file (a sensor-location "
+                "CSV, e.g. 'data:pems/pems-bay_sensors/graph_sensor_locations_bay.csv')"
+            )
+        if self.placement != "file":
+            for name in ("locations_file", "center_latlon"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"sensors.{name} = {getattr(self, name)!r} is only used with placement "
+                        f"'file' (placement is {self.placement!r}); set placement to 'file' or "
+                        f"remove {name}"
+                    )
+        return self
 
 
 class WorkloadConfig(StrictModel):

@@ -172,3 +172,43 @@ def test_per_agent_actors_by_default_and_shared_as_an_option() -> None:
     for agent in (per_agent, shared):
         a = agent.act(obs, deterministic=True)
         assert a["sensor"].shape == (2, 4) and a["uav"].shape == (2, 2, 5)
+
+
+def test_group_pool_critic_sees_agents_as_a_set_and_ignores_unused_slots() -> None:
+    from vtwin.agents.nets import AgentGroup, GroupPoolCritic
+
+    torch.manual_seed(0)
+    # 3 agents of type A (obs 2, act 1); 2 of type B: own obs 1 + 2 slots × 3, own act 1 + 2
+    groups = [AgentGroup(3, 2, 1), AgentGroup(2, 1 + 2 * 3, 3, slots=2, slot_obs=3)]
+    net = GroupPoolCritic(groups, embed=8, hidden=(16,), encoder_hidden=(8,))
+    n = 5
+    obs_a, obs_b = torch.randn(n, 3, 2), torch.randn(n, 2, 7)
+    obs_b[:, :, 1] = 1.0  # slot 0 used
+    obs_b[:, :, 4] = 0.0  # slot 1 unused
+    act_a, act_b = torch.randn(n, 3, 1), torch.randn(n, 2, 3)
+
+    def q(oa: torch.Tensor, ob: torch.Tensor, aa: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        row = [oa.reshape(n, -1), ob.reshape(n, -1), aa.reshape(n, -1), ab.reshape(n, -1)]
+        return net(torch.cat(row, dim=1))
+
+    base = q(obs_a, obs_b, act_a, act_b)
+    assert base.shape == (n, 1)
+    swap = [2, 0, 1]  # the same agents in another order: the same value
+    torch.testing.assert_close(q(obs_a[:, swap], obs_b, act_a[:, swap], act_b), base)
+    unused = act_b.clone()
+    unused[:, :, 2] += 1.0  # the weight of the unused slot: no effect
+    torch.testing.assert_close(q(obs_a, obs_b, act_a, unused), base)
+    used = act_b.clone()
+    used[:, :, 1] += 1.0  # the weight of the used slot: an effect
+    assert not torch.allclose(q(obs_a, obs_b, act_a, used), base)
+    with pytest.raises(ValueError, match="do not add up"):
+        AgentGroup(2, 3, 1, slots=2, slot_obs=3)
+
+
+def test_paper_d_sizes_carry_the_queue_slots_and_the_critic_choice_is_checked() -> None:
+    sizes = agent_sizes(env())
+    assert (sizes.uav_slots, sizes.uav_slot_obs) == (3, 6)  # K_max = 3 tasks, 6 features
+    mlp_critic = HATD3Agent(sizes, HATD3Config(**FAST, critic="mlp"), seed=0)
+    assert isinstance(mlp_critic.critics[0], torch.nn.Sequential)
+    with pytest.raises(ValueError, match="critic"):
+        HATD3Config(critic="attention")  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import AgentSizes, TorchAgent, polyak_update
-from vtwin.agents.nets import AgentwiseMLP, mlp
+from vtwin.agents.nets import AgentGroup, AgentwiseMLP, GroupPoolCritic, mlp
 
 __all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes"]
 
@@ -56,10 +56,21 @@ class HeteroSizes(AgentSizes):
     uavs: int = 1
     uav_obs: int = 1
     uav_action: int = 1
+    uav_slots: int = 0
+    """Queue slots at the end of a UAV's observation (``uav_slot_obs`` columns each, the
+    first 1 when used) and of its action (one weight each); 0: no such structure."""
+    uav_slot_obs: int = 0
 
     @classmethod
     def of(
-        cls, sensors: int, sensor_obs: int, uavs: int, uav_obs: int, uav_action: int
+        cls,
+        sensors: int,
+        sensor_obs: int,
+        uavs: int,
+        uav_obs: int,
+        uav_action: int,
+        uav_slots: int = 0,
+        uav_slot_obs: int = 0,
     ) -> HeteroSizes:
         """The sizes with the derived fields filled in."""
         state = sensors * sensor_obs + uavs * uav_obs
@@ -73,6 +84,8 @@ class HeteroSizes(AgentSizes):
             uavs=uavs,
             uav_obs=uav_obs,
             uav_action=uav_action,
+            uav_slots=uav_slots,
+            uav_slot_obs=uav_slot_obs,
         )
 
     def __post_init__(self) -> None:
@@ -111,9 +124,19 @@ class HATD3Config:
     hundreds per slot)."""
 
     hidden: tuple[int, ...] = (128, 128)
+    critic: Literal["agents", "mlp"] = "agents"
+    """The critics' network. ``agents`` (default, ours): one encoder per agent type over each
+    agent's own observation and action, averaged per type, then an MLP head
+    (:class:`~vtwin.agents.nets.GroupPoolCritic`) — still centralised over the joint
+    observation and action. ``mlp``: one MLP over the flattened state and joint action, which
+    on paper-d never learnt how the reward depends on the step weights (the measured reason
+    in ``docs/reproductions/paper-d.md``)."""
+    critic_embed: int = 64
     actor_hidden: tuple[int, ...] = (64, 64)
     shared_actors: bool = False
     actor_lr: float = 1e-3
+    sensor_actor_lr: float | None = None
+    """The sensor actors' learning rate; None: ``actor_lr``."""
     critic_lr: float = 1e-3
     gamma: float = 0.99
     tau: float = 0.005
@@ -134,12 +157,18 @@ class HATD3Config:
     reward_scale: float = 0.01
     max_grad_norm: float = 10.0
     action_reg: float = 0.05
-    """Weight of a penalty on the actors' pre-tanh outputs (ours, as SAC's reference code
-    regularises its pre-tanh mean): a saturated tanh passes no gradient, and sensors whose
-    action saturated stayed on one UAV bin for good."""
+    """Weight of a penalty on the actors' pre-tanh outputs beyond ``action_reg_free`` (ours,
+    as SAC's reference code regularises its pre-tanh mean): a saturated tanh passes no
+    gradient, and sensors whose action saturated stayed on one UAV bin for good."""
+    action_reg_free: float = 2.0
+    """Pre-tanh magnitude the penalty leaves free (tanh(2) = 0.96). A penalty on every
+    pre-tanh value pulled every sensor toward 0 — the middle UAV's bin of eq. (21) — and
+    piled their tasks on that UAV past K_max."""
 
     def __post_init__(self) -> None:
         """Refuse values no update can use, naming the field."""
+        if self.critic not in ("agents", "mlp"):
+            raise ValueError(f"HATD3Config.critic = {self.critic!r}; allowed: agents, mlp")
         if self.order not in ("fixed", "random"):
             raise ValueError(f"HATD3Config.order = {self.order!r}; allowed: fixed, random")
         for name in ("actor_lr", "critic_lr", "batch_size", "buffer_size", "policy_delay"):
@@ -183,8 +212,17 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             }
         self.actors = nn.ModuleDict(actors)
         n_critics = 2 if self.config.twin else 1
+        groups = [
+            AgentGroup(s.sensors, s.sensor_obs, 1),
+            AgentGroup(s.uavs, s.uav_obs, s.uav_action, s.uav_slots, s.uav_slot_obs),
+        ]
         self.critics = nn.ModuleList(
-            [mlp(s.state_dim + s.n_actions, 1, h, nn.ReLU) for _ in range(n_critics)]
+            [
+                GroupPoolCritic(groups, self.config.critic_embed, h)
+                if self.config.critic == "agents"
+                else mlp(s.state_dim + s.n_actions, 1, h, nn.ReLU)
+                for _ in range(n_critics)
+            ]
         )
         self.target_actors: nn.ModuleDict = _frozen_copy(self.actors)
         self.target_critics: nn.ModuleList = _frozen_copy(self.critics)
@@ -197,9 +235,13 @@ class HATD3Agent(TorchAgent[HATD3Config]):
     def _build_optimizers(self) -> None:
         c = self.config
         self.actor_opt = {
-            g: torch.optim.Adam(self.actors[g].parameters(), lr=c.actor_lr) for g in GROUPS
+            g: torch.optim.Adam(self.actors[g].parameters(), lr=self._actor_lr(g)) for g in GROUPS
         }
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr)
+
+    def _actor_lr(self, group: str) -> float:
+        c = self.config
+        return c.sensor_actor_lr if group == "sensor" and c.sensor_actor_lr else c.actor_lr
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
         return {
@@ -341,7 +383,8 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             pre = self.pre_tanh(g, obs[g])
             joint[g] = torch.tanh(pre).squeeze(-1) if g == "sensor" else torch.tanh(pre)
             actor_loss = -self.q(self.critics[:1], state, joint)[0].mean()
-            actor_loss = actor_loss + c.action_reg * pre.pow(2).mean()
+            excess = torch.relu(pre.abs() - c.action_reg_free)
+            actor_loss = actor_loss + c.action_reg * excess.pow(2).mean()
             self.actor_opt[g].zero_grad()
             actor_loss.backward()
             nn.utils.clip_grad_norm_(self.actors[g].parameters(), c.max_grad_norm)

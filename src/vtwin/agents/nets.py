@@ -6,13 +6,21 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from vtwin.layout import EntityLayout
 
-__all__ = ["AgentwiseMLP", "EntityScorer", "SinusoidalEmbedding", "mlp"]
+__all__ = [
+    "AgentGroup",
+    "AgentwiseMLP",
+    "EntityScorer",
+    "GroupPoolCritic",
+    "SinusoidalEmbedding",
+    "mlp",
+]
 
 
 def mlp(
@@ -210,12 +218,104 @@ class AgentwiseMLP(nn.Module):
     def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer's output before ``out_activation``."""
         last = len(self.weights) - 1
+        h = x.transpose(0, 1)  # [n, N, d]: one batched matrix product per layer
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.einsum("bni,nio->bno", x, w) + b
+            h = torch.baddbmm(b.unsqueeze(1), h, w)
             if i < last:
-                x = torch.relu(x)
-        return x
+                h = torch.relu(h)
+        return h.transpose(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, n, in_dim]`` → ``[N, n, out_dim]``."""
         return self.out(self.pre_activation(x))
+
+
+@dataclass(frozen=True)
+class AgentGroup:
+    """One agent type of a :class:`GroupPoolCritic`: ``n`` agents, each observing ``obs``
+    columns and acting with ``act`` columns. With ``slots > 0`` an agent's observation ends
+    in ``slots`` blocks of ``slot_obs`` columns (e.g. a UAV's queued tasks) whose first
+    column is 1 when the slot is in use, and its action ends in ``slots`` values (one per
+    block: e.g. the task's step weight); the rest are the agent's own columns."""
+
+    n: int
+    obs: int
+    act: int
+    slots: int = 0
+    slot_obs: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse sizes that do not add up."""
+        own_obs, own_act = self.obs - self.slots * self.slot_obs, self.act - self.slots
+        if min(self.n, self.obs, self.act) < 1 or self.slots < 0 or own_obs < 0 or own_act < 0:
+            raise ValueError(f"AgentGroup sizes do not add up: {self}")
+        if self.slots and self.slot_obs < 1:
+            raise ValueError(f"AgentGroup with slots needs slot_obs ≥ 1: {self}")
+
+
+class GroupPoolCritic(nn.Module):
+    """A centralised critic over every agent's observation and action that is built from the
+    agents themselves: ``Q(s, a) = head([mean_i e_g(o_i, a_i) for each group g])``.
+
+    ``groups`` lists the agent types (:class:`AgentGroup`); the input row is the global
+    state (every agent's observation, group by group, agent by agent) followed by the joint
+    action in the same order — the layout of a plain MLP critic's input, so either critic
+    takes the same tensors. An agent's embedding is an encoder shared by its type over its
+    own observation and action columns, plus, for a type with slots, the sum over its used
+    slots of a slot encoder over the slot's observation block and action value. Embeddings
+    are averaged per type and an MLP head maps their concatenation to ``out_dim`` values.
+
+    Why (measured on paper D, ``docs/reproductions/paper-d.md``): a plain MLP over the
+    945-column state-action row fitted the reward's state part but not how it changes with
+    the UAVs' step weights, and actors cannot climb a critic that ignores their actions.
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[AgentGroup],
+        embed: int = 64,
+        hidden: Sequence[int] = (128, 128),
+        out_dim: int = 1,
+        encoder_hidden: Sequence[int] = (64,),
+    ) -> None:
+        """``hidden``: the head's layers; ``encoder_hidden``: the encoders' (they run once per
+        agent or slot, so they are kept small)."""
+        super().__init__()
+        if not groups or embed < 1:
+            raise ValueError(f"GroupPoolCritic needs ≥ 1 group and embed ≥ 1, got {groups}")
+        self.groups = list(groups)
+        self.own = nn.ModuleList()
+        self.slot = nn.ModuleList()
+        for g in self.groups:
+            own_in = g.obs - g.slots * g.slot_obs + g.act - g.slots
+            self.own.append(mlp(max(own_in, 1), embed, encoder_hidden, nn.ReLU, nn.ReLU))
+            if g.slots:
+                self.slot.append(mlp(g.slot_obs + 1, embed, encoder_hidden, nn.ReLU, nn.ReLU))
+            else:
+                self.slot.append(nn.Identity())
+        self.head = mlp(embed * len(self.groups), out_dim, hidden, nn.ReLU)
+        self.state_dim = sum(g.n * g.obs for g in self.groups)
+        self.action_dim = sum(g.n * g.act for g in self.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, state_dim + action_dim]`` → ``[N, out_dim]``."""
+        n = x.shape[0]
+        s, a = x[:, : self.state_dim], x[:, self.state_dim :]
+        pooled = []
+        for g, own_net, slot_net in zip(self.groups, self.own, self.slot, strict=True):
+            obs = s[:, : g.n * g.obs].reshape(n, g.n, g.obs)
+            acts = a[:, : g.n * g.act].reshape(n, g.n, g.act)
+            s, a = s[:, g.n * g.obs :], a[:, g.n * g.act :]
+            cut_o, cut_a = g.obs - g.slots * g.slot_obs, g.act - g.slots
+            own = torch.cat([obs[..., :cut_o], acts[..., :cut_a]], dim=-1)
+            if own.shape[-1] == 0:
+                own = torch.zeros(n, g.n, 1, dtype=x.dtype, device=x.device)
+            h = own_net(own)
+            if g.slots:
+                blocks = obs[..., cut_o:].reshape(n, g.n, g.slots, g.slot_obs)
+                pair = torch.cat([blocks, acts[..., cut_a:, None]], dim=-1)
+                used = blocks[..., :1]  # the block's first column: 1 when the slot is used
+                h = h + (slot_net(pair) * used).sum(dim=2)
+            pooled.append(h.mean(dim=1))
+        out: torch.Tensor = self.head(torch.cat(pooled, dim=-1))
+        return out

@@ -29,6 +29,16 @@ F_k < F_min, C3 UAVs over their step budget (0 by construction of eq. (18)), C4 
 with T_k > deadline, C5 UAVs stopped at the area's border. The reward (``paper-d``, eqs.
 (19)–(20)) is the utility minus a penalty per C2/C4/C5 violation, one global value per slot
 shared by every agent, computed through :mod:`vtwin.rewards` from :data:`REWARD_TERMS`.
+
+**Sensor positions.** ``sensors.placement = 'uniform'`` (default): uniform in the W × H area,
+drawn per copy from its seed. ``'file'``: real road-sensor positions (e.g. PEMS-BAY or
+METR-LA loop detectors) read once, when the env is built, from ``sensors.locations_file``;
+the W × H window centred on ``sensors.center_latlon`` (or the one holding the most sensors)
+is the same for every copy, and each copy draws K of its sensors from its own seed through a
+separate generator, ``default_rng((SENSOR_STREAM, seed))`` (all of them, identical in every
+copy, when the window holds exactly K). The copy's main generator still makes the uniform
+draw first, unused, so a seed gives the same UAV starts, compute and tasks under both
+placements.
 """
 
 from __future__ import annotations
@@ -47,10 +57,12 @@ from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, inverse_square_gain, shannon_rate_bps
 from vtwin.physics.fidelity import allocate_steps, fidelity, system_delay_s, uav_move
 from vtwin.rewards import Reward, RewardFn, make_reward
+from vtwin.world.scenario import file_sensor_window
 
 __all__ = [
     "ENV_ID",
     "REWARD_TERMS",
+    "SENSOR_STREAM",
     "BatchedTwinUpdate",
     "TwinUpdateEnv",
     "sensor_choice",
@@ -81,6 +93,9 @@ UAV_OWN = 3
 and F_max / F_max's bound (ours: a UAV splitting its steps needs each task's fidelity
 ceiling; paper D lists the sensors' information without detail)."""
 QUEUE_FEATURES = 6
+SENSOR_STREAM = 0x5E5
+"""First entropy word of the per-copy generator that draws which file sensors a copy gets
+(``default_rng((SENSOR_STREAM, seed))``), apart from the copy's main generator."""
 WEIGHT_FLOOR = 0.01
 """A queued task's weight is ``0.01 + 0.99 (a + 1) / 2`` ∈ [0.01, 1] (ours): eq. (18) is
 undefined when every weight is 0, and a UAV whose actor saturates at −1 would otherwise run
@@ -107,9 +122,10 @@ class BatchedTwinUpdate:
     centralised critics). UAV action: heading (−1 → −π, 1 → π), speed (−1 → v_min, 1 →
     v_max), then K_max weights ((a + 1) / 2 ∈ [0, 1]) for its queue slots.
 
-    Per copy, from its seed: sensor and UAV start positions (uniform in the area), each
-    UAV's compute f_u, and every slot's task of every sensor (D_k, z_max, F_max uniform in
-    their configured intervals), drawn at reset.
+    Per copy, from its seed: sensor and UAV start positions (uniform in the area; sensors
+    from ``sensor_window`` with ``sensors.placement = 'file'``, module docstring), each UAV's
+    compute f_u, and every slot's task of every sensor (D_k, z_max, F_max uniform in their
+    configured intervals), drawn at reset. ``sensor_ids[b]`` names copy b's file sensors.
     """
 
     def __init__(
@@ -162,9 +178,16 @@ class BatchedTwinUpdate:
         self.sensor_dim = SENSOR_FEATURES + 3 * self.U
         self.uav_dim = UAV_OWN + QUEUE_FEATURES * self.K_max
         self.uav_action_dim = 2 + self.K_max
+        # a UAV's observation and action end in one block / one weight per queue slot, the
+        # block's first column 1 when the slot holds a task (read by structured critics)
+        self.uav_slots, self.uav_slot_obs = self.K_max, QUEUE_FEATURES
         self.state_dim = self.K * self.sensor_dim + self.U * self.uav_dim
         self.n_actions = 0  # continuous actions
         self.reward = make_reward(config, REWARD_TERMS, B, 1, reward=reward)
+        self.sensor_window = (
+            file_sensor_window(config) if config.sensors.placement == "file" else None
+        )
+        self.sensor_ids: list[tuple[str, ...]] | None = None
         self.t = 0
         self._ends = EpisodeEnds(np.zeros(B, dtype=bool))
         self._allocated = False
@@ -181,9 +204,15 @@ class BatchedTwinUpdate:
         self.task_bits = np.empty((B, T, K))
         self.task_zmax = np.empty((B, T, K))
         self.task_fmax = np.empty((B, T, K))
+        window = self.sensor_window
+        self.sensor_ids = None if window is None else []
         for b, s in enumerate(seeds):
             rng = np.random.default_rng(s)
             self.sensor_xy[b] = rng.uniform(0.0, 1.0, (K, 2)) * area
+            if window is not None and self.sensor_ids is not None:
+                pick = window.choose(K, np.random.default_rng((SENSOR_STREAM, s)))
+                self.sensor_xy[b] = window.xy_m[pick]
+                self.sensor_ids.append(tuple(window.locations.sensor_id[i] for i in pick))
             self.uav_xy[b] = rng.uniform(0.0, 1.0, (U, 2)) * area
             self.f_u[b] = rng.uniform(*self.speed_range, U)
             draws = rng.random((3, T, K))
@@ -400,7 +429,9 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
 
     ## Starting state
     Sensors and UAVs uniform in the area, each UAV's compute and all tasks drawn from the
-    seed; UAV queues empty (the first slot serves nothing).
+    seed; UAV queues empty (the first slot serves nothing). With ``sensors.placement =
+    'file'`` the sensors sit on real road positions instead: K of a fixed window's sensors,
+    drawn from the seed (module docstring).
 
     ## Episode end
     No termination; every agent is truncated after ``horizon_slots`` slots.

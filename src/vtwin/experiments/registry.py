@@ -32,6 +32,7 @@ _EXPERIMENT_MODULES: tuple[str, ...] = (
     "vtwin.experiments.paper_b.routing",
     "vtwin.experiments.paper_c.privacy",
     "vtwin.experiments.paper_c.learners",
+    "vtwin.experiments.paper_d.learners",
 )
 """Modules that register paper experiments when imported (missing ones are skipped)."""
 

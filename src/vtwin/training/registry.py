@@ -64,7 +64,15 @@ def agent_sizes(env: Any) -> AgentSizes:
     if kind == "heterogeneous":
         from vtwin.agents.hatd3 import HeteroSizes
 
-        return HeteroSizes.of(env.K, env.sensor_dim, env.U, env.uav_dim, env.uav_action_dim)
+        return HeteroSizes.of(
+            env.K,
+            env.sensor_dim,
+            env.U,
+            env.uav_dim,
+            env.uav_action_dim,
+            getattr(env, "uav_slots", 0),
+            getattr(env, "uav_slot_obs", 0),
+        )
     if kind == "hybrid":
         from vtwin.agents.hybrid import HybridSizes
 

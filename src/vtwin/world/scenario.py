@@ -20,6 +20,12 @@ from numpy.typing import ArrayLike, NDArray
 from vtwin.arrays import FloatArray
 from vtwin.config import TraceWindowsConfig, VTwinConfig
 from vtwin.data.samples import resolve_data_path
+from vtwin.data.sensor_locations import (
+    SensorWindow,
+    SensorWindowError,
+    read_sensor_locations,
+    sensor_window,
+)
 from vtwin.data.stations import in_region, read_stations, thin
 from vtwin.data.traces import Trace, read_traces, split_windows
 from vtwin.physics.channel import dbm_to_w
@@ -460,11 +466,50 @@ def grid_mobility(
     )
 
 
+def file_sensor_window(config: VTwinConfig) -> SensorWindow:
+    """The window of real sensor positions of ``sensors.placement = 'file'``.
+
+    Reads ``sensors.locations_file`` (``data:`` paths resolved,
+    :func:`vtwin.data.sensor_locations.read_sensor_locations`) and takes the
+    ``geography.width_m`` × ``geography.height_m`` window centred on ``sensors.center_latlon``
+    or holding the most sensors (:func:`vtwin.data.sensor_locations.sensor_window`). A
+    missing or malformed file, or a window holding fewer than ``sensors.count`` sensors, is a
+    one-line ``ValueError`` naming the config field.
+    """
+    scfg, geo = config.sensors, config.geography
+    if scfg.placement != "file" or scfg.locations_file is None:
+        raise ValueError(
+            f"sensors.placement = {scfg.placement!r}: a sensor window needs placement 'file' "
+            "and sensors.locations_file"
+        )
+    field_name = "sensors.locations_file"
+    path = _existing(scfg.locations_file, field_name, "sensor location file")
+    try:
+        locations = read_sensor_locations(path)
+        return sensor_window(
+            locations,
+            geo.width_m,
+            geo.height_m,
+            count=scfg.count,
+            center_latlon=scfg.center_latlon,
+        )
+    except SensorWindowError as exc:
+        raise ValueError(
+            f"{field_name} = '{scfg.locations_file}': {exc}; enlarge geography.width_m / "
+            "geography.height_m, move sensors.center_latlon or lower sensors.count"
+        ) from None
+    except ValueError as exc:
+        raise ValueError(f"{field_name} = '{scfg.locations_file}': {exc}") from None
+
+
 def _build_sensors(config: VTwinConfig, rng: np.random.Generator) -> Sensors:
     scfg = config.sensors
     xy = rng.uniform(
         (0.0, 0.0), (config.geography.width_m, config.geography.height_m), size=(scfg.count, 2)
     )
+    if scfg.placement == "file":
+        window = file_sensor_window(config)
+        xy = window.xy_m[window.choose(scfg.count, rng)]
     lo, hi = scfg.data_kb
     return Sensors(
         xy_m=xy, tx_power_w=scfg.power_w, data_bits_range=(lo * KB_TO_BITS, hi * KB_TO_BITS)
@@ -530,6 +575,7 @@ __all__ = [
     "Sensors",
     "Vehicles",
     "build_scenario",
+    "file_sensor_window",
     "grid_mobility",
     "station_rsus",
     "trace_mobility",
