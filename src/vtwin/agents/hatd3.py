@@ -132,6 +132,12 @@ class HATD3Config:
     on paper-d never learnt how the reward depends on the step weights (the measured reason
     in ``docs/reproductions/paper-d.md``)."""
     critic_embed: int = 64
+    sensor_init: Literal["spread", "default"] = "spread"
+    """``spread`` (ours): sensor k's actor starts at the middle of UAV (k mod U)'s bin of
+    eq. (21) (its output bias; last-layer weights × 0.1), so the untrained sensors spread
+    their tasks over the UAVs. ``default``: PyTorch's initialisation, where every actor
+    starts near tanh(0) = 0 — one and the same UAV's bin for every sensor, whose queue
+    overflows while the other UAVs idle, and the deterministic policy stayed there."""
     actor_hidden: tuple[int, ...] = (64, 64)
     shared_actors: bool = False
     actor_lr: float = 1e-3
@@ -167,6 +173,10 @@ class HATD3Config:
 
     def __post_init__(self) -> None:
         """Refuse values no update can use, naming the field."""
+        if self.sensor_init not in ("spread", "default"):
+            raise ValueError(
+                f"HATD3Config.sensor_init = {self.sensor_init!r}; allowed: spread, default"
+            )
         if self.critic not in ("agents", "mlp"):
             raise ValueError(f"HATD3Config.critic = {self.critic!r}; allowed: agents, mlp")
         if self.order not in ("fixed", "random"):
@@ -210,6 +220,8 @@ class HATD3Agent(TorchAgent[HATD3Config]):
                 "sensor": AgentwiseMLP(s.sensors, s.sensor_obs, 1, ha, nn.Tanh),
                 "uav": AgentwiseMLP(s.uavs, s.uav_obs, s.uav_action, ha, nn.Tanh),
             }
+        if self.config.sensor_init == "spread" and isinstance(actors["sensor"], AgentwiseMLP):
+            _spread_sensors(actors["sensor"], s.uavs)
         self.actors = nn.ModuleDict(actors)
         n_critics = 2 if self.config.twin else 1
         groups = [
@@ -401,6 +413,17 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             [(self.actors, self.target_actors), (self.critics, self.target_critics)], c.tau
         )
         return out
+
+
+def _spread_sensors(net: AgentwiseMLP, uavs: int) -> None:
+    """Start sensor k's output at the centre of UAV (k mod U)'s bin of eq. (21) (U + 1 equal
+    bins of [−1, 1], "no offload" first): bias atanh(centre), last weights shrunk × 0.1."""
+    with torch.no_grad():
+        n = net.biases[-1].shape[0]
+        bins = 1 + torch.arange(n) % uavs
+        centre = -1.0 + (2.0 * bins + 1.0) / (uavs + 1)
+        net.biases[-1][:, 0] = torch.atanh(centre.clamp(-0.95, 0.95))
+        net.weights[-1].mul_(0.1)
 
 
 M = TypeVar("M", bound=nn.Module)
