@@ -104,8 +104,8 @@ LEARNERS = PAPER_METHODS
 REFERENCES = ("rule", "greedy_steps", "random")
 """Non-learning references (ours), evaluated on the same copies."""
 BUDGET_PARAMS = ("learning_starts", "batch_size", "noise_decay_steps")
-""":class:`~vtwin.agents.hatd3.HATD3Config` fields a budget may set (none of the registered
-budgets does: they are for tiny test runs)."""
+""":class:`~vtwin.agents.hatd3.HATD3Config` fields a budget may set (the quick budget sets
+``batch_size``; tests set the others)."""
 _EVAL_SEED = 900_000  # evaluation copies: training seed s uses s·10⁶ + episode·B + copy
 _CURVE_POINTS = 20
 _HEADROOM = (5, 3)  # K_max / average queued tasks per UAV at the preset's 30 × 5 (10 / 6)
@@ -352,9 +352,11 @@ def draw_map(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- registration
 _QUICK: dict[str, int | float] = {
     # `vtwin reproduce paper-d --quick --workers 2` on 2 cores: 35 learner runs of 4 000
-    # transitions (2 000 of them learning, HATD3Config.learning_starts; 10-35 s each on one
-    # core) and 21 references (< 1 s each): about 8 minutes
+    # transitions (250 updates after HATD3Config.learning_starts, on minibatches of 64 rather
+    # than 256: the per-agent critic costs ~0.1 s per update of 256 on one core) and 21
+    # references (< 1 s each). A smoke test of the machinery, not of the learners.
     "steps": 4_000,
+    "batch_size": 64,
     "slots": 50,
     "batch": 8,
     "eval_batch": 8,
