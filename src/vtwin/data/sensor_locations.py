@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtwin.arrays import FloatArray
+from vtwin.data.stations import globe_degrees
 from vtwin.data.traces import COLUMN_ALIASES, degrees
 from vtwin.physics.geo import LocalProjection
 
@@ -94,23 +95,9 @@ class SensorLocations:
     def __post_init__(self) -> None:
         """Coerce the coordinates to finite 1-D float64 arrays on the globe, ids to unique
         strings, one per sensor."""
-        arrays = []
-        for name, bound in (("lat_deg", 90.0), ("lon_deg", 180.0)):
-            try:
-                arr = np.asarray(getattr(self, name), dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"sensor locations: {name} must be numeric degrees") from exc
-            if arr.ndim != 1:
-                raise ValueError(f"sensor locations: {name} must be 1-D, got shape {arr.shape}")
-            bad = ~(np.abs(arr) <= bound)  # also catches nan
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(
-                    f"sensor locations: {name}[{i}] = {float(arr[i])!r}, allowed "
-                    f"[{-bound:g}, {bound:g}] degrees"
-                )
-            arrays.append(arr)
-            object.__setattr__(self, name, arr)
+        arrays = globe_degrees("sensor locations", self.lat_deg, self.lon_deg)
+        object.__setattr__(self, "lat_deg", arrays[0])
+        object.__setattr__(self, "lon_deg", arrays[1])
         ids = tuple(str(s) for s in self.sensor_id)
         if not len(ids) == arrays[0].size == arrays[1].size:
             raise ValueError(

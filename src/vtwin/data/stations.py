@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from vtwin.arrays import FloatArray
 from vtwin.data.traces import COLUMN_ALIASES, degrees
 from vtwin.physics.geo import EARTH_RADIUS_M
 
@@ -37,6 +38,7 @@ __all__ = [
     "StationFormat",
     "StationFormatError",
     "Stations",
+    "globe_degrees",
     "in_region",
     "read_stations",
     "thin",
@@ -56,6 +58,28 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
 """Latitude, longitude and station id columns of the named formats."""
 
 
+def globe_degrees(owner: str, lat: object, lon: object) -> tuple[FloatArray, FloatArray]:
+    """``lat`` and ``lon`` as 1-D float64 arrays of degrees on the globe ([−90, 90] and
+    [−180, 180], finite), else a ValueError naming ``owner``, the field, the first bad index,
+    its value and the range."""
+    arrays = []
+    for name, values, bound in (("lat_deg", lat, 90.0), ("lon_deg", lon, 180.0)):
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{owner}: {name} must be numeric degrees") from exc
+        if arr.ndim != 1:
+            raise ValueError(f"{owner}: {name} must be 1-D, got shape {arr.shape}")
+        bad = ~(np.abs(arr) <= bound)  # also catches nan
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{owner}: {name}[{i}] = {float(arr[i])!r}, allowed [{-bound:g}, {bound:g}] degrees"
+            )
+        arrays.append(arr)
+    return arrays[0], arrays[1]
+
+
 @dataclass(frozen=True)
 class Stations:
     """Base-station positions: latitude and longitude in degrees, optional ids, their source.
@@ -72,22 +96,9 @@ class Stations:
 
     def __post_init__(self) -> None:
         """Coerce the coordinates to finite 1-D float64 arrays of equal length, in range."""
-        arrays = []
-        for name, bound in (("lat_deg", 90.0), ("lon_deg", 180.0)):
-            try:
-                arr = np.asarray(getattr(self, name), dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"stations: {name} must be numeric degrees") from exc
-            if arr.ndim != 1:
-                raise ValueError(f"stations: {name} must be 1-D, got shape {arr.shape}")
-            bad = ~(np.abs(arr) <= bound)  # also catches nan
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(
-                    f"stations: {name}[{i}] = {arr[i]!r}, allowed [{-bound:g}, {bound:g}]"
-                )
-            arrays.append(arr)
-            object.__setattr__(self, name, arr)
+        arrays = globe_degrees("stations", self.lat_deg, self.lon_deg)
+        object.__setattr__(self, "lat_deg", arrays[0])
+        object.__setattr__(self, "lon_deg", arrays[1])
         if arrays[0].size != arrays[1].size:
             raise ValueError(
                 f"stations: lat_deg and lon_deg must have equal lengths, got "

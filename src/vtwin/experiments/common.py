@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["gain_pct", "lowest_everywhere", "method_means", "paired_gains"]
+__all__ = ["binned_curve", "gain_pct", "lowest_everywhere", "method_means", "paired_gains"]
 
 
 def method_means(table: pd.DataFrame, metric: str, **where: Any) -> dict[str, float]:
@@ -61,3 +62,17 @@ def lowest_everywhere(
     if not parts:
         return f"{method} was not run", None
     return "; ".join(parts), all(wins)
+
+
+def binned_curve(
+    history: pd.DataFrame, steps: int, columns: Sequence[str], points: int = 20
+) -> pd.DataFrame:
+    """A training curve on a grid common to seeds and methods: ``columns`` of ``history``
+    (one row per episode, with the cumulative ``steps`` at its end) averaged over the
+    episodes ending in each of ``points`` equal bins of ``[0, steps]``; column ``step`` is
+    each bin's upper edge (bins no episode ended in are left out)."""
+    edges = np.linspace(0.0, float(max(steps, 1)), points + 1)
+    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy()), 1, points)
+    grouped = history.assign(bin=bins).groupby("bin")[list(columns)].mean()
+    out = {"step": edges[grouped.index.to_numpy()].astype(int)}
+    return pd.DataFrame(out | {c: grouped[c].to_numpy() for c in columns})

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from vtwin.experiments.common import binned_curve
 from vtwin.experiments.paper_b.claims import (
     DATA_CLAIMS,
     MASK_CLAIMS,
@@ -283,18 +284,8 @@ def _train_and_evaluate(spec: RunSpec) -> tuple[Any, Any, pd.DataFrame, dict[str
 
 
 def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
-    """Training metrics averaged over the episodes ending in each of ``_CURVE_POINTS`` equal
-    bins of agent-steps (a common grid, so seeds with different episode lengths align)."""
-    edges = np.linspace(0.0, float(max(steps, 1)), _CURVE_POINTS + 1)
-    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy()), 1, _CURVE_POINTS)
-    grouped = history.assign(bin=bins).groupby("bin")[["reward_per_step", "latency_s"]].mean()
-    return pd.DataFrame(
-        {
-            "step": edges[grouped.index.to_numpy()].astype(int),
-            "reward_per_step": grouped["reward_per_step"].to_numpy(),
-            "latency_s": grouped["latency_s"].to_numpy(),
-        }
-    )
+    """The training curve on ``_CURVE_POINTS`` bins of steps (:func:`binned_curve`)."""
+    return binned_curve(history, steps, ("reward_per_step", "latency_s"), _CURVE_POINTS)
 
 
 def run_routing(spec: RunSpec) -> RunResult:

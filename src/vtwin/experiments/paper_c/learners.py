@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from vtwin.experiments.common import method_means
+from vtwin.experiments.common import binned_curve, method_means
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec, Sweep
 
@@ -112,18 +112,8 @@ def _evaluate_rule(spec: RunSpec, env: BatchedCrossRealityPrivacy) -> dict[str, 
 
 
 def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
-    """Utility and reward averaged over the episodes ending in each of ``_CURVE_POINTS`` equal
-    bins of joint steps (a common grid across seeds and methods)."""
-    edges = np.linspace(0.0, float(max(steps, 1)), _CURVE_POINTS + 1)
-    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy()), 1, _CURVE_POINTS)
-    grouped = history.assign(bin=bins).groupby("bin")[["utility", "reward"]].mean()
-    return pd.DataFrame(
-        {
-            "step": edges[grouped.index.to_numpy()].astype(int),
-            "utility": grouped["utility"].to_numpy(),
-            "reward": grouped["reward"].to_numpy(),
-        }
-    )
+    """The training curve on ``_CURVE_POINTS`` bins of steps (:func:`binned_curve`)."""
+    return binned_curve(history, steps, ("utility", "reward"), _CURVE_POINTS)
 
 
 ANNEALED = ("hdppo", "ghppo")

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from vtwin.experiments.common import binned_curve
 from vtwin.experiments.paper_d.claims import (
     COMPUTE_CLAIMS,
     LEARNER_CLAIMS,
@@ -162,18 +163,8 @@ def _params(spec: RunSpec, variant: Variant) -> dict[str, Any]:
 
 
 def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
-    """Reward and utility per slot averaged over the training episodes ending in each of
-    ``_CURVE_POINTS`` equal bins of joint transitions (a grid common to seeds and methods)."""
-    edges = np.linspace(0.0, float(max(steps, 1)), _CURVE_POINTS + 1)
-    bins = np.clip(np.searchsorted(edges, history["steps"].to_numpy()), 1, _CURVE_POINTS)
-    grouped = history.assign(bin=bins).groupby("bin")[["reward", "utility"]].mean()
-    return pd.DataFrame(
-        {
-            "step": edges[grouped.index.to_numpy()].astype(int),
-            "reward": grouped["reward"].to_numpy(),
-            "utility": grouped["utility"].to_numpy(),
-        }
-    )
+    """The training curve on ``_CURVE_POINTS`` bins of steps (:func:`binned_curve`)."""
+    return binned_curve(history, steps, ("reward", "utility"), _CURVE_POINTS)
 
 
 def run_learner(spec: RunSpec) -> RunResult:
