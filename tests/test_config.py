@@ -25,6 +25,7 @@ PRESETS = [
     "paper-c-beijing",
     "paper-c-synth",
     "paper-d",
+    "paper-d-tiny",
 ]
 
 

@@ -271,3 +271,101 @@ def test_untrained_sensors_spread_over_the_uavs_not_one_bin() -> None:
     assert (choice == np.array([0, 1, 0, 1])).all()  # sensor k → UAV k mod U
     plain = HATD3Agent(agent_sizes(e), HATD3Config(**FAST, sensor_init="default"), seed=0)
     assert (sensor_choice(plain.act(obs, deterministic=True)["sensor"], e.U) == 0).all()
+
+
+def test_n_step_transitions_sum_the_discounted_rewards_and_skip_episode_ends() -> None:
+    e = env(B=2)
+    agent = make_agent("su_hatd3", e, seed=0, params={**FAST, "n_step": 2, "gamma": 0.5})
+    assert isinstance(agent, HATD3Agent)
+    buffer = agent.make_buffer()
+    d = agent.sizes.state_dim
+
+    def row(v: float) -> np.ndarray:
+        return np.full((2, d), v, dtype=np.float32)
+
+    act = np.zeros((2, agent.sizes.n_actions))
+    alive = np.zeros(2, dtype=bool)
+    # one episode s0 → s1 → s2 → s3, rewards 1, 2, 4 (copy 1: ×10)
+    for t, r in enumerate((1.0, 2.0, 4.0)):
+        step = Transition(row(t), act + t, np.array([r, 10 * r]), row(t + 1), alive)
+        assert agent.store(buffer, step) == 2
+    assert len(buffer) == 4  # (s0, s2) and (s1, s3) of both copies; s2's waits
+    np.testing.assert_allclose(buffer.rewards[:4], [2.0, 20.0, 4.0, 40.0])  # r + γ r'
+    np.testing.assert_array_equal(buffer.next_obs[:2], row(2))
+    np.testing.assert_array_equal(buffer.actions[2:4], act + 1)
+    # a new episode (its first obs is not the last next_obs) drops s2's unfinished transition
+    agent.store(buffer, Transition(row(9), act, np.array([1.0, 1.0]), row(10), alive))
+    agent.store(buffer, Transition(row(10), act, np.array([1.0, 1.0]), row(11), alive))
+    assert len(buffer) == 6
+    np.testing.assert_array_equal(buffer.obs[4:6], row(9))
+    assert agent.stored == 10
+    # the update discounts the bootstrap by γ² and learns without error
+    assert np.isfinite(
+        agent.update(buffer.sample(4, np.random.default_rng(0), "cpu"))["critic_loss"]
+    )
+    with pytest.raises(ValueError, match="n_step"):
+        HATD3Config(n_step=0)
+
+
+def test_soft_bins_follow_eq_21_and_the_critic_sees_sensors_by_their_bin() -> None:
+    from vtwin.agents.nets import AgentGroup, GroupPoolCritic, soft_bins
+
+    uavs = 5
+    centres = torch.tensor([-1 + (2 * j + 1) / (uavs + 1) for j in range(uavs + 1)])
+    m = soft_bins(torch.cat([centres, torch.linspace(-1, 1, 41)]), uavs + 1)
+    torch.testing.assert_close(m.sum(dim=-1), torch.ones(len(m)))
+    assert (m[: uavs + 1].diagonal() > 0.75).all()  # near one-hot at a bin's centre
+    values = torch.linspace(-0.99, 0.99, 40)  # no value on a bin edge
+    picked = soft_bins(values, uavs + 1).argmax(dim=-1) - 1  # −1: no offload
+    np.testing.assert_array_equal(picked.numpy(), sensor_choice(values.numpy(), uavs))
+    # the critic's sensor encoder takes the bins, not the raw value
+    net = GroupPoolCritic([AgentGroup(3, 2, 1, bins=uavs + 1)], embed=4, hidden=(8,))
+    assert net.own[0][0].in_features == 2 + uavs + 1
+    assert net(torch.randn(7, 3 * 2 + 3)).shape == (7, 1)
+    agent = HATD3Agent(agent_sizes(env()), HATD3Config(**FAST, sensor_action="bins"), seed=0)
+    assert agent.critics[0].groups[0].bins == 3  # 2 UAVs + "no offload"
+    with pytest.raises(ValueError, match="bins"):
+        AgentGroup(3, 2, 2, bins=4)
+    with pytest.raises(ValueError, match="sensor_action"):
+        HATD3Config(sensor_action="onehot")  # type: ignore[arg-type]
+
+
+def test_the_load_critic_sees_how_many_sensors_pick_each_uav() -> None:
+    from vtwin.agents.nets import AgentGroup, GroupPoolCritic
+
+    torch.manual_seed(0)
+    # 4 sensors (obs 2) choosing among 2 UAVs (bins: none, UAV 0, UAV 1); UAVs: obs 3, act 1
+    groups = [AgentGroup(4, 2, 1, bins=3), AgentGroup(2, 3, 1, chosen_by=0)]
+    net = GroupPoolCritic(groups, embed=8, hidden=(16,), encoder_hidden=(8,))
+    assert net.own[1][0].in_features == 3 + 1 + 1  # own obs, own action, its load
+    n = 6
+    obs_s, obs_u, act_u = torch.randn(n, 4, 2), torch.randn(n, 2, 3), torch.randn(n, 2, 1)
+
+    def q(act_s: torch.Tensor, s: torch.Tensor = obs_s) -> torch.Tensor:
+        row = [s.reshape(n, -1), obs_u.reshape(n, -1), act_s.reshape(n, -1), act_u.reshape(n, -1)]
+        return net(torch.cat(row, dim=1))
+
+    centre = {"none": -2 / 3, "uav0": 0.0, "uav1": 2 / 3}
+    spread = torch.tensor([centre["uav0"], centre["uav1"]] * 2).expand(n, 4)
+    piled = torch.tensor([centre["uav0"]] * 4).expand(n, 4)
+    assert not torch.allclose(q(spread), q(piled))
+    swap = [1, 2, 3, 0]  # sensors are a set: their order does not matter
+    torch.testing.assert_close(q(spread[:, swap], obs_s[:, swap]), q(spread))
+    with pytest.raises(ValueError, match="chosen_by"):
+        GroupPoolCritic([AgentGroup(4, 2, 1, bins=4), AgentGroup(2, 3, 1, chosen_by=0)])
+    agent = HATD3Agent(agent_sizes(env()), HATD3Config(**FAST, sensor_action="load"), seed=0)
+    assert agent.critics[0].groups[1].chosen_by == 0
+
+
+def test_sensor_share_moves_only_the_drawn_sensor_actors() -> None:
+    e = BatchedTwinUpdate(load_config("paper-d", [*TINY[:1], "sensors.count=12", *TINY[2:]]), 2)
+    cfg = HATD3Config(**FAST, policy_delay=1, sensor_share=0.5)
+    agent = HATD3Agent(agent_sizes(e), cfg, seed=0)
+    buffer = filled(agent, e)
+    weights = agent.actors["sensor"].weights[0]
+    before = weights.detach().clone()
+    agent.update(buffer.sample(16, np.random.default_rng(0), agent.device))
+    moved = (weights.detach() != before).flatten(1).any(dim=1)
+    assert 0 < int(moved.sum()) < 12  # some sensors moved, not all
+    with pytest.raises(ValueError, match="sensor_share"):
+        HATD3Config(sensor_share=0.0)

@@ -132,6 +132,13 @@ class HATD3Config:
     on paper-d never learnt how the reward depends on the step weights (the measured reason
     in ``docs/reproductions/paper-d.md``)."""
     critic_embed: int = 64
+    sensor_action: Literal["bins", "load", "value"] = "value"
+    """How the ``agents`` critic sees a sensor's action. ``value``: the raw value in [−1, 1].
+    ``bins`` (ours): soft memberships of eq. (21)'s U + 1 bins
+    (:func:`~vtwin.agents.nets.soft_bins`), so the critic is flat within the UAV a sensor
+    picks and its gradient only moves a sensor toward a better neighbouring choice.
+    ``load`` (ours): ``bins``, and each UAV's encoder also sees how many sensors pick it
+    (the summed memberships, 1 for an even spread)."""
     sensor_init: Literal["spread", "default"] = "spread"
     """``spread`` (ours): sensor k's actor starts at the middle of UAV (k mod U)'s bin of
     eq. (21) (its output bias; last-layer weights × 0.1), so the untrained sensors spread
@@ -143,8 +150,17 @@ class HATD3Config:
     actor_lr: float = 1e-3
     sensor_actor_lr: float | None = None
     """The sensor actors' learning rate; None: ``actor_lr``."""
+    sensor_share: float = 1.0
+    """Share of the sensor actors that each actor update moves, drawn at random (ours; 1: all
+    of them, as the paper). The others keep their current actions in the joint action, so a
+    sensor's step is judged against the others' latest choices — the sequential scheme of
+    heterogeneous-agent learning spread over updates."""
     critic_lr: float = 1e-3
     gamma: float = 0.99
+    n_step: int = 1
+    """Rewards summed per stored transition (ours; 1: TD3's one-step target). With n > 1 a
+    transition holds ``r_t + γ r_{t+1} + … + γ^{n−1} r_{t+n−1}`` and ``s_{t+n}`` and its
+    target discounts the bootstrap by γⁿ (the n-step returns of Rainbow and D4PG)."""
     tau: float = 0.005
     batch_size: int = 256
     buffer_size: int = 200_000
@@ -177,11 +193,24 @@ class HATD3Config:
             raise ValueError(
                 f"HATD3Config.sensor_init = {self.sensor_init!r}; allowed: spread, default"
             )
+        if self.sensor_action not in ("bins", "load", "value"):
+            raise ValueError(
+                f"HATD3Config.sensor_action = {self.sensor_action!r}; allowed: bins, load, value"
+            )
+        if not 0.0 < self.sensor_share <= 1.0:
+            raise ValueError(f"HATD3Config.sensor_share = {self.sensor_share}: must be in (0, 1]")
         if self.critic not in ("agents", "mlp"):
             raise ValueError(f"HATD3Config.critic = {self.critic!r}; allowed: agents, mlp")
         if self.order not in ("fixed", "random"):
             raise ValueError(f"HATD3Config.order = {self.order!r}; allowed: fixed, random")
-        for name in ("actor_lr", "critic_lr", "batch_size", "buffer_size", "policy_delay"):
+        for name in (
+            "actor_lr",
+            "critic_lr",
+            "batch_size",
+            "buffer_size",
+            "policy_delay",
+            "n_step",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"HATD3Config.{name} = {getattr(self, name)}: must be > 0")
         if not 0 <= self.gamma <= 1 or not 0 < self.tau <= 1:
@@ -225,8 +254,20 @@ class HATD3Agent(TorchAgent[HATD3Config]):
         self.actors = nn.ModuleDict(actors)
         n_critics = 2 if self.config.twin else 1
         groups = [
-            AgentGroup(s.sensors, s.sensor_obs, 1),
-            AgentGroup(s.uavs, s.uav_obs, s.uav_action, s.uav_slots, s.uav_slot_obs),
+            AgentGroup(
+                s.sensors,
+                s.sensor_obs,
+                1,
+                bins=s.uavs + 1 if self.config.sensor_action != "value" else 0,
+            ),
+            AgentGroup(
+                s.uavs,
+                s.uav_obs,
+                s.uav_action,
+                s.uav_slots,
+                s.uav_slot_obs,
+                chosen_by=0 if self.config.sensor_action == "load" else -1,
+            ),
         ]
         self.critics = nn.ModuleList(
             [
@@ -242,6 +283,7 @@ class HATD3Agent(TorchAgent[HATD3Config]):
         self.register_buffer("_ids_uav", torch.eye(s.uavs))
         self.stored = 0
         self.updates = 0
+        self._pending: list[Transition] = []  # the last n − 1 slots, for n-step transitions
         self.last_joint: dict[str, dict[str, torch.Tensor]] = {}
 
     def _build_optimizers(self) -> None:
@@ -324,10 +366,29 @@ class HATD3Agent(TorchAgent[HATD3Config]):
                                np.asarray(action["uav"]).reshape(b, -1)], axis=1)  # fmt: skip
 
     def store(self, buffer: ReplayBuffer, step: Transition, /) -> int:
-        """Add one slot of every copy (``obs``/``next_obs`` are state rows); how many."""
-        buffer.add(step)
+        """Add one slot of every copy (``obs``/``next_obs`` are state rows); how many.
+
+        With ``n_step`` > 1 the slot waits until n − 1 more slots of the same episodes have
+        come (a slot whose ``obs`` is not the previous ``next_obs`` starts new episodes and
+        drops the unfinished ones); then the n-step transition of the oldest is added."""
         n = int(np.asarray(step.rewards).shape[0])
         self.stored += n
+        steps = self.config.n_step
+        if steps == 1:
+            buffer.add(step)
+            return n
+        pending = self._pending
+        if pending and not np.array_equal(pending[-1].next_obs, step.obs):
+            pending.clear()
+        pending.append(step)
+        if len(pending) == steps:
+            first = pending.pop(0)
+            ret = np.asarray(first.rewards, dtype=np.float64).copy()
+            alive = ~np.asarray(first.terminated, dtype=bool)
+            for i, later in enumerate([*pending], start=1):
+                ret += alive * self.config.gamma**i * np.asarray(later.rewards)
+                alive &= ~np.asarray(later.terminated, dtype=bool)
+            buffer.add(Transition(first.obs, first.actions, ret, step.next_obs, ~alive))
         return n
 
     def learn(
@@ -371,7 +432,7 @@ class HATD3Agent(TorchAgent[HATD3Config]):
                     a = a + (c.target_noise * noise).clamp(-c.noise_clip, c.noise_clip)
                 next_a[g] = a.clamp(-1.0, 1.0)
             q_next = torch.stack(self.q(self.target_critics, next_state, next_a)).min(dim=0).values
-            y = reward + c.gamma * (1.0 - done) * q_next
+            y = reward + c.gamma**c.n_step * (1.0 - done) * q_next
         qs = self.q(self.critics, state, s.split_action(batch["actions"].float()))
         critic_loss = torch.stack([nn.functional.mse_loss(qv, y) for qv in qs]).sum()
         self.critic_opt.zero_grad()
@@ -394,6 +455,10 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             joint = dict(current)
             pre = self.pre_tanh(g, obs[g])
             joint[g] = torch.tanh(pre).squeeze(-1) if g == "sensor" else torch.tanh(pre)
+            if g == "sensor" and c.sensor_share < 1.0:
+                shape = (1, s.sensors)
+                pick = torch.rand(shape, generator=self._gen, device=self.device) < c.sensor_share
+                joint[g] = torch.where(pick, joint[g], current[g])
             actor_loss = -self.q(self.critics[:1], state, joint)[0].mean()
             excess = torch.relu(pre.abs() - c.action_reg_free)
             actor_loss = actor_loss + c.action_reg * excess.pow(2).mean()

@@ -20,6 +20,7 @@ __all__ = [
     "GroupPoolCritic",
     "SinusoidalEmbedding",
     "mlp",
+    "soft_bins",
 ]
 
 
@@ -236,13 +237,23 @@ class AgentGroup:
     columns and acting with ``act`` columns. With ``slots > 0`` an agent's observation ends
     in ``slots`` blocks of ``slot_obs`` columns (e.g. a UAV's queued tasks) whose first
     column is 1 when the slot is in use, and its action ends in ``slots`` values (one per
-    block: e.g. the task's step weight); the rest are the agent's own columns."""
+    block: e.g. the task's step weight); the rest are the agent's own columns.
+
+    With ``bins > 0`` the agent's action is one value in [−1, 1] that the env cuts into
+    ``bins`` equal intervals (a discrete choice, e.g. paper D eq. (21)); the critic then sees
+    the action as soft memberships of the bins (:func:`soft_bins`) instead of the raw value.
+    With ``chosen_by = i`` the bins of group ``i`` pick among this group's agents (bin 0:
+    none, bin j: agent j − 1, e.g. a sensor choosing its UAV) and each agent's encoder also
+    sees its load: the summed memberships of its bin over group i's agents, × n / (group i's
+    n), so an even spread reads 1."""
 
     n: int
     obs: int
     act: int
     slots: int = 0
     slot_obs: int = 0
+    bins: int = 0
+    chosen_by: int = -1
 
     def __post_init__(self) -> None:
         """Refuse sizes that do not add up."""
@@ -251,6 +262,21 @@ class AgentGroup:
             raise ValueError(f"AgentGroup sizes do not add up: {self}")
         if self.slots and self.slot_obs < 1:
             raise ValueError(f"AgentGroup with slots needs slot_obs ≥ 1: {self}")
+        if self.bins < 0 or (self.bins and (self.act != 1 or self.slots)):
+            raise ValueError(f"AgentGroup with bins needs one action value and no slots: {self}")
+
+
+def soft_bins(action: torch.Tensor, bins: int, width: float = 0.5) -> torch.Tensor:
+    """Soft memberships ``[..., bins]`` of values in [−1, 1] in ``bins`` equal intervals: a
+    softmax over −(a − c_j)² / (2 σ²) with c_j the interval centres and σ = ``width`` × the
+    interval's length. Near a centre the membership is close to one-hot (the critic sees the
+    choice the env will make, flat within it, so its gradient does not push a choice around
+    for nothing); across an edge it moves smoothly to the neighbour, so an actor still gets
+    a gradient toward a better bin."""
+    length = 2.0 / bins
+    centres = -1.0 + length * (torch.arange(bins, device=action.device, dtype=action.dtype) + 0.5)
+    z = (action[..., None] - centres) / (width * length)
+    return torch.softmax(-0.5 * z * z, dim=-1)
 
 
 class GroupPoolCritic(nn.Module):
@@ -287,7 +313,15 @@ class GroupPoolCritic(nn.Module):
         self.own = nn.ModuleList()
         self.slot = nn.ModuleList()
         for g in self.groups:
-            own_in = g.obs - g.slots * g.slot_obs + g.act - g.slots
+            own_in = g.obs - g.slots * g.slot_obs + (g.bins or g.act - g.slots)
+            if g.chosen_by >= 0:
+                chooser = self.groups[g.chosen_by] if g.chosen_by < len(self.groups) else None
+                if chooser is None or chooser is g or chooser.bins != g.n + 1:
+                    raise ValueError(
+                        f"AgentGroup.chosen_by = {g.chosen_by}: needs another group whose "
+                        f"bins are this group's {g.n} agents + 1"
+                    )
+                own_in += 1
             self.own.append(mlp(max(own_in, 1), embed, encoder_hidden, nn.ReLU, nn.ReLU))
             if g.slots:
                 self.slot.append(mlp(g.slot_obs + 1, embed, encoder_hidden, nn.ReLU, nn.ReLU))
@@ -302,12 +336,22 @@ class GroupPoolCritic(nn.Module):
         n = x.shape[0]
         s, a = x[:, : self.state_dim], x[:, self.state_dim :]
         pooled = []
-        for g, own_net, slot_net in zip(self.groups, self.own, self.slot, strict=True):
+        memberships: dict[int, torch.Tensor] = {}
+        for i, (g, own_net, slot_net) in enumerate(
+            zip(self.groups, self.own, self.slot, strict=True)
+        ):
             obs = s[:, : g.n * g.obs].reshape(n, g.n, g.obs)
             acts = a[:, : g.n * g.act].reshape(n, g.n, g.act)
             s, a = s[:, g.n * g.obs :], a[:, g.n * g.act :]
             cut_o, cut_a = g.obs - g.slots * g.slot_obs, g.act - g.slots
-            own = torch.cat([obs[..., :cut_o], acts[..., :cut_a]], dim=-1)
+            own_act = soft_bins(acts[..., 0], g.bins) if g.bins else acts[..., :cut_a]
+            if g.bins:
+                memberships[i] = own_act
+            parts = [obs[..., :cut_o], own_act]
+            if g.chosen_by >= 0:
+                chosen = memberships[g.chosen_by]  # [N, n_chooser, n + 1]
+                parts.append(chosen[..., 1:].sum(dim=1)[..., None] * (g.n / chosen.shape[1]))
+            own = torch.cat(parts, dim=-1)
             if own.shape[-1] == 0:
                 own = torch.zeros(n, g.n, 1, dtype=x.dtype, device=x.device)
             h = own_net(own)

@@ -66,6 +66,7 @@ __all__ = [
     "KPIS",
     "LEARNERS",
     "REFERENCES",
+    "TINY_PARAMS",
     "VARIANTS",
     "Variant",
     "approach_metrics",
@@ -107,6 +108,19 @@ REFERENCES = ("rule", "greedy_steps", "random")
 BUDGET_PARAMS = ("learning_starts", "batch_size", "noise_decay_steps")
 """:class:`~vtwin.agents.hatd3.HATD3Config` fields a budget may set (the quick budget sets
 ``batch_size``; tests set the others)."""
+TINY_PARAMS: dict[str, Any] = {
+    "learning_starts": 500,
+    "hidden": (64, 64),
+    "actor_hidden": (32, 32),
+    "noise_decay_steps": 4_000,
+    "updates_per_step": 2,
+}
+""":class:`~vtwin.agents.hatd3.HATD3Config` fields for the ``paper-d-tiny`` preset (8 sensors,
+2 UAVs, 20 slots) on 4 copies and 8 000 transitions, about a minute on one core: smaller
+networks, learning from the 500th transition, exploration decaying over half the budget and
+two updates per slot of the 4 copies (SU-HATD3's utility on seeds 0/1/2: 272/262/215 with
+two, 249/146/224 with one; used by the learning tests and
+``benchmarks/bench_twin_learners.py``)."""
 _EVAL_SEED = 900_000  # evaluation copies: training seed s uses s·10⁶ + episode·B + copy
 _CURVE_POINTS = 20
 _HEADROOM = (5, 3)  # K_max / average queued tasks per UAV at the preset's 30 × 5 (10 / 6)
