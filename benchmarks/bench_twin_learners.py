@@ -463,7 +463,7 @@ def run(p: Plan) -> None:
         return (u - lo) / (hi - lo)
 
     print(
-        f"# {p.config.name} {' '.join(p.overrides)}, view {p.view}: {p.steps:,} transitions "
+        f"# {' '.join([p.config.name, *p.overrides])}, view {p.view}: {p.steps:,} transitions "
         f"on {p.batch} copies per learner; eval seeds {EVAL_SEED}..{EVAL_SEED + EVAL_COPIES - 1}"
     )
     if p.view == "uav" and any(m in VTWIN for m in p.methods):

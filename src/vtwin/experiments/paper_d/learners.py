@@ -105,7 +105,7 @@ LEARNERS = PAPER_METHODS
 """SU-HATD3 and the paper's three baselines (Fig. 3(a))."""
 REFERENCES = ("rule", "greedy_steps", "random")
 """Non-learning references (ours), evaluated on the same copies."""
-BUDGET_PARAMS = ("learning_starts", "batch_size", "noise_decay_steps")
+BUDGET_PARAMS = ("learning_starts", "batch_size", "noise_decay_steps", "updates_per_step")
 """:class:`~vtwin.agents.hatd3.HATD3Config` fields a budget may set (the quick budget sets
 ``batch_size``; tests set the others)."""
 TINY_PARAMS: dict[str, Any] = {
@@ -113,14 +113,11 @@ TINY_PARAMS: dict[str, Any] = {
     "hidden": (64, 64),
     "actor_hidden": (32, 32),
     "noise_decay_steps": 4_000,
-    "updates_per_step": 2,
 }
 """:class:`~vtwin.agents.hatd3.HATD3Config` fields for the ``paper-d-tiny`` preset (8 sensors,
 2 UAVs, 20 slots) on 4 copies and 8 000 transitions, about a minute on one core: smaller
-networks, learning from the 500th transition, exploration decaying over half the budget and
-two updates per slot of the 4 copies (SU-HATD3's utility on seeds 0/1/2: 272/262/215 with
-two, 249/146/224 with one; used by the learning tests and
-``benchmarks/bench_twin_learners.py``)."""
+networks, learning from the 500th transition, exploration decaying over half the budget (used by
+the learning tests and ``benchmarks/bench_twin_learners.py``)."""
 _EVAL_SEED = 900_000  # evaluation copies: training seed s uses s·10⁶ + episode·B + copy
 _CURVE_POINTS = 20
 _HEADROOM = (5, 3)  # K_max / average queued tasks per UAV at the preset's 30 × 5 (10 / 6)
@@ -357,11 +354,13 @@ def draw_map(runs: list[tuple[RunSpec, RunResult]], ax: Axes) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- registration
 _QUICK: dict[str, int | float] = {
     # `vtwin reproduce paper-d --quick --workers 2` on 2 cores: 35 learner runs of 4 000
-    # transitions (250 updates after HATD3Config.learning_starts, on minibatches of 64 rather
-    # than 256: the per-agent critic costs ~0.1 s per update of 256 on one core) and 21
-    # references (< 1 s each). A smoke test of the machinery, not of the learners.
+    # transitions (250 updates after HATD3Config.learning_starts — one per slot, not the
+    # default two — on minibatches of 64 rather than 256: the per-agent critic costs ~0.1 s
+    # per update of 256 on one core) and 21 references (< 1 s each). A smoke test of the
+    # machinery, not of the learners.
     "steps": 4_000,
     "batch_size": 64,
+    "updates_per_step": 1,
     "slots": 50,
     "batch": 8,
     "eval_batch": 8,
