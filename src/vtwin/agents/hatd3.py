@@ -7,7 +7,9 @@ paper (computed side by side by :class:`~vtwin.agents.nets.AgentwiseMLP`); the o
 ``shared_actors`` gives each type one actor with the agent's one-hot index appended (with it,
 all sensors drifted to the same UAV in our runs: their outputs move together). Critics are
 centralised over the global state and the **joint action of every agent in its own size**
-— ``K + U (2 + K_max)`` columns, nothing padded.
+— ``K + U (2 + K_max)`` columns, nothing padded. By default they are built from the agents
+(:class:`~vtwin.agents.nets.GroupPoolCritic`): each sensor's action enters as its soft choice
+of UAV and each UAV sees how many sensors chose it (``critic``, ``sensor_action``).
 
 One update (CleanRL's TD3, written out):
 
