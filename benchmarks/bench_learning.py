@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from cli_lists import parse_methods, parse_seeds
 
 from vtwin.cliutil import parse_params
 from vtwin.config import VTwinConfig, load_config
@@ -328,13 +329,8 @@ class Plan:
 
 def plan(args: argparse.Namespace) -> Plan:
     """Check the options (ValueError naming the bad one) and load the config."""
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown or not methods:
-        raise ValueError(f"--methods: unknown {unknown}; valid: {', '.join(METHODS)}")
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds {args.seeds}: give seeds ≥ 0, comma-separated")
+    methods = parse_methods(args.methods, METHODS)
+    seeds = parse_seeds(args.seeds)
     if args.steps < 1 or args.copies < 1 or args.eval_seeds < 1:
         raise ValueError("--steps, --copies and --eval-seeds must be ≥ 1")
     eval_seeds = list(range(args.eval_from, args.eval_from + args.eval_seeds))

@@ -60,6 +60,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from cli_lists import parse_methods, parse_seeds
 from gymnasium import spaces
 
 from vtwin.agents.hatd3 import HATD3Config
@@ -393,13 +394,8 @@ class Plan:
 
 def plan(args: argparse.Namespace) -> Plan:
     """Check the options (ValueError naming the bad one) and load the config."""
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown or not methods:
-        raise ValueError(f"--methods: unknown {unknown}; valid: {', '.join(METHODS)}")
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds {args.seeds}: give seeds ≥ 0, comma-separated")
+    methods = parse_methods(args.methods, METHODS)
+    seeds = parse_seeds(args.seeds)
     if args.steps < 1 or args.batch < 1:
         raise ValueError("--steps and --batch must be ≥ 1")
     overrides = [] if args.slots is None else [f"horizon_slots={args.slots}"]
