@@ -353,6 +353,8 @@ def test_the_load_critic_sees_how_many_sensors_pick_each_uav() -> None:
     torch.testing.assert_close(q(spread[:, swap], obs_s[:, swap]), q(spread))
     with pytest.raises(ValueError, match="chosen_by"):
         GroupPoolCritic([AgentGroup(4, 2, 1, bins=4), AgentGroup(2, 3, 1, chosen_by=0)])
+    with pytest.raises(ValueError, match="earlier group"):  # the chooser must come first
+        GroupPoolCritic([AgentGroup(2, 3, 1, chosen_by=1), AgentGroup(4, 2, 1, bins=3)])
     agent = HATD3Agent(agent_sizes(env()), HATD3Config(**FAST, sensor_action="load"), seed=0)
     assert agent.critics[0].groups[1].chosen_by == 0
 

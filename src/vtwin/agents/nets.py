@@ -312,13 +312,14 @@ class GroupPoolCritic(nn.Module):
         self.groups = list(groups)
         self.own = nn.ModuleList()
         self.slot = nn.ModuleList()
-        for g in self.groups:
+        for i, g in enumerate(self.groups):
             own_in = g.obs - g.slots * g.slot_obs + (g.bins or g.act - g.slots)
             if g.chosen_by >= 0:
-                chooser = self.groups[g.chosen_by] if g.chosen_by < len(self.groups) else None
-                if chooser is None or chooser is g or chooser.bins != g.n + 1:
+                # the chooser comes first: forward reads its memberships before this group
+                chooser = self.groups[g.chosen_by] if g.chosen_by < i else None
+                if chooser is None or chooser.bins != g.n + 1:
                     raise ValueError(
-                        f"AgentGroup.chosen_by = {g.chosen_by}: needs another group whose "
+                        f"AgentGroup.chosen_by = {g.chosen_by}: needs an earlier group whose "
                         f"bins are this group's {g.n} agents + 1"
                     )
                 own_in += 1
