@@ -156,7 +156,7 @@ def train_command(
     param: ParamOption = None,
 ) -> None:
     """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vtwin.training import TrainSettings, check_settings, train
 
@@ -176,10 +176,24 @@ def train_command(
         )
         check_settings(cfg, settings)  # a bad name fails before the progress bar shows
         run_dir = out or Path("runs") / "train" / f"{cfg.name}__{algo}__seed={seed}"
-        with Progress(console=err_console) as bar:
-            task = bar.add_task(f"train {algo} on {cfg.name}", total=steps)
+        err_console.print(f"run folder: [bold]{run_dir}[/] (metrics.csv, checkpoint.pt)")
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("episode {task.fields[episode]}  return {task.fields[ret]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err_console) as bar:
+            task = bar.add_task(f"train {algo} on {cfg.name}", total=steps, episode="–", ret="–")
             summary = train(
-                cfg, settings, run_dir, progress=lambda done, _: bar.update(task, completed=done)
+                cfg,
+                settings,
+                run_dir,
+                progress=lambda done, _: bar.update(task, completed=done),
+                on_episode=lambda row: bar.update(
+                    task, episode=f"{row['episode']:.0f}", ret=f"{row['return']:.4g}"
+                ),
             )
     except (ConfigError, ValueError, OSError) as exc:
         _fail(str(exc))

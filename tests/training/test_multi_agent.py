@@ -128,13 +128,22 @@ def test_evaluate_marl_metrics_match_a_hand_loop() -> None:
 def test_every_algo_trains_and_writes_one_row_per_episode(algo: str) -> None:
     params = {"dm_mappo": TINY_PPO, "mappo": TINY_PPO, "masac": TINY_SAC}.get(algo)
     calls: list[tuple[int, int]] = []
+    rows: list[dict[str, float]] = []
     agent, hist = train_agent(
-        FakeRouting, algo, 600, seed=0, params=params, progress=lambda d, t: calls.append((d, t))
+        FakeRouting,
+        algo,
+        600,
+        seed=0,
+        params=params,
+        progress=lambda d, t: calls.append((d, t)),
+        on_episode=lambda row: rows.append(dict(row)),
     )
     per_episode = FakeRouting().B * FakeRouting().V * FakeRouting().horizon  # 288
     assert list(hist["episode"]) == [1, 2, 3]
     assert list(hist["steps"]) == [per_episode, 2 * per_episode, 3 * per_episode]
     assert calls[-1] == (600, 600) and len(calls) == 3
+    # on_episode sees each episode's row as it ends: the live return of `vtwin train`'s bar
+    assert [r["return"] for r in rows] == pytest.approx(list(hist["return"]))
     for col in ("reward_per_step", "latency_s", "packet_loss", "workload_variance", "wall_s"):
         assert hist[col].notna().all()
     if algo in ("dm_mappo", "mappo"):

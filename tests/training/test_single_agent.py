@@ -97,6 +97,9 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "final_return" in result.stdout
+    # where the output lands, before training starts; the bar's live episode return
+    assert "run folder:" in result.stderr and str(out.name) in result.stderr
+    assert "episode 2" in result.stderr and "return -" in result.stderr
     result = runner.invoke(app, ["evaluate", str(out), "--episodes", "1"])
     assert result.exit_code == 0, result.output
     assert "latency_s" in result.stdout

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,11 @@ CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE = (
 
 Rows = list[dict[str, float]]
 """A training history: one row of metrics per episode."""
-Progress = Callable[[int, int], None] | None
-"""``progress(done, total)`` in agent transitions after every episode (None: silent)."""
+Progress = Callable[[int, int, Mapping[str, float]], None] | None
+"""The loops' ``progress(done, total, row)`` after every episode: agent transitions done, the
+budget, and the episode's metrics row (None: silent). The public entry points
+(:func:`vtwin.training.train_agent`, :func:`vtwin.training.train`) take a two-argument
+``progress(done, total)`` and an ``on_episode(row)`` and combine them into this."""
 
 
 def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
@@ -223,4 +226,4 @@ def end_episode(
         else:
             run.save(rows, resume, final=agent)
     if progress is not None:
-        progress(min(done_steps, budget), budget)
+        progress(min(done_steps, budget), budget, rows[-1])

@@ -150,8 +150,8 @@ def train_hybrid(
     return (mean per-copy episode sum of the AV-mean reward), the env's episode metrics
     (utility, entropy_bits, latency_s, qos_loss), wall_s and the mean update metrics (none
     while an off-policy learner waits for ``learning_starts``). ``progress`` is called with
-    each row, ``progress_steps`` with (joint transitions done, ``steps``). With ``run`` the
-    run continues from the folder's checkpoint and saves one after every episode.
+    each row, ``progress_steps`` with (joint transitions done, ``steps``, the row). With
+    ``run`` the run continues from the folder's checkpoint and saves one after every episode.
     """
     _check(env, agent)
     B, horizon = env.B, env.horizon

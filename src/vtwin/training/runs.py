@@ -9,7 +9,7 @@ folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import yaml
 from vtwin.agents.protocol import Agent, Policy
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
 from vtwin.training import hetero, hybrid, multi_agent, single_agent
-from vtwin.training.checkpoint import CONFIG_FILE, RunFolder, write_atomic
+from vtwin.training.checkpoint import CONFIG_FILE, Progress, RunFolder, write_atomic
 from vtwin.training.metrics import metric_spec
 from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
 
@@ -75,12 +75,15 @@ def train_agent(
     device: str = "auto",
     out_dir: Path | str | None = None,
     resume: bool = True,
+    on_episode: Callable[[Mapping[str, float]], None] | None = None,
 ) -> tuple[Agent, pd.DataFrame]:
     """Train ``algo`` on a batched ``env`` (or a zero-argument env factory) for ``steps``
     agent transitions, with the loop of the env's kind.
 
     Returns the agent and its history, one row per episode (see ``single_agent.train_loop``
-    and ``multi_agent.train_loop``). ``progress(done, total)`` is called per episode. With
+    and ``multi_agent.train_loop``). ``progress(done, total)`` (agent transitions) and
+    ``on_episode(row)`` (the episode's metrics row: ``return`` and the env's metrics) are
+    called after every episode. With
     ``out_dir`` the run folder gets ``metrics.csv`` and ``checkpoint.pt`` after every
     episode, and (``resume``) a run continues exactly from the checkpoint there.
     """
@@ -92,8 +95,27 @@ def train_agent(
     run = None if out_dir is None else RunFolder(out_dir)
     if run is not None and not resume:
         run.clear()
-    rows = _LOOPS[env_kind(env)].train_loop(env, agent, steps, seed, run, progress)
+    rows = _LOOPS[env_kind(env)].train_loop(
+        env, agent, steps, seed, run, _episode_reporter(progress, on_episode)
+    )
     return agent, pd.DataFrame(rows)
+
+
+def _episode_reporter(
+    progress: Callable[[int, int], None] | None,
+    on_episode: Callable[[Mapping[str, float]], None] | None,
+) -> Progress:
+    """The loops' three-argument callback from the public two callbacks (None: silent)."""
+    if progress is None and on_episode is None:
+        return None
+
+    def report(done: int, total: int, row: Mapping[str, float]) -> None:
+        if progress is not None:
+            progress(done, total)
+        if on_episode is not None:
+            on_episode(row)
+
+    return report
 
 
 def evaluate_policy(
@@ -156,6 +178,7 @@ def train(
     *,
     resume: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    on_episode: Callable[[Mapping[str, float]], None] | None = None,
 ) -> dict[str, float]:
     """Train until ``settings.steps`` agent transitions (slots × copies × vehicles) are done.
 
@@ -185,6 +208,7 @@ def train(
         device=settings.device,
         out_dir=run.path,
         resume=resume,
+        on_episode=on_episode,
     )
     tail = history.iloc[-max(1, len(history) // 5) :]
     summary = {"episodes": float(len(history)), "steps": float(history["steps"].iloc[-1])}
