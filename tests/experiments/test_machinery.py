@@ -54,6 +54,7 @@ def test_cli_list_and_reproduce(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--methods", "bad", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "2 runs: 2 run now, 0 reused, 0 failed" in result.stdout
+    assert "toy-flat: runs, figures and report in" in " ".join(result.stderr.split())
     assert sorted(p.name for p in (tmp_path / "toy-flat").glob("quick__*")) == [
         "quick__method=bad__seed=0",
         "quick__method=bad__seed=1",

@@ -113,6 +113,8 @@ def _reproduce_one(name: str, options: dict[str, Any]) -> int:
     """Reproduce one experiment and print its claims; returns the number of failed runs."""
     from vtwin.experiments.runner import reproduce
 
+    where = Path(options["out"]) / name
+    err_console.print(f"{escape(name)}: runs, figures and report in [bold]{escape(str(where))}[/]")
     try:
         report = reproduce(name, **options)
     except KeyboardInterrupt:

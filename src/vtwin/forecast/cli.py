@@ -138,6 +138,7 @@ def train_command(
             f"every {series.interval_s:g} s ({escape(series.quantity)}, {escape(series.unit)})",
             highlight=False,
         )
+        err_console.print(f"model folder: [bold]{escape(str(folder))}[/]", highlight=False)
         with Progress(console=err_console) as bar:
             task = bar.add_task(f"train {model}", total=epochs)
 
