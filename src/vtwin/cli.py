@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vtwin import __version__
-from vtwin.cliutil import DeviceOption, ParamOption, SeedOption, parse_params
+from vtwin.cliutil import DeviceOption, GuardedGroup, ParamOption, SeedOption, parse_params
 from vtwin.config import ConfigError, config_to_yaml, list_presets, load_config
 from vtwin.experiments.cli import register_cli as register_experiment_commands
 from vtwin.forecast.cli import register_cli as register_forecast_commands
@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # a stray exception: one error line (tracebacks with --debug)
 )
 config_app = typer.Typer(help="Inspect configuration presets.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Build and inspect scenarios.", no_args_is_help=True)
@@ -65,12 +66,17 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an unexpected error.")
+    ] = False,
 ) -> None:
     """vtwin: simulators, agents and paper reproductions for vehicle digital twins."""
+    ctx.meta["vtwin_debug"] = debug
 
 
 @config_app.command("list")
@@ -154,8 +160,15 @@ def train_command(
     batch_envs: Annotated[int, typer.Option(help="Env copies stepped together.", min=1)] = 8,
     device: DeviceOption = "auto",
     param: ParamOption = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Discard a run already in the run folder and train from scratch."
+        ),
+    ] = False,
 ) -> None:
-    """Train an agent on a paper's batched env; resumes from the run folder's checkpoint."""
+    """Train an agent on a paper's batched env; resumes from the run folder's checkpoint
+    (a larger --steps continues a finished run)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vtwin.training import TrainSettings, check_settings, train
@@ -190,6 +203,7 @@ def train_command(
                 cfg,
                 settings,
                 run_dir,
+                resume=not fresh,
                 progress=lambda done, _: bar.update(task, completed=done),
                 on_episode=lambda row: bar.update(
                     task, episode=f"{row['episode']:.0f}", ret=f"{row['return']:.4g}"
@@ -199,6 +213,12 @@ def train_command(
         _fail(str(exc))
         return
     console.print(f"run folder: [bold]{run_dir}[/]")
+    if summary["steps"] > steps:
+        console.print(
+            f"note: training runs whole episodes, so {steps:,} steps became "
+            f"{summary['steps']:,.0f} ({summary['episodes']:.0f} episodes)",
+            highlight=False,
+        )
     for name, number in summary.items():
         console.print(f"{name}: {number:.4g}")
 

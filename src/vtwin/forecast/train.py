@@ -265,8 +265,12 @@ class TrainedForecaster:
         meta_path = folder / "forecaster.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: no forecaster.json (not a saved forecaster)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format_version") != _FORMAT_VERSION:
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{meta_path}: not readable JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format_version") != _FORMAT_VERSION:
+            meta = meta if isinstance(meta, dict) else {}
             raise ValueError(
                 f"{meta_path}: format_version {meta.get('format_version')} is not "
                 f"{_FORMAT_VERSION}; retrain with this vtwin version"
@@ -274,7 +278,15 @@ class TrainedForecaster:
         settings = ForecastSettings.model_validate(meta["settings"], strict=False)
         names = tuple(meta["names"])
         model = _build(settings, len(names))
-        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        weights = folder / "model.pt"
+        try:
+            model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
+        except Exception as exc:  # missing, truncated, corrupt, or another model's weights
+            first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            raise ValueError(
+                f"{weights}: not readable weights of this forecaster ({type(exc).__name__}: "
+                f"{first}); retrain it"
+            ) from None
         model.to(pick_device(device)).eval()
         return cls(
             model=model,

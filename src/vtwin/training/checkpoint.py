@@ -131,15 +131,37 @@ class RunFolder:
         return self.path / name
 
     def clear(self) -> None:
-        """Forget the checkpoint of an earlier run here (a fresh run follows)."""
-        self.file(CHECKPOINT_FILE).unlink(missing_ok=True)
+        """Forget an earlier run here (a fresh run follows): its checkpoint, metrics and
+        summary."""
+        for name in (CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE):
+            self.file(name).unlink(missing_ok=True)
+
+    def has_checkpoint(self) -> bool:
+        """Whether a checkpoint (trained state) is stored here."""
+        return self.file(CHECKPOINT_FILE).exists()
 
     def load(self) -> dict[str, Any] | None:
-        """The checkpoint's payload, or None when there is none yet."""
+        """The checkpoint's payload, or None when there is none yet.
+
+        A file that is not a checkpoint this package wrote (truncated, corrupt, another
+        program's) raises ValueError naming it; the file is left as it is.
+        """
         path = self.file(CHECKPOINT_FILE)
         if not path.exists():
             return None
-        payload: dict[str, Any] = torch.load(path, weights_only=False)
+        try:
+            payload = torch.load(path, weights_only=False, map_location="cpu")
+        except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            raise ValueError(
+                f"{path}: not a readable checkpoint ({type(exc).__name__}: {reason}); "
+                "restore it, or train afresh into another folder (vtwin train --fresh)"
+            ) from None
+        keys = ("agent", "history", "resume")
+        if not isinstance(payload, dict) or any(k not in payload for k in keys):
+            raise ValueError(
+                f"{path}: not a vtwin training checkpoint (expected the keys {', '.join(keys)})"
+            )
         return payload
 
     def resume(

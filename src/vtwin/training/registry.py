@@ -13,6 +13,7 @@ continuous and discrete actions from one learner acting for all ``M`` AVs (``obs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -88,17 +89,77 @@ def agent_sizes(env: Any) -> AgentSizes:
     return AgentSizes(env.obs_dim, env.n_actions, entity_layout=getattr(env, "entity_layout", None))
 
 
+# Ranges of the learners' hyper-parameters, by name (the same name means the same thing in
+# every config). Integers not listed in _MAY_BE_ZERO count something and must be ≥ 1; floats
+# must be finite, and ≥ 0 unless listed below.
+_MAY_BE_ZERO = frozenset(
+    {"learning_starts", "lr_anneal_steps", "eval_chains", "anneal_steps", "noise_decay_steps"}
+)
+_UNIT_INTERVAL = frozenset({"gamma", "gae_lambda"})  # [0, 1]
+_POSITIVE_UNIT = frozenset({"tau", "sensor_share"})  # (0, 1]
+_ANY_SIGN = frozenset({"init_log_std", "target_entropy_per_dim", "target_entropy_scale"})
+_POSITIVE = frozenset(
+    {"clip", "max_grad_norm", "reward_scale", "x0_clip", "discrete_x0_clip", "continuous_x0_clip"}
+)
+
+
+def _check_range(cls_name: str, name: str, value: Any) -> None:
+    """Refuse a hyper-parameter outside its range (see the tables above), naming it."""
+    where = f"{cls_name}.{name} = {value!r}"
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, int) for v in value) and min(value) < 1:
+            raise ValueError(f"{where}: layer sizes must be ≥ 1")
+        return
+    if isinstance(value, int):
+        least = 0 if name in _MAY_BE_ZERO else 1
+        if value < least:
+            raise ValueError(f"{where}: must be an integer ≥ {least}")
+        return
+    if not isinstance(value, float):
+        return
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: must be a finite number")
+    if name in _ANY_SIGN:
+        return
+    if name in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}: must be in [0, 1]")
+    if name in _POSITIVE_UNIT and not 0.0 < value <= 1.0:
+        raise ValueError(f"{where}: must be in (0, 1]")
+    positive = name in _POSITIVE or name.startswith("lr") or name.endswith("_lr")
+    if positive and value <= 0.0:
+        raise ValueError(f"{where}: must be > 0")
+    if value < 0.0:
+        raise ValueError(f"{where}: must be ≥ 0")
+
+
 def config_from_params(cls: Any, params: dict[str, Any]) -> Any:
-    """Build a frozen dataclass config, rejecting unknown keys with the valid ones listed
-    (YAML lists become tuples)."""
+    """Build a frozen dataclass config from user parameters (``-p name=value``).
+
+    Unknown keys are refused with the valid ones listed; values are checked against the
+    field's type by pydantic (``lr=abc``, ``epochs=2.5`` or an unknown option of a choice are
+    errors naming the field; YAML lists become tuples) and against the range of its name
+    (counts ≥ 1, finite rates, discounts in [0, 1]); the dataclass's own checks run last.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(params) - valid)
     if unknown:
         raise ValueError(
             f"unknown {cls.__name__} parameter(s) {unknown}; valid: {', '.join(sorted(valid))}"
         )
-    cooked = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    return cls(**cooked)
+    try:
+        config = TypeAdapter(cls).validate_python(dict(params))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        value = params.get(str(first["loc"][0]), first.get("input")) if first["loc"] else None
+        raise ValueError(f"{cls.__name__}.{name} = {value!r}: {first['msg']}") from None
+    for f in fields(cls):
+        _check_range(cls.__name__, f.name, getattr(config, f.name))
+    return config
 
 
 def _ppo(env: Any, seed: int, device: str, params: dict[str, Any]) -> Agent:

@@ -9,6 +9,7 @@ folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -167,8 +168,20 @@ def make_env(config: VTwinConfig, batch_envs: int) -> Any:
 
 def check_settings(config: VTwinConfig, settings: TrainSettings) -> None:
     """Refuse, before anything runs, a paper without a batched env or an algorithm that
-    does not exist or does not serve the paper's env kind (the error lists the valid ones)."""
+    does not exist or does not serve the paper's env kind (the error lists the valid ones),
+    a device this machine lacks, or a step budget below one."""
+    from vtwin.devices import pick_device
+
     algorithm(settings.algo, _paper_kind(config))
+    pick_device(settings.device)
+    if (
+        isinstance(settings.steps, bool)
+        or not isinstance(settings.steps, int)
+        or settings.steps < 1
+    ):
+        raise ValueError(f"steps = {settings.steps!r}: must be an integer ≥ 1")
+    if settings.batch_envs < 1:
+        raise ValueError(f"batch_envs = {settings.batch_envs!r}: must be an integer ≥ 1")
 
 
 def train(
@@ -182,34 +195,35 @@ def train(
 ) -> dict[str, float]:
     """Train until ``settings.steps`` agent transitions (slots × copies × vehicles) are done.
 
-    Resumes from ``out_dir/checkpoint.pt`` when present (same config and settings required).
+    Resumes from ``out_dir/checkpoint.pt`` when present: the same config and settings are
+    required, except a larger ``steps``, which continues the run; ``resume=False`` discards
+    a run stored there. A folder without a checkpoint (an earlier attempt that failed before
+    its first episode) is taken over. Training runs whole episodes, so ``steps`` rounds up
+    to the next episode's end.
     Returns the summary (also written to ``summary.json``): ``episodes``, ``steps``,
     ``final_return`` and ``final_<metric>`` for each of the env's episode metrics, means
     over the last fifth of the episodes.
     """
     check_settings(config, settings)  # before anything is written
+    env = make_env(config, settings.batch_envs)
+    # the agent too, so that bad algorithm parameters fail before anything is written
+    agent = make_agent(
+        settings.algo, env, seed=settings.seed, device=settings.device, params=settings.algo_params
+    )
     run = RunFolder(out_dir)
     record = {"config": yaml.safe_load(config_to_yaml(config)), "train": asdict(settings)}
     cfg_path = run.file(CONFIG_FILE)
-    if cfg_path.exists() and resume and yaml.safe_load(cfg_path.read_text()) != record:
-        raise ValueError(
-            f"{run.path} holds a run with other settings; use another --out or resume=False"
-        )
+    if not resume:
+        run.clear()
+    elif cfg_path.exists() and run.has_checkpoint():
+        _check_continuation(run, _read_record(cfg_path), record)
+    # without a checkpoint nothing was trained here (say, an earlier attempt failed), so a
+    # corrected command takes the folder over
     write_atomic(cfg_path, lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
-
-    env = make_env(config, settings.batch_envs)
-    _, history = train_agent(
-        env,
-        settings.algo,
-        settings.steps,
-        settings.seed,
-        settings.algo_params,
-        progress,
-        device=settings.device,
-        out_dir=run.path,
-        resume=resume,
-        on_episode=on_episode,
+    rows = _LOOPS[env_kind(env)].train_loop(
+        env, agent, settings.steps, settings.seed, run, _episode_reporter(progress, on_episode)
     )
+    history = pd.DataFrame(rows)
     tail = history.iloc[-max(1, len(history) // 5) :]
     summary = {"episodes": float(len(history)), "steps": float(history["steps"].iloc[-1])}
     for col in ("return", *(metric_spec(env) or {})):
@@ -218,10 +232,52 @@ def train(
     return summary
 
 
+def _read_record(path: Path) -> dict[str, Any]:
+    """A run folder's ``config.yaml``: the config and the train settings; ValueError naming
+    the file when it is missing, unreadable or not such a record."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file; is {path.parent} a folder written by vtwin train?")
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a readable run record ({first})") from None
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    train = record.get("train") if isinstance(record, dict) else None
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("config"), dict)
+        or not isinstance(train, dict)
+        or set(train) != fields
+    ):
+        raise ValueError(
+            f"{path}: not a vtwin run record (expected 'config' and 'train' with "
+            f"{', '.join(sorted(fields))})"
+        )
+    return record
+
+
+def _check_continuation(run: RunFolder, stored: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """Refuse to continue a trained run with other settings, naming what changed; a larger
+    ``steps`` continues it from its checkpoint."""
+    train = wanted["train"]
+    changed = [f"train.{k}" for k in train if stored["train"].get(k) != train[k]]
+    if stored["config"] != wanted["config"]:
+        changed.insert(0, "config")
+    if changed == ["train.steps"] or not changed:
+        return
+    raise ValueError(
+        f"{run.path} holds a trained run with other settings ({', '.join(changed)} differ); "
+        "use another --out, or --fresh to discard that run"
+    )
+
+
 def load_run(run_dir: Path | str) -> tuple[VTwinConfig, TrainSettings]:
-    """The config and settings a run folder was trained with."""
-    record = yaml.safe_load((Path(run_dir) / CONFIG_FILE).read_text())
-    config = validate_config(record["config"], source=str(run_dir))
+    """The config and settings a run folder was trained with (ValueError naming the file
+    when ``config.yaml`` is missing or broken)."""
+    path = Path(run_dir) / CONFIG_FILE
+    record = _read_record(path)
+    config = validate_config(record["config"], source=str(path))
     return config, TrainSettings(**record["train"])
 
 
