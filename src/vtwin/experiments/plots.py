@@ -40,6 +40,7 @@ SWEEP_COLUMN = "sweep_value"
 STEP_COLUMN = "step"
 _FIGSIZE = (6.4, 4.2)
 _DPI = 150
+_TICK_CHARS = 60  # tick labels longer than this in all are drawn slanted
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,11 @@ def _draw_bar(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) -> p
             capsize=4,
             color=[_colour(experiment, m) for m in data["method"]],
         )
-        ax.set_xticks(xs, [method_label(m) for m in data["method"]])
+        labels = [method_label(m) for m in data["method"]]
+        if sum(len(label) for label in labels) > _TICK_CHARS:  # slant them rather than overlap
+            ax.set_xticks(xs, labels, rotation=30, ha="right", rotation_mode="anchor")
+        else:
+            ax.set_xticks(xs, labels)
     else:
         assert experiment.sweep is not None
         values = list(experiment.sweep.values)
