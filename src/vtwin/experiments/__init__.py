@@ -3,7 +3,8 @@
 A paper module declares an :class:`Experiment` and calls :func:`register`; ``vtwin reproduce
 NAME`` (:func:`reproduce`) expands it into runs, executes them locally (or, later, on Ray),
 saves each run atomically under ``runs/<experiment>/<run_id>/`` so interrupted sweeps resume,
-and writes figures and a ``REPORT.md`` that checks the paper's claims.
+and writes figures and a ``REPORT.md`` / ``REPORT.html`` that checks the paper's claims
+(plus ``index.html`` over the output folder).
 """
 
 from vtwin.experiments.executor import (

@@ -59,7 +59,7 @@ def reproduce_command(
     seeds: Annotated[
         int | None, typer.Option(help="Seeds per setting (default: the experiment's).", min=1)
     ] = None,
-    out: Annotated[Path, typer.Option(help="Results folder (runs, figures, REPORT.md).")] = Path(
+    out: Annotated[Path, typer.Option(help="Results folder (runs, figures, reports).")] = Path(
         "runs"
     ),
     workers: Annotated[int, typer.Option(help="Runs in parallel (processes).", min=1)] = 1,
@@ -69,7 +69,8 @@ def reproduce_command(
     backend: Annotated[str, typer.Option(help="Executor backend: local (ray later).")] = "local",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Run (or resume) a paper experiment; write figures and REPORT.md under OUT/NAME."""
+    """Run (or resume) a paper experiment; write figures, REPORT.md and REPORT.html under
+    OUT/NAME and OUT/index.html over every experiment in OUT."""
     from vtwin.experiments.executor import BackendUnavailableError, make_executor
     from vtwin.experiments.registry import (
         UnknownExperimentError,
@@ -98,6 +99,7 @@ def reproduce_command(
         "methods": requested,
         "progress": progress,
         "executor": executor,
+        "backend": backend,  # recorded in the reports (the executor already runs it)
         "console": err_console,
     }
     failed = 0
@@ -127,17 +129,20 @@ def _reproduce_one(name: str, options: dict[str, Any]) -> int:
         return 0
 
     if report.claims:
+        from vtwin.experiments.report import claims_as_rows
+
         table = Table("claim", "paper", "ours", "agrees", title="claims")
-        for claim in report.claims:
-            ours = f"error: {claim.error}" if claim.error is not None else claim.ours
-            agrees = "?" if claim.error else {True: "yes", False: "no", None: "n/a"}[claim.agrees]
-            table.add_row(*(escape(c) for c in (claim.text, claim.paper_value, ours, agrees)))
+        for row in claims_as_rows(report.claims):
+            cells = (row["claim"], row["paper"], row["ours"], row["agrees"].strip("*"))
+            table.add_row(*(escape(c) for c in cells))
         console.print(table)
     for fig, error in report.figure_errors.items():
         err_console.print(f"[yellow]figure {fig} not drawn:[/] {escape(error)}", highlight=False)
     console.print(
         f"{report.total} runs: {report.new} run now, {len(report.reused)} reused, "
-        f"{len(report.failed)} failed. Report: [bold]{escape(str(report.report_path))}[/]",
+        f"{len(report.failed)} failed. Report: [bold]{escape(str(report.report_path))}[/] "
+        f"and [bold]{escape(str(report.html_path))}[/]; all experiments: "
+        f"{escape(str(report.index_path))}",
         highlight=False,
         soft_wrap=True,
     )

@@ -1,5 +1,8 @@
 """Figures of an experiment: tables of runs, mean ± std over seeds, PNG + CSV writers.
 
+Legends and tick labels name methods as the papers do (:mod:`vtwin.experiments.labels`);
+the CSV files keep the internal method ids.
+
 Each writer draws one :class:`~vtwin.experiments.spec.Figure` from the completed runs, saves
 ``<name>.png`` and ``<name>.csv`` (the plotted numbers: ``mean``, ``std``, ``n`` per group)
 atomically, and returns the table. Plots use matplotlib's object API (no pyplot state), so
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vtwin.experiments.labels import method_label
 from vtwin.experiments.spec import Experiment, Figure, RunResult, RunSpec, import_callable
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ SWEEP_COLUMN = "sweep_value"
 STEP_COLUMN = "step"
 _FIGSIZE = (6.4, 4.2)
 _DPI = 150
+_TICK_CHARS = 60  # tick labels longer than this in all are drawn slanted
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,11 @@ def _draw_bar(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) -> p
             capsize=4,
             color=[_colour(experiment, m) for m in data["method"]],
         )
-        ax.set_xticks(xs, list(data["method"]))
+        labels = [method_label(m) for m in data["method"]]
+        if sum(len(label) for label in labels) > _TICK_CHARS:  # slant them rather than overlap
+            ax.set_xticks(xs, labels, rotation=30, ha="right", rotation_mode="anchor")
+        else:
+            ax.set_xticks(xs, labels)
     else:
         assert experiment.sweep is not None
         values = list(experiment.sweep.values)
@@ -225,7 +234,7 @@ def _draw_bar(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) -> p
                 width=width,
                 yerr=rows["std"].fillna(0.0),
                 capsize=3,
-                label=method,
+                label=method_label(method),
                 color=_colour(experiment, method),
             )
         ax.set_xticks(np.arange(len(values)), [str(v) for v in values])
@@ -246,7 +255,7 @@ def _draw_line(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) -> 
         mean = rows["mean"].to_numpy(float)
         std = rows["std"].fillna(0.0).to_numpy(float)
         colour = _colour(experiment, method)
-        ax.plot(xs, mean, marker="o", label=method, color=colour)
+        ax.plot(xs, mean, marker="o", label=method_label(method), color=colour)
         ax.fill_between(xs, mean - std, mean + std, alpha=0.2, color=colour, linewidth=0)
     if not numeric or len(values) <= 12:
         ax.set_xticks(positions, [str(v) for v in values])
@@ -266,13 +275,13 @@ def _draw_curve(ax: Axes, figure: Figure, experiment: Experiment, runs: Runs) ->
     for key in groups.drop_duplicates().itertuples(index=False):
         method = key[0]
         rows = data[data["method"] == method]
-        label = method
+        label = method_label(method)
         linestyle = "-"
         if swept:
             assert experiment.sweep is not None
             target = _vkey(key[1])
             rows = rows[rows[SWEEP_COLUMN].map(lambda v, t=target: _vkey(v) == t).astype(bool)]
-            label = f"{method} ({experiment.sweep.short_key} = {key[1]})"
+            label = f"{method_label(method)} ({experiment.sweep.short_key} = {key[1]})"
             pos = [_vkey(v) for v in experiment.sweep.values].index(_vkey(key[1]))
             linestyle = styles[pos % len(styles)]
         xs = rows[STEP_COLUMN].to_numpy(float)

@@ -2,19 +2,25 @@
 
 The report says what was run (quick or full, seeds, budget), embeds every figure, checks the
 paper's claims (a claim whose compute function fails shows ``error: …`` instead of stopping
-the report) and lists failed runs.
+the report) and lists failed runs. Methods appear under the papers' names
+(:mod:`vtwin.experiments.labels`). The pieces both reports share — the summary table, the
+claims rows, the run settings — are built here; :mod:`vtwin.experiments.html_report` renders
+the same content as ``REPORT.html``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
+import platform
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vtwin.experiments.labels import method_label, relabel_text
 from vtwin.experiments.plots import SWEEP_COLUMN, FigureOutput, aggregate, summary_table
 from vtwin.experiments.spec import Experiment, RunResult, RunSpec, import_callable
 
@@ -25,10 +31,17 @@ __all__ = [
     "ClaimResult",
     "FailedRun",
     "ReproductionReport",
+    "claim_verdict",
+    "claims_as_rows",
     "evaluate_claims",
     "render_markdown",
+    "run_settings",
+    "summary_display",
     "write_text_atomic",
 ]
+
+VERSIONED_PACKAGES: tuple[str, ...] = ("numpy", "pandas", "torch", "matplotlib")
+"""Packages whose installed versions a report records (absent ones are left out)."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +89,26 @@ class ReproductionReport:
     figures: dict[str, FigureOutput] = field(default_factory=dict)
     figure_errors: dict[str, str] = field(default_factory=dict)
     claims: list[ClaimResult] = field(default_factory=list)
+    workers: int = 1
+    backend: str = "local"
+    created: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
 
     @property
     def ok(self) -> bool:
         """True when every run completed."""
         return not self.failed and len(self.runs) == self.total
+
+    @property
+    def html_path(self) -> Path:
+        """``REPORT.html``, beside ``REPORT.md``."""
+        return self.report_path.with_suffix(".html")
+
+    @property
+    def index_path(self) -> Path:
+        """The output folder's ``index.html`` over every experiment in it."""
+        return self.out_dir.parent / "index.html"
 
     @property
     def mode(self) -> str:
@@ -132,30 +160,51 @@ def _agrees(claim: ClaimResult) -> str:
     return {True: "yes", False: "**no**", None: "n/a"}[claim.agrees]
 
 
-def _summary_section(report: ReproductionReport) -> list[str]:
+def claim_verdict(claim: ClaimResult) -> str:
+    """``agrees``, ``does not``, ``n/a`` (not judged) or ``error`` (the check failed)."""
+    if claim.error is not None:
+        return "error"
+    return {True: "agrees", False: "does not", None: "n/a"}[claim.agrees]
+
+
+def summary_display(report: ReproductionReport) -> pd.DataFrame | None:
+    """The summary as a reader sees it: one row per method (and sweep value), ``seeds``, and
+    each summary metric as ``mean ± std`` over seeds; methods under their labels. ``None``
+    when no run completed or the runs report no metric."""
+    import pandas as pd
+
     table = report.summary_table()
     metrics = [c for c in table.columns if c not in ("run_id", "method", SWEEP_COLUMN, "seed")]
     if table.empty or not metrics:
-        return []
+        return None
     by = ["method", SWEEP_COLUMN] if SWEEP_COLUMN in table.columns else ["method"]
     columns: dict[str, pd.DataFrame] = {m: aggregate(table, m, by) for m in metrics}
     first = columns[metrics[0]]
     sweep = report.experiment.sweep
-    header = ["method", *([sweep.label] if sweep is not None else []), "seeds", *metrics]
+    out: dict[str, list[str]] = {"method": [method_label(str(m)) for m in first["method"]]}
+    if sweep is not None:
+        out[sweep.label] = [str(v) for v in first[SWEEP_COLUMN]]
+    out["seeds"] = [str(int(n)) for n in first["n"]]
+    for metric in metrics:
+        agg = columns[metric]
+        out[metric] = [
+            f"{_fmt(mean)} ± {_fmt(std)}" for mean, std in zip(agg["mean"], agg["std"], strict=True)
+        ]
+    return pd.DataFrame(out)
+
+
+def _summary_section(report: ReproductionReport) -> list[str]:
+    display = summary_display(report)
+    if display is None:
+        return []
+    header = [str(c) for c in display.columns]
     lines = [
         "## Summary (mean ± std over seeds)",
         "",
         "| " + " | ".join(_cell(h) for h in header) + " |",
         "|" + "---|" * len(header),
     ]
-    for i in range(len(first)):
-        row = [str(first["method"].iloc[i])]
-        if sweep is not None:
-            row.append(str(first[SWEEP_COLUMN].iloc[i]))
-        row.append(str(int(first["n"].iloc[i])))
-        for metric in metrics:
-            agg = columns[metric]
-            row.append(f"{_fmt(agg['mean'].iloc[i])} ± {_fmt(agg['std'].iloc[i])}")
+    for row in display.itertuples(index=False):
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return [*lines, ""]
 
@@ -168,13 +217,58 @@ def _command(report: ReproductionReport) -> str:
         parts.append(f"--seeds {report.seeds}")
     if report.methods != report.experiment.methods:
         parts.append(f"--methods {','.join(report.methods)}")
+    if report.backend != "local":
+        parts.append(f"--backend {report.backend}")
+    if report.workers != 1:
+        parts.append(f"--workers {report.workers}")
     return " ".join(parts)
+
+
+def _versions() -> str:
+    from vtwin import __version__
+
+    found = [f"vtwin {__version__}", f"Python {platform.python_version()}"]
+    for package in VERSIONED_PACKAGES:
+        try:
+            found.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def run_settings(report: ReproductionReport) -> list[tuple[str, str]]:
+    """What was run, as (name, value) rows: command, mode, budget, methods (by label), sweep,
+    seeds, overrides, runs, workers and backend, package versions, time (UTC)."""
+    exp = report.experiment
+    budget = ", ".join(f"{k} = {v}" for k, v in report.budget.items()) or "(none)"
+    rows = [
+        ("command", _command(report)),
+        ("mode", report.mode),
+        ("budget", budget),
+        ("preset", exp.preset),
+        ("methods", ", ".join(method_label(m) for m in report.methods)),
+    ]
+    if exp.sweep is not None:
+        values = ", ".join(str(v) for v in exp.sweep.values)
+        rows.append(("sweep", f"{exp.sweep.label} ({exp.sweep.key}) over {values}"))
+    rows.append(("seeds", f"{report.seeds} (0–{report.seeds - 1})"))
+    if exp.overrides:
+        rows.append(("overrides", ", ".join(exp.overrides)))
+    rows += [
+        (
+            "runs",
+            f"{report.total} in all; {report.new} run now, {len(report.reused)} reused from "
+            f"an earlier invocation, {len(report.failed)} failed",
+        ),
+        ("workers", f"{report.workers} ({report.backend} backend)"),
+        ("versions", _versions()),
+        ("written", report.created),
+    ]
+    return rows
 
 
 def render_markdown(report: ReproductionReport) -> str:
     """The text of ``REPORT.md``."""
-    from vtwin import __version__
-
     exp = report.experiment
     budget = ", ".join(f"{k} = {v}" for k, v in report.budget.items()) or "(none)"
     lines = [
@@ -185,7 +279,7 @@ def render_markdown(report: ReproductionReport) -> str:
         "## What was run",
         "",
         f"- mode: **{report.mode}** (budget: {budget})",
-        f"- methods: {', '.join(report.methods)}",
+        f"- methods: {', '.join(method_label(m) for m in report.methods)}",
     ]
     if exp.sweep is not None:
         values = ", ".join(str(v) for v in exp.sweep.values)
@@ -199,7 +293,8 @@ def render_markdown(report: ReproductionReport) -> str:
         f"- runs: {report.total} in all; {report.new} run now, {len(report.reused)} reused "
         f"from an earlier invocation, {len(report.failed)} failed",
         f"- command: `{_command(report)}`",
-        f"- vtwin {__version__}, {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
+        f"- workers: {report.workers} ({report.backend} backend)",
+        f"- {_versions()}; written {report.created}",
         "",
     ]
     if report.figures or report.figure_errors:
@@ -220,9 +315,8 @@ def render_markdown(report: ReproductionReport) -> str:
             "| claim | paper | ours | agrees |",
             "|---|---|---|---|",
         ]
-        for claim in report.claims:
-            ours = f"error: {claim.error}" if claim.error is not None else claim.ours
-            cells = [claim.text, claim.paper_value, ours, _agrees(claim)]
+        for row in claims_as_rows(report.claims):
+            cells = [row["claim"], row["paper"], row["ours"], row["agrees"]]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
     if report.experiment.notes:
@@ -253,13 +347,15 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 def claims_as_rows(claims: Sequence[ClaimResult]) -> list[Mapping[str, Any]]:
-    """Claims as plain rows (for JSON or a console table)."""
+    """Claims as plain rows (for JSON or a console table), method ids in the paper and our
+    values shown under their labels (the claim's own wording is kept as written)."""
     return [
         {
             "claim": c.text,
-            "paper": c.paper_value,
-            "ours": f"error: {c.error}" if c.error is not None else c.ours,
+            "paper": relabel_text(c.paper_value),
+            "ours": f"error: {c.error}" if c.error is not None else relabel_text(c.ours),
             "agrees": _agrees(c),
+            "verdict": claim_verdict(c),
         }
         for c in claims
     ]

@@ -2,7 +2,8 @@
 
 Every finished run is saved by this (parent) process the moment it finishes, so killing a
 reproduction loses only the runs in flight; running the same command again skips the runs
-already stored and redoes the rest. Figures and ``REPORT.md`` are rebuilt from the store.
+already stored and redoes the rest. Figures, ``REPORT.md`` and ``REPORT.html`` are rebuilt
+from the store, and the output folder's ``index.html`` is rewritten over every experiment in it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.progress import (
 )
 
 from vtwin.experiments.executor import Executor, make_executor
+from vtwin.experiments.html_report import write_html_report, write_index
 from vtwin.experiments.plots import write_figure
 from vtwin.experiments.registry import get_experiment, resolve_methods
 from vtwin.experiments.report import (
@@ -55,7 +57,8 @@ def reproduce(
     executor: Executor | None = None,
     console: Console | None = None,
 ) -> ReproductionReport:
-    """Run (or resume) an experiment and write its figures and ``REPORT.md``.
+    """Run (or resume) an experiment; write its figures, ``REPORT.md``, ``REPORT.html`` and
+    the output folder's ``index.html``.
 
     Runs already complete under ``out`` are reused; a failing run is reported and the others
     go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
@@ -143,6 +146,8 @@ def reproduce(
         runs=runs,
         reused=reused,
         failed=failed,
+        workers=workers,
+        backend=backend,
     )
     figures_dir = exp_dir / FIGURES_DIR
     for figure in experiment.figures:
@@ -152,4 +157,6 @@ def reproduce(
             report.figure_errors[figure.name] = f"{type(exc).__name__}: {exc}"
     report.claims = evaluate_claims(experiment, report.summary_table())
     write_text_atomic(report.report_path, render_markdown(report))
+    write_html_report(report)
+    write_index(report.index_path.parent)
     return report

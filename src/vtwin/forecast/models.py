@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 __all__ = [
-    "MODEL_LABELS",
     "MODEL_NAMES",
     "Forecaster",
     "LSTMTransformer",
@@ -39,14 +38,6 @@ __all__ = [
 
 MODEL_NAMES: tuple[str, ...] = ("lstm_transformer", "cnn_gru", "lstm", "gru", "cnn_lstm")
 """The five models of Table II, in the paper's column order."""
-
-MODEL_LABELS: dict[str, str] = {
-    "lstm_transformer": "LSTM-Transformer (ours)",
-    "cnn_gru": "CNN-GRU",
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "cnn_lstm": "CNN-LSTM",
-}
 
 
 class Forecaster(nn.Module, ABC):

@@ -151,7 +151,7 @@ def run_model(spec: RunSpec) -> RunResult:
 # ---------------------------------------------------------------------------- Fig. 5
 def _draw_fig5(runs: list[tuple[RunSpec, RunResult]], ax: Axes, dataset: str) -> pd.DataFrame:
     """Actual vs predicted for each method over the first test day (seed 0)."""
-    from vtwin.forecast.models import MODEL_LABELS
+    from vtwin.experiments.labels import method_label
 
     chosen = [
         (s, r)
@@ -167,8 +167,7 @@ def _draw_fig5(runs: list[tuple[RunSpec, RunResult]], ax: Axes, dataset: str) ->
         pred = pd.Series(result.artifacts["fig5"]["predicted"], dtype=float)
         data[spec.method] = pred
         style = "-" if spec.method == "lstm_transformer" else "--"
-        label = MODEL_LABELS.get(spec.method, "last value")
-        ax.plot(data["hours"], pred, style, lw=1.0, label=label)
+        ax.plot(data["hours"], pred, style, lw=1.0, label=method_label(spec.method))
     start = dt.datetime.fromtimestamp(first["start_s"], dt.UTC).strftime("%a %Y-%m-%d %H:%M")
     ax.set_xlabel(f"hours from {start} (first test step; series {first['series']})")
     ax.legend(fontsize=7, ncol=2)
