@@ -261,6 +261,10 @@ def test_bad_options_are_one_line_errors() -> None:
         env.step(0)
     with pytest.raises(ValueError, match=r"action 9 of vehicle 0 is outside \[0, 9\)"):
         env.step(9)
+    env = RoutingVehicleEnv("paper-b-tiny", others=lambda o: np.zeros(3))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="dtype float64; expected integer server indices"):
+        env.step(0)
 
 
 # ---------------------------------------------------------------------------- papers C, D

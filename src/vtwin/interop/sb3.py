@@ -341,6 +341,11 @@ class RoutingVehicleEnv(SingleCopyEnv[NDArray[np.float32], int]):
                 f"the others' policy returned actions of shape {a.shape}; expected ({V},) "
                 f"or (1, {V})"
             )
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(
+                f"the others' policy returned actions of dtype {a.dtype}; expected integer "
+                "server indices"
+            )
         return np.array(a, dtype=np.int64).reshape(1, V)
 
     def _observe(self) -> NDArray[np.float32]:
