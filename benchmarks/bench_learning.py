@@ -24,9 +24,10 @@ Learners get ``--steps`` agent transitions on ``--copies`` copies for each train
   the first whole rollout (``n_steps`` × copies) past the budget, so it may get a few more
   transitions than asked for: the table shows the count each learner really had.
 * ``sb3_maskable_ppo``: sb3-contrib ``MaskablePPO`` on the same envs, the mask read from the
-  Gymnasium view's ``info["action_mask"]`` through ``ActionMasker``. Paper A allows every
-  (server, α) action, so that mask is all ones and MaskablePPO is expected to match PPO; the
-  code passes masks through so that a preset with masked actions needs no change.
+  Gymnasium view's ``info["action_mask"]`` by ``vtwin.interop.sb3.InfoActionMasks``. Paper A
+  allows every (server, α) action, so that mask is all ones and MaskablePPO is expected to
+  match PPO; the code passes masks through so that a preset with masked actions needs no
+  change.
 * ``random`` (uniform actions from ``default_rng(0)``) and ``greedy``
   (``BatchedPreMigration.greedy_actions``, the one-slot best action) set the scale.
 
@@ -41,8 +42,9 @@ built, learning), not evaluation. With several training seeds the table ends wit
 learner's mean ± std.
 
 Paper B (``BatchedMigrationRouting``) is multi-agent (PettingZoo, a centralised critic and a
-per-vehicle mask): Stable-Baselines3 does not apply there, so this benchmark takes paper A
-presets only.
+per-vehicle mask); SB3 reaches it only through the single-agent views of
+``vtwin.interop.sb3`` (one vehicle as the learner, or all vehicles flattened), so this
+benchmark takes paper A presets only.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from cli_lists import parse_methods, parse_seeds
 from vtwin.cliutil import parse_params
 from vtwin.config import VTwinConfig, load_config
 from vtwin.envs.premigration import BatchedPreMigration
+from vtwin.interop.sb3 import InfoActionMasks
 
 VTWIN = {"vtwin_ppo": "ppo", "vtwin_dsac": "dsac"}
 """vtwin learners: benchmark name → training registry name."""
@@ -197,7 +200,6 @@ def train_sb3(
 ) -> tuple[Callable[[bool], Act], float, int]:
     """Train SB3 PPO or MaskablePPO (defaults, MlpPolicy) on ``copies`` Gymnasium envs;
     returns (deterministic → policy, wall-clock s, transitions)."""
-    import gymnasium as gym
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -206,26 +208,6 @@ def train_sb3(
     masked = method == "sb3_maskable_ppo"
     V = config.vehicles.count  # one Gymnasium step = one transition per vehicle
     label = f"{method} seed {seed}"
-
-    class InfoMask(gym.Wrapper[Any, Any, Any, Any]):
-        """Keeps the latest ``info["action_mask"]`` (flat, as sb3-contrib wants it)."""
-
-        mask: np.ndarray
-
-        def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-            obs, info = self.env.reset(**kwargs)
-            self.mask = np.asarray(info["action_mask"], dtype=bool).reshape(-1)
-            return obs, info
-
-        def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-            obs, reward, terminated, truncated, info = self.env.step(action)
-            self.mask = np.asarray(info["action_mask"], dtype=bool).reshape(-1)
-            return obs, reward, terminated, truncated, info
-
-    def with_mask(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
-        from sb3_contrib.common.wrappers import ActionMasker
-
-        return ActionMasker(InfoMask(env), lambda e: e.mask)
 
     class Progress(BaseCallback):
         """Logs about every tenth of the budget, at rollout ends."""
@@ -249,7 +231,7 @@ def train_sb3(
         seed=seed,
         env_kwargs={"config": config},
         vec_env_cls=DummyVecEnv,
-        wrapper_class=with_mask if masked else None,
+        wrapper_class=InfoActionMasks if masked else None,
     )
     model: Any
     if masked:
@@ -341,7 +323,7 @@ def plan(args: argparse.Namespace) -> Plan:
     if config.paper != "A":
         raise ValueError(
             f"preset {args.preset} is paper {config.paper}: this benchmark takes paper A "
-            "presets (paper B is multi-agent, where SB3 does not apply)"
+            "presets (for paper B with SB3 see vtwin.interop.sb3)"
         )
     learners = [m for m in methods if m in VTWIN]
     base = (

@@ -12,7 +12,7 @@ Run by hand (the SB3 method needs the benchmark-only extra: ``pip install -e '.[
 
 The world is the ``--preset`` (default ``paper-d-tiny``: 8 sensors, 2 UAVs, K_max 8, 20
 slots), with ``--slots`` overriding its episode length.
-SB3 sees paper D as one centralised Gymnasium agent (:class:`CentralTwinEnv` over
+SB3 sees paper D as one centralised Gymnasium agent (``vtwin.interop.sb3.TwinUpdateCentralEnv`` over
 ``BatchedTwinUpdate(config, 1)``): observation the global ``"state"`` row, reward the shared
 per-slot reward × ``--reward-scale``, an episode truncated at the horizon (not terminal).
 ``--view joint``: the action is the whole joint action ``K + U (2 + K_max)`` (sensors first,
@@ -61,12 +61,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 from cli_lists import parse_methods, parse_seeds
-from gymnasium import spaces
 
 from vtwin.agents.hatd3 import HATD3Config
 from vtwin.config import VTwinConfig, load_config
 from vtwin.envs.twin_update import BatchedTwinUpdate, sensor_choice
 from vtwin.experiments.paper_d.learners import TINY_PARAMS
+from vtwin.interop.sb3 import (
+    TWIN_VIEWS,
+    TwinUpdateCentralEnv,
+    twin_split_action,
+)
 from vtwin.training import evaluate_policy, make_agent, train_agent
 
 TINY_PRESET = "paper-d-tiny"
@@ -75,7 +79,7 @@ VTWIN = {"vtwin_su_hatd3": "su_hatd3", "vtwin_matd3": "matd3"}
 """vtwin learners: benchmark name → training registry name."""
 REFERENCES = ("random", "rule", "greedy_steps")
 METHODS = (*REFERENCES, *VTWIN, "sb3_td3")
-VIEWS = ("joint", "uav")
+VIEWS = TWIN_VIEWS
 EVAL_SEED = 900_000
 EVAL_COPIES = 8
 SEED_SPACING = 1_000_000
@@ -109,83 +113,17 @@ class Progress:
 
 
 # ---------------------------------------------------------------------------- the view
-def split_action(env: BatchedTwinUpdate, flat: np.ndarray, view: str) -> dict[str, np.ndarray]:
-    """Flat actions ``[B, n]`` → the env's ``{"sensor", "uav"}`` (``uav`` view: no sensor
-    part, ``"sensor"`` left out for the caller to fill)."""
-    B = flat.shape[0]
-    a = np.clip(np.asarray(flat, dtype=np.float64), -1.0, 1.0)
-    k = env.K if view == "joint" else 0
-    out = {"uav": a[:, k:].reshape(B, env.U, env.uav_action_dim)}
-    if view == "joint":
-        out["sensor"] = a[:, :k]
-    return out
-
-
-def action_width(env: BatchedTwinUpdate, view: str) -> int:
-    """The centralised agent's action size in ``view``."""
-    return (env.K if view == "joint" else 0) + env.U * env.uav_action_dim
-
-
-class CentralTwinEnv(gym.Env[np.ndarray, np.ndarray]):
-    """Paper D as one centralised agent over ``BatchedTwinUpdate(config, 1)`` (module
-    docstring): observation the ``"state"`` row, action the joint (``joint``) or the UAVs'
-    (``uav``, sensors by the rule) actions in [−1, 1], reward × ``reward_scale``.
-
-    Episode seeds: ``reset(seed=s)`` plays seed ``s`` and the following resets ``s + stride``,
-    ``s + 2 stride``, …; before any seed, ``first_seed`` is ``s``. ``info`` holds the slot's
-    unscaled ``reward``, ``utility``, ``served`` and ``c1_dropped``."""
-
-    metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
-
-    def __init__(
-        self,
-        config: VTwinConfig,
-        view: str = "joint",
-        reward_scale: float = 0.01,
-        first_seed: int = 0,
-        stride: int = 1,
-    ) -> None:
-        """One copy of ``config``'s world; the rule is built only for the ``uav`` view."""
-        if view not in VIEWS:
-            raise ValueError(f"view = {view!r}; allowed: {', '.join(VIEWS)}")
-        self.batched = BatchedTwinUpdate(config, 1)
-        self.view, self.reward_scale = view, reward_scale
-        self.next_seed, self.stride = first_seed, stride
-        b = self.batched
-        self.rule = make_agent("rule", b, seed=0, params={}) if view == "uav" else None
-        self.observation_space = spaces.Box(0.0, 1.0, (b.state_dim,), dtype=np.float32)
-        width = action_width(b, view)
-        self.action_space = spaces.Box(-1.0, 1.0, (width,), dtype=np.float32)
-        self._obs: ObsDict = {}
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start the next episode (class docstring for its seed)."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self.next_seed = seed
-        episode_seed, self.next_seed = self.next_seed, self.next_seed + self.stride
-        self._obs, _ = self.batched.reset([episode_seed])
-        return self._obs["state"][0].copy(), {"seed": episode_seed}
-
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """One slot of the world."""
-        if not self._obs:
-            raise RuntimeError("call reset() before step()")
-        actions = split_action(self.batched, np.asarray(action).reshape(1, -1), self.view)
-        if self.rule is not None:
-            actions["sensor"] = self.rule.act(self._obs, deterministic=True)["sensor"]
-        self._obs, reward, _, truncated, info = self.batched.step(actions)
-        r = float(reward[0, 0])
-        out = {k: float(info[k][0, 0]) for k in ("utility", "served", "c1_dropped")}
-        return (
-            self._obs["state"][0].copy(),
-            r * self.reward_scale,
-            False,
-            bool(truncated[0]),
-            (out | {"reward": r}),
-        )
+def central_env(
+    config: VTwinConfig, view: str, reward_scale: float, first_seed: int = 0, stride: int = 1
+) -> TwinUpdateCentralEnv:
+    """SB3's view of ``config``'s world (:class:`vtwin.interop.sb3.TwinUpdateCentralEnv`)."""
+    return TwinUpdateCentralEnv(
+        config=config,
+        view=view,
+        reward_scale=reward_scale,
+        first_seed=first_seed,
+        stride=stride,
+    )
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -223,7 +161,7 @@ def play(config: VTwinConfig, policy: FlatPolicy, view: str) -> Score:
     chosen: list[np.ndarray] = []
     slots = 0
     for _ in range(env.horizon):
-        actions = split_action(env, policy(obs), view)
+        actions = twin_split_action(env, policy(obs), view)
         if view == "uav":
             actions["sensor"] = rule.act(obs, deterministic=True)["sensor"]
         chosen.append(sensor_choice(actions["sensor"], env.U))
@@ -267,7 +205,7 @@ def check_view(config: VTwinConfig, view: str, reward_scale: float) -> None:
     the rule (RuntimeError when they disagree)."""
     from gymnasium.utils.env_checker import check_env
 
-    check_env(CentralTwinEnv(config, view, reward_scale), skip_render_check=True)
+    check_env(central_env(config, view, reward_scale), skip_render_check=True)
     rule = make_agent("rule", eval_env(config), seed=0, params={})
     mine = play(config, agent_policy(rule, view), view)
     ref = evaluate_policy(rule, eval_env(config), EVAL_SEED, episodes=1)
@@ -344,7 +282,7 @@ def train_sb3(
     t0 = time.perf_counter()
 
     def factory(i: int) -> Callable[[], gym.Env[np.ndarray, np.ndarray]]:
-        return lambda: CentralTwinEnv(config, view, reward_scale, seed * SEED_SPACING + i, batch)
+        return lambda: central_env(config, view, reward_scale, seed * SEED_SPACING + i, batch)
 
     venv = DummyVecEnv([factory(i) for i in range(batch)])
     n = int(np.prod(venv.action_space.shape))

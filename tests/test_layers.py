@@ -47,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "world",
     },
     "reward_design": {"config", "envs", "experiments", "rewards"},
+    "interop": {"agents", "arrays", "config", "envs", "forecast", "rewards", "training"},
     "__init__": {"envs"},
 }
 """Package → the vtwin packages it may import (its own is always allowed)."""
