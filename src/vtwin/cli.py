@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vtwin import __version__
@@ -53,7 +54,7 @@ PresetArg = Annotated[
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -238,9 +239,9 @@ def _write_replay(run_dir: Path, out: Path | None, seed: int, max_frames: int) -
         _fail(f"could not write {target}: {exc}")
         return
     how = "recorded" if fresh else "reused"
-    console.print(f"episode record ({how}): [bold]{run_dir / EPISODE_FILE}[/]")
+    console.print(f"episode record ({how}): [bold]{escape(str(run_dir / EPISODE_FILE))}[/]")
     size_mb = page.stat().st_size / 1e6
-    console.print(f"replay page ({size_mb:.1f} MB, opens offline): [bold]{page}[/]")
+    console.print(f"replay page ({size_mb:.1f} MB, opens offline): [bold]{escape(str(page))}[/]")
 
 
 @app.command("replay")

@@ -34,6 +34,14 @@ _KIND_SYMBOL = {"RSU": "square", "UAV": "triangle-up", "SAT": "star"}
 _ENTITY_COLOUR = "#2ca02c"
 _IDLE_COLOUR = "#bbbbbb"
 _REPORTED_COLOUR = "#d62728"
+_QUIET_INTERRUPTS = """
+window.addEventListener('unhandledrejection', function (event) {
+  // Plotly.animate rejects with no reason when a newer animation interrupts it (pause, a
+  // slider move while playing); the buttons do not catch that, so the console would show
+  // 'Uncaught (in promise)' for a pause. Real errors carry a reason and still surface.
+  if (event.reason === undefined) { event.preventDefault(); }
+});
+"""
 _PAPER_TITLE = {
     "A": "paper A · UAV-assisted twin pre-migration",
     "B": "paper B · multi-vehicle twin migration routing",
@@ -133,7 +141,7 @@ class _Page:
             xs, ys = [], []
             for (x, y), r in zip(f["uavs"], self.uav_cover, strict=True):
                 if r is not None:
-                    cx, cy = _circle(x, y, r, 16)
+                    cx, cy = _circle(x, y, r, 24)
                     xs += cx
                     ys += cy
             out.append(go.Scatter(x=xs, y=ys, uid="uav-coverage"))
@@ -476,8 +484,8 @@ def replay_figure(record: EpisodeRecord, *, max_frames: int = 300) -> Any:
         sliders=[
             {
                 "active": 0,
-                "x": 0.16,
-                "len": 0.84,
+                "x": 0.2,
+                "len": 0.8,
                 "y": -0.04,
                 "yanchor": "top",
                 "currentvalue": {"prefix": "slot ", "font": {"size": 13, "color": "#333333"}},
@@ -503,6 +511,7 @@ def write_replay(record: EpisodeRecord, path: str | Path, *, max_frames: int = 3
         auto_play=False,
         div_id=DIV_ID,
         config={"displaylogo": False, "responsive": True},
+        post_script=_QUIET_INTERRUPTS,
     )
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(html, encoding="utf-8")
