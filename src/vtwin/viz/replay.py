@@ -65,7 +65,7 @@ def _plotly() -> Any:
 
 
 def _km(v: float | None) -> float | None:
-    return None if v is None else round(v / 1000.0, 4)
+    return None if v is None else round(v / 1000.0, 3)
 
 
 def _circle(x: float, y: float, r: float, n: int) -> tuple[list[float | None], list[float | None]]:
@@ -74,8 +74,8 @@ def _circle(x: float, y: float, r: float, n: int) -> tuple[list[float | None], l
     ys: list[float | None] = []
     for k in range(n + 1):
         a = 2.0 * math.pi * k / n
-        xs.append(round((x + r * math.cos(a)) / 1000.0, 4))
-        ys.append(round((y + r * math.sin(a)) / 1000.0, 4))
+        xs.append(round((x + r * math.cos(a)) / 1000.0, 3))
+        ys.append(round((y + r * math.sin(a)) / 1000.0, 3))
     return [*xs, None], [*ys, None]
 
 
