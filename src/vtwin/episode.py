@@ -21,7 +21,8 @@ y north from the area's south-west corner), times in seconds:
     ``uav_servers``: the server index of each UAV in the frames' ``uavs`` order;
     ``host_label`` (what ``host`` means, e.g. ``twin host``), ``serving_label`` (what
     ``serving`` means, or null), ``latency_label`` (what ``latency_s`` is) and ``terms`` (the
-    names in every frame's ``terms``).
+    names in every frame's ``terms``; the recorder fills it in from the first frame, so a
+    user reward's components are listed whatever they are).
 ``frames`` (one per slot played, in order)
     ``t`` (slot index); ``entities`` [[x, y] × n_entities] where they are when the slot's
     decisions are taken; ``active`` [bool × n_entities] (still driving / in the episode);
