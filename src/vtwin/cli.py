@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vtwin import __version__
@@ -54,7 +55,7 @@ PresetArg = Annotated[
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -228,6 +229,16 @@ def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `vtwin train`.")],
     episodes: Annotated[int, typer.Option(min=1)] = 3,
     seed: Annotated[int, typer.Option(min=0)] = 123_456,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Also write the replay page of the first episode (RUN_DIR/replay.html).",
+        ),
+    ] = False,
+    replay_out: Annotated[
+        Path | None, typer.Option(help="Where the replay page goes (implies --replay).")
+    ] = None,
 ) -> None:
     """Evaluate a trained agent (greedy actions) on fresh seeds."""
     from vtwin.training import evaluate
@@ -239,6 +250,49 @@ def evaluate_command(
         return
     for key, value in result.items():
         console.print(f"{key}: {value:.4g}")
+    if replay or replay_out is not None:
+        _write_replay(run_dir, replay_out, seed, 300)
+
+
+def _write_replay(run_dir: Path, out: Path | None, seed: int, max_frames: int) -> None:
+    """Record (or reuse) the run's episode for ``seed`` and write its replay page."""
+    from vtwin.training.record import EPISODE_FILE, ensure_record
+    from vtwin.viz.replay import MissingExtraError, write_replay
+
+    target = out or run_dir / "replay.html"
+    try:
+        record, fresh = ensure_record(run_dir, seed)
+        page = write_replay(record, target, max_frames=max_frames)
+    except MissingExtraError as exc:
+        _fail(str(exc))
+        return
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"could not write {target}: {exc}")
+        return
+    how = "recorded" if fresh else "reused"
+    console.print(f"episode record ({how}): [bold]{escape(str(run_dir / EPISODE_FILE))}[/]")
+    size_mb = page.stat().st_size / 1e6
+    console.print(f"replay page ({size_mb:.1f} MB, opens offline): [bold]{escape(str(page))}[/]")
+
+
+@app.command("replay")
+def replay_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `vtwin train`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default RUN_DIR/replay.html).")
+    ] = None,
+    episode_seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the episode played (as `vtwin evaluate --seed`).")
+    ] = 123_456,
+    max_frames: Annotated[
+        int, typer.Option(min=2, help="Animation frames at most (longer episodes skip slots).")
+    ] = 300,
+) -> None:
+    """Write a self-contained HTML page that animates one episode of a trained agent."""
+    _write_replay(run_dir, out, episode_seed, max_frames)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ __all__ = [
     "check_agent_action",
     "check_batch",
     "copy_seeds",
+    "episode_servers",
+    "episode_terms",
     "squeeze_info",
     "view_config",
 ]
@@ -231,3 +233,33 @@ class SingleCopyParallelEnv(ParallelEnv[str, ObsT, ActT]):
     def close(self) -> None:
         """Nothing to release."""
         return None
+
+
+def episode_terms(
+    info: dict[str, Any], names: Sequence[str], b: int, active: BoolArray | None = None
+) -> dict[str, float]:
+    """Copy ``b``'s per-slot means of ``info[name]`` (each ``[B, V]``) over the entities in
+    ``active`` (all when None), and of the reward components as ``reward_<component>``: the
+    ``terms`` of an episode frame (:mod:`vtwin.episode`). An empty ``active`` gives NaN."""
+    out: dict[str, float] = {}
+    components = {f"reward_{k}": v for k, v in info.get("reward_components", {}).items()}
+    for name, value in [*((n, info[n]) for n in names), *components.items()]:
+        row = np.asarray(value, dtype=np.float64)[b].reshape(-1)
+        if active is not None:
+            row = row[np.asarray(active, dtype=bool).reshape(-1)]
+        out[name] = float(row.mean()) if row.size else float("nan")
+    return out
+
+
+def episode_servers(
+    kinds: Sequence[str], xy: NDArray[np.float64], coverage_m: NDArray[np.float64]
+) -> dict[str, Any]:
+    """The ``servers`` part of an episode record's static part: kind names, x, y (m) and
+    coverage (m, ``inf`` where unbounded) per server in action order."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return {
+        "kind": list(kinds),
+        "x": xy[:, 0].copy(),
+        "y": xy[:, 1].copy(),
+        "coverage_m": np.asarray(coverage_m, dtype=np.float64).reshape(-1).copy(),
+    }

@@ -31,6 +31,8 @@ from vtwin.envs.base import (
     check_actions,
     check_batch,
     copy_seeds,
+    episode_servers,
+    episode_terms,
     view_config,
 )
 from vtwin.layout import EntityLayout
@@ -109,6 +111,7 @@ class BatchedPreMigration:
         pm = config.premigration
         assert pm is not None  # VTwinConfig requires it of paper A
         scenario = Scenario.from_config(config, seed=config.seed)
+        self.projection = scenario.projection  # lat/lon of the local origin, when anchored
         servers = scenario.servers
         rsu = servers.of_kind(ServerKind.RSU)
         uav = servers.of_kind(ServerKind.UAV)
@@ -432,6 +435,51 @@ class BatchedPreMigration:
         )
         reward, _ = self._greedy_reward({"latency_s": terms["total_s"], "violated": over})
         return np.argmax(reward, axis=-1).astype(np.int64)
+
+    # ------------------------------------------------------------------ episode record
+    def episode_static(self, b: int) -> dict[str, Any]:
+        """Copy ``b``'s fixed part of an episode record (:mod:`vtwin.episode`; call after
+        ``reset``): RSUs, then UAVs at their start, in action order."""
+        origin = self.projection
+        return {
+            "paper": "A",
+            "area_m": self.area_m,
+            "slot_s": self.slot_s,
+            "origin_latlon": None
+            if origin is None
+            else [origin.origin_lat_deg, origin.origin_lon_deg],
+            "entity": "vehicle",
+            "n_entities": self.V,
+            "servers": episode_servers(
+                ["RSU"] * self.E + ["UAV"] * self.U,
+                np.concatenate([self.rsu_xy, self.uav_xy[b]]),
+                self.coverage_m,
+            ),
+            "uav_servers": list(range(self.E, self.M)),
+            "host_label": "pre-migration target",
+            "serving_label": "serving RSU",
+            "latency_label": "latency T_total (s)",
+        }
+
+    def episode_state(self, b: int) -> dict[str, Any]:
+        """Copy ``b`` at the start of the current slot: vehicles and UAVs (m)."""
+        return {
+            "t": self.t,
+            "entities": self._vehicle_xy[b].copy(),
+            "active": np.ones(self.V, dtype=bool),
+            "uavs": self.uav_xy[b].copy(),
+        }
+
+    def episode_outcome(self, b: int, reward: FloatArray, info: dict[str, Any]) -> dict[str, Any]:
+        """What copy ``b``'s slot gave, from ``step``'s reward and info: pre-migration target
+        and serving RSU per vehicle, mean latency, reward and named terms."""
+        return {
+            "host": info["target"][b],
+            "serving": info["serving_rsu"][b],
+            "latency_s": float(np.mean(info["latency_s"][b])),
+            "reward": float(np.mean(reward[b])),
+            "terms": episode_terms(info, list(REWARD_TERMS), b),
+        }
 
     # ------------------------------------------------------------------ internals
     def _copy_seeds(self, seed: int | Sequence[int] | None) -> list[int]:

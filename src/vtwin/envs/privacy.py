@@ -36,6 +36,8 @@ from vtwin.envs.base import (
     SingleCopyEnv,
     check_batch,
     copy_seeds,
+    episode_servers,
+    episode_terms,
     squeeze_info,
     view_config,
 )
@@ -487,6 +489,53 @@ class BatchedCrossRealityPrivacy:
         self._xy = new_xy
         self.connected = self._connected(new_xy)
         return self._observe(), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------ episode record
+    def episode_static(self, b: int) -> dict[str, Any]:
+        """Copy ``b``'s fixed part of an episode record (:mod:`vtwin.episode`): RSUs, then the
+        satellite at its nadir point, in action order."""
+        origin = self.projection
+        return {
+            "paper": "C",
+            "area_m": self.area_m,
+            "slot_s": self.slot_s,
+            "origin_latlon": None
+            if origin is None
+            else [origin.origin_lat_deg, origin.origin_lon_deg],
+            "entity": "AV",
+            "n_entities": self.M,
+            "servers": episode_servers(
+                ["RSU"] * self.N + ["SAT"],
+                self.server_xy,
+                np.append(self.coverage_m, np.inf),
+            ),
+            "uav_servers": [],
+            "host_label": "agent server",
+            "serving_label": "connected server",
+            "latency_label": "response latency (s)",
+        }
+
+    def episode_state(self, b: int) -> dict[str, Any]:
+        """Copy ``b`` at the start of the current slot: true AV positions (m) and their
+        connected servers."""
+        return {
+            "t": self.t,
+            "entities": self._xy[b].copy(),
+            "active": np.ones(self.M, dtype=bool),
+            "uavs": np.zeros((0, 2)),
+            "serving": self.connected[b].copy(),
+        }
+
+    def episode_outcome(self, b: int, reward: FloatArray, info: dict[str, Any]) -> dict[str, Any]:
+        """What copy ``b``'s slot gave, from ``step``'s reward and info: the agent server and
+        the reported (perturbed) position of each AV, mean latency, reward and named terms."""
+        return {
+            "host": info["agent_server"][b],
+            "perturbed": info["perturbed_xy"][b],
+            "latency_s": float(np.mean(info["latency_s"][b])),
+            "reward": float(np.mean(reward[b])),
+            "terms": episode_terms(info, [*REWARD_TERMS, "utility"], b),
+        }
 
     # ------------------------------------------------------------------ physics
     def _ground_m(self, a: FloatArray, b: FloatArray) -> FloatArray:

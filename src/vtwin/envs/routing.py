@@ -35,6 +35,8 @@ from vtwin.envs.base import (
     check_agent_action,
     check_batch,
     copy_seeds,
+    episode_servers,
+    episode_terms,
     view_config,
 )
 from vtwin.physics import unchecked
@@ -781,6 +783,54 @@ class BatchedMigrationRouting:
         t = min(self.t, self.horizon)
         self._bg_now = self.background.load(t)
         self._pred_now = self._pred_pool[self.traffic_day, t]
+
+    # ------------------------------------------------------------------ episode record
+    def episode_static(self, b: int) -> dict[str, Any]:
+        """Copy ``b``'s fixed part of an episode record (:mod:`vtwin.episode`; call after
+        ``reset``): RSUs, UAVs at their start and the satellite (at the area centre), in
+        action order."""
+        kinds = ["RSU"] * self.N + ["UAV"] * self.U + ["SAT"] * int(self.has_sat)
+        xy = [self.rsu_xy, self._uav_xy[b]]
+        if self.has_sat:
+            xy.append(self.area_m[None] / 2.0)
+        return {
+            "paper": "B",
+            "area_m": self.area_m,
+            "slot_s": self.slot_s,
+            "origin_latlon": [self.projection.origin_lat_deg, self.projection.origin_lon_deg],
+            "entity": "vehicle",
+            "n_entities": self.V,
+            "servers": episode_servers(kinds, np.concatenate(xy), self.coverage_m),
+            "uav_servers": list(range(self.N, self.G)),
+            "host_label": "twin host",
+            "serving_label": None,
+            "latency_label": "latency T_sum (s)",
+        }
+
+    def episode_state(self, b: int) -> dict[str, Any]:
+        """Copy ``b`` at the start of the current slot: vehicles (still driving or not) and
+        UAVs (m)."""
+        return {
+            "t": self.t,
+            "entities": self._veh_xy[self.t, b].copy(),
+            "active": self._active_tab[self.t, b] & self._ends.live[b],
+            "uavs": self._uav_xy[b].copy(),
+        }
+
+    def episode_outcome(self, b: int, reward: FloatArray, info: dict[str, Any]) -> dict[str, Any]:
+        """What copy ``b``'s slot gave, from ``step``'s reward and info: the host chosen for
+        each driving vehicle (−1: none), means over driving vehicles of latency, reward and
+        the named terms."""
+        acting = info["server"][b] >= 0
+        names = [n for n in REWARD_TERMS if n != "active"]
+        row = np.asarray(reward[b], dtype=np.float64)[acting]
+        lat = np.asarray(info["latency_s"][b], dtype=np.float64)[acting]
+        return {
+            "host": info["server"][b],
+            "latency_s": float(lat.mean()) if lat.size else float("nan"),
+            "reward": float(row.mean()) if row.size else float("nan"),
+            "terms": episode_terms(info, names, b, acting),
+        }
 
     # ------------------------------------------------------------------ observation
     def _observe(self, freeze: BoolArray | None = None) -> dict[str, np.ndarray]:

@@ -52,7 +52,15 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike
 
 from vtwin.config import VTwinConfig
-from vtwin.envs.base import EpisodeEnds, Seeds, SingleCopyParallelEnv, copy_seeds, view_config
+from vtwin.envs.base import (
+    EpisodeEnds,
+    Seeds,
+    SingleCopyParallelEnv,
+    copy_seeds,
+    episode_servers,
+    episode_terms,
+    view_config,
+)
 from vtwin.physics import unchecked
 from vtwin.physics.channel import dbm_to_w, inverse_square_gain, shannon_rate_bps
 from vtwin.physics.fidelity import allocate_steps, fidelity, system_delay_s, uav_move
@@ -356,6 +364,43 @@ class BatchedTwinUpdate:
         self.q_fmax[b, u, j] = self.task_fmax[b, t, k]
         self.q_tx_s[b, u, j] = bits[b, k] / rate
         return dropped
+
+    # ------------------------------------------------------------------ episode record
+    def episode_static(self, b: int) -> dict[str, Any]:
+        """Copy ``b``'s fixed part of an episode record (:mod:`vtwin.episode`; call after
+        ``reset``): the UAVs (the only servers, at their start; no coverage limit)."""
+        return {
+            "paper": "D",
+            "area_m": np.array([self.width, self.height]),
+            "slot_s": self.tau,
+            "origin_latlon": None,
+            "entity": "sensor",
+            "n_entities": self.K,
+            "servers": episode_servers(["UAV"] * self.U, self.uav_xy[b], np.full(self.U, np.inf)),
+            "uav_servers": list(range(self.U)),
+            "host_label": "UAV the task is offloaded to",
+            "serving_label": None,
+            "latency_label": f"system delay T(t) ({self.aggregate}, s)",
+        }
+
+    def episode_state(self, b: int) -> dict[str, Any]:
+        """Copy ``b`` at the start of the current slot: sensors and UAVs (m)."""
+        return {
+            "t": self.t,
+            "entities": self.sensor_xy[b].copy(),
+            "active": np.ones(self.K, dtype=bool),
+            "uavs": self.uav_xy[b].copy(),
+        }
+
+    def episode_outcome(self, b: int, reward: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+        """What copy ``b``'s slot gave, from ``step``'s reward and info: each sensor's UAV
+        (−1: no offload), the system delay, the reward and the named terms."""
+        return {
+            "host": info["choice"][b],
+            "latency_s": float(np.asarray(info["delay_s"])[b, 0]),
+            "reward": float(np.asarray(reward)[b, 0]),
+            "terms": episode_terms(info, list(REWARD_TERMS), b),
+        }
 
     # ------------------------------------------------------------------ observation
     def _observe(self) -> dict[str, np.ndarray]:
