@@ -213,6 +213,19 @@ def test_user_net_with_routes_and_no_keep_driving(user_net: Path, tmp_path: Path
     gone = np.argmax(~track.active, axis=0)
     for v in range(2):
         assert np.all(track.xy_m[gone[v] :, v] == track.xy_m[gone[v], v])
+    # the same net and routes through a .sumocfg: the same simulation
+    cfg = tmp_path / "mine.sumocfg"
+    cfg.write_text(
+        f'<configuration><input><net-file value="{user_net}"/>'
+        f'<route-files value="{routes.name}"/></input></configuration>'
+    )
+    by_cfg = _small(
+        f"vehicles.mobility.sumo.sumocfg={cfg}",
+        "vehicles.mobility.sumo.keep_driving=false",
+        "vehicles.count=2",
+        "vehicles.mobility.sumo.pool=2",
+    )
+    assert np.array_equal(sumo_track(by_cfg, seed=1).xy_m, track.xy_m)
     too_many = _small(
         f"vehicles.mobility.sumo.net_file={user_net}",
         f"vehicles.mobility.sumo.route_files=['{routes}']",
@@ -232,7 +245,7 @@ def test_net_larger_than_the_area_or_broken_is_refused(tmp_path: Path) -> None:
         sumo_track(config, seed=0)
     broken = tmp_path / "broken.net.xml"
     broken.write_text("<net><edge id='x'>")
-    with pytest.raises(ValueError, match=r"broken.net.xml"):
+    with pytest.raises(ValueError, match=r"net_file = '.*broken.net.xml': not a readable SUMO"):
         sumo_track(_small(f"vehicles.mobility.sumo.net_file={broken}"), seed=0)
 
 

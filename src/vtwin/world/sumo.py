@@ -109,6 +109,12 @@ class SumoTrack:
     start_time_s: float
     net_size_m: tuple[float, float]
 
+    def __post_init__(self) -> None:
+        """Freeze the arrays: one track is shared by every env copy and view."""
+        for arr in (self.xy_m, self.active, self.latlon_deg):
+            if arr is not None:
+                arr.flags.writeable = False
+
     @property
     def n_slots(self) -> int:
         """Slots simulated (slot 0 included)."""
@@ -352,9 +358,11 @@ def simulate(spec: SumoSpec) -> SumoTrack:
             else:
                 net = Path(spec.net_file)
                 source = f"vehicles.mobility.sumo.net_file = '{spec.net_file}'"
+            geo_ref = _geo_referenced(net, source)
             routes = list(spec.route_files) or [str(_random_trips(spec, net, home, tmp, env))]
             inputs = ["-n", str(net), "-r", ",".join(routes)]
-        geo_ref = _geo_referenced(net)
+        if spec.sumocfg is not None:
+            geo_ref = _geo_referenced(net, source)
         err_log = tmp / "sumo-errors.log"
         args = [
             "sumo",
@@ -384,6 +392,8 @@ def simulate(spec: SumoSpec) -> SumoTrack:
             return _run(libsumo, spec, geo_ref)
         except libsumo.TraCIException as exc:
             raise ValueError(f"{source}: SUMO failed: {_sumo_error(err_log, exc)}") from None
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
         finally:
             libsumo.close()
 
@@ -596,18 +606,28 @@ def _open_xml(path: Path) -> Any:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _geo_referenced(net: Path) -> bool:
-    """True when the net's ``<location>`` carries a projection (``projParameter`` not '!')."""
+def _geo_referenced(net: Path, source: str) -> bool:
+    """True when the net's ``<location>`` carries a projection (``projParameter`` not '!').
+
+    The whole file is parsed once, so a truncated or non-XML net fails here, in one line
+    naming ``source``, rather than deep inside a SUMO tool.
+    """
+    geo = False
+    root = ""
     try:
         with _open_xml(net) as fh:
-            for _, elem in ET.iterparse(fh, events=("start",)):
-                if elem.tag == "location":
-                    return elem.get("projParameter", "!") not in ("!", "")
-                if elem.tag in ("edge", "junction"):
-                    break
-    except (OSError, ET.ParseError) as exc:
-        raise ValueError(f"SUMO net '{net}': not a readable net file ({exc})") from None
-    return False
+            for event, elem in ET.iterparse(fh, events=("start", "end")):
+                if not root:
+                    root = elem.tag
+                if event == "start" and elem.tag == "location":
+                    geo = elem.get("projParameter", "!") not in ("!", "")
+                if event == "end":
+                    elem.clear()
+    except (OSError, EOFError, ET.ParseError) as exc:
+        raise ValueError(f"{source}: not a readable SUMO net ({exc})") from None
+    if root != "net":
+        raise ValueError(f"{source}: not a SUMO net (its root element is <{root}>, not <net>)")
+    return geo
 
 
 def _cfg_inputs(cfg: Path) -> dict[str, list[Path]]:
