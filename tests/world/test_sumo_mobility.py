@@ -232,6 +232,16 @@ def test_user_net_with_routes_and_no_keep_driving(user_net: Path, tmp_path: Path
     )
     with pytest.raises(ValueError, match=r"inserted only 2 vehicles but the pool needs 8"):
         sumo_track(too_many, seed=1)
+    unknown = tmp_path / "unknown.rou.xml"
+    unknown.write_text('<routes><trip id="z" depart="0" from="nope" to="A0B0"/></routes>')
+    bad = _small(
+        f"vehicles.mobility.sumo.net_file={user_net}",
+        f"vehicles.mobility.sumo.route_files=['{unknown}']",
+    )
+    with pytest.raises(ValueError, match=r"SUMO could not load it: .*edge 'nope'") as err:
+        sumo_track(bad, seed=1)
+    assert "\n" not in str(err.value)
+    assert sumo_track(config, seed=2).pool == 2  # a fresh run: libsumo is free again
 
 
 @needs_sumo

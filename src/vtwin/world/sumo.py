@@ -37,6 +37,7 @@ contents of the input files, so env copies and worker processes share one simula
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -349,8 +350,8 @@ def simulate(spec: SumoSpec) -> SumoTrack:
         tmp = Path(tmp_name)
         if spec.sumocfg is not None:
             inputs = ["-c", spec.sumocfg]
-            net = _cfg_net(Path(spec.sumocfg))
             source = f"vehicles.mobility.sumo.sumocfg = '{spec.sumocfg}'"
+            geo_ref = _geo_referenced(_cfg_net(Path(spec.sumocfg)), source)
         else:
             if spec.net_file is None:
                 net = _generate_grid(spec, home, tmp, env)
@@ -358,11 +359,11 @@ def simulate(spec: SumoSpec) -> SumoTrack:
             else:
                 net = Path(spec.net_file)
                 source = f"vehicles.mobility.sumo.net_file = '{spec.net_file}'"
+                if spec.route_files:
+                    source += f" with route_files {list(spec.route_files)}"
             geo_ref = _geo_referenced(net, source)
             routes = list(spec.route_files) or [str(_random_trips(spec, net, home, tmp, env))]
             inputs = ["-n", str(net), "-r", ",".join(routes)]
-        if spec.sumocfg is not None:
-            geo_ref = _geo_referenced(net, source)
         err_log = tmp / "sumo-errors.log"
         args = [
             "sumo",
@@ -385,6 +386,8 @@ def simulate(spec: SumoSpec) -> SumoTrack:
         try:
             libsumo.start(args, stdout=subprocess.DEVNULL)
         except Exception as exc:
+            with contextlib.suppress(Exception):  # leave libsumo free for the next run
+                libsumo.close()
             raise ValueError(
                 f"{source}: SUMO could not load it: {_sumo_error(err_log, exc)}"
             ) from None
@@ -404,7 +407,8 @@ def _sumo_error(log: Path, exc: BaseException) -> str:
     if log.is_file():
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("Error")]
-    return (errors or lines or [str(exc) or type(exc).__name__])[-1]
+    message = (errors or lines or [str(exc) or type(exc).__name__])[-1]
+    return " ".join(message.split())  # one line
 
 
 def _run(ls: Any, spec: SumoSpec, geo_ref: bool) -> SumoTrack:
