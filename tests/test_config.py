@@ -116,7 +116,8 @@ def test_empty_preset_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_preset_lists_valid_names() -> None:
     with pytest.raises(
-        ConfigError, match=r"unknown preset 'paper-e'.*paper-a, paper-a-tiny, paper-b-city"
+        ConfigError,
+        match=r"unknown preset 'paper-e'.*paper-a, paper-a-sumo, paper-a-tiny, paper-b-city",
     ):
         load_config("paper-e")
 

@@ -37,6 +37,7 @@ __all__ = [
     "PAPER_REWARDS",
     "ConfigError",
     "RewardConfig",
+    "SumoConfig",
     "VTwinConfig",
     "apply_overrides",
     "config_to_yaml",
@@ -228,10 +229,79 @@ class TraceWindowsConfig(StrictModel):
     gap_h: NonNegativeFloat = 0.0
 
 
-class MobilityConfig(StrictModel):
-    """How vehicles move: a synthetic Manhattan grid or replayed GPS traces."""
+class SumoConfig(StrictModel):
+    """SUMO traffic simulation (``vehicles.mobility.kind = sumo``, extra ``vtwin[sumo]``).
 
-    kind: Literal["grid", "trace"] = "grid"
+    Without ``sumocfg`` and ``net_file`` the net is a street grid made by ``netgenerate``
+    over the geography area (street spacing ``vehicles.mobility.block_m``, speed limit the
+    upper end of ``vehicles.mobility.speed_mps``) with seeded random trips
+    (``randomTrips.py``). See :mod:`vtwin.world.sumo`.
+    """
+
+    sumocfg: str | None = Field(
+        None,
+        description="A SUMO configuration (.sumocfg) naming its own net and routes; "
+        "'data:<relative path>' is resolved under the shared data folder.",
+    )
+    net_file: str | None = Field(
+        None, description="A SUMO road net (.net.xml or .net.xml.gz) instead of the grid."
+    )
+    route_files: list[str] = Field(
+        default_factory=list,
+        description="Route/trip files for net_file; empty: seeded random trips on the net.",
+    )
+    step_length_s: PositiveFloat = Field(
+        1.0, description="SUMO's step length (s); slot_s must be a whole number of steps."
+    )
+    trip_period_s: PositiveFloat = Field(
+        2.0, description="Random trips: seconds between two departures."
+    )
+    lanes: PositiveInt = Field(1, description="Generated grid: lanes per street and direction.")
+    pool: PositiveInt | None = Field(
+        None,
+        description="SUMO vehicles tabulated (the first inserted); every env copy draws "
+        "vehicles.count of them. Default: 4 × vehicles.count.",
+    )
+    warmup_s: NonNegativeFloat = Field(
+        0.0,
+        description="Seconds simulated after the pool's last vehicle is inserted, before slot 0.",
+    )
+    keep_driving: bool = Field(
+        True,
+        description="Give a tracked vehicle a new random destination when it enters the last "
+        "edge of its route, so it drives the whole episode; false: it leaves at its "
+        "destination and is inactive from then on (position held).",
+    )
+    seed: NonNegativeInt | None = Field(
+        None,
+        description="SUMO's --seed and the trips' seed; unset: drawn from the scenario's "
+        "mobility stream (the same scenario seed gives the same positions).",
+    )
+    cache: bool = Field(
+        True,
+        description="Keep simulated positions on disk under $VTWIN_CACHE_DIR/sumo "
+        "(default ~/.cache/vtwin), keyed by the settings and the input files' contents.",
+    )
+
+    @model_validator(mode="after")
+    def _sources(self) -> Self:
+        if self.sumocfg and (self.net_file or self.route_files):
+            raise ValueError(
+                f"sumocfg = {self.sumocfg!r} names its own net and routes; remove net_file "
+                "and route_files (or remove sumocfg)"
+            )
+        if self.route_files and not self.net_file:
+            raise ValueError(
+                f"route_files = {self.route_files} need net_file (the generated grid has "
+                "its own random trips)"
+            )
+        return self
+
+
+class MobilityConfig(StrictModel):
+    """How vehicles move: a synthetic Manhattan grid, replayed GPS traces or SUMO."""
+
+    kind: Literal["grid", "trace", "sumo"] = "grid"
     block_m: PositiveFloat = 250.0
     speed_mps: Interval = (8.0, 15.0)
     turn_probs: tuple[Probability, Probability, Probability] = (0.5, 0.25, 0.25)
@@ -263,6 +333,11 @@ class MobilityConfig(StrictModel):
         description="Trace time of slot 0 in seconds (timestamps read as UTC seconds since "
         "1970); unset: the earliest fix.",
     )
+    sumo: SumoConfig | None = Field(
+        None,
+        description="SUMO settings of kind 'sumo' (unset: a generated street grid with the "
+        "defaults of SumoConfig).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -278,6 +353,11 @@ class MobilityConfig(StrictModel):
                     f"vehicles.mobility.{name} is only used with kind 'trace' (kind is "
                     f"{self.kind!r}); remove it or set kind to 'trace'"
                 )
+        if self.kind != "sumo" and self.sumo is not None:
+            raise ValueError(
+                f"vehicles.mobility.sumo is only used with kind 'sumo' (kind is {self.kind!r}); "
+                "remove it or set kind to 'sumo'"
+            )
         ids = self.vehicle_ids
         if ids is not None and (not ids or len(set(ids)) != len(ids)):
             raise ValueError(
@@ -305,6 +385,12 @@ class VehiclesConfig(StrictModel):
             raise ValueError(
                 f"vehicles.count = {self.count} must equal vehicles.mobility.windows.count = "
                 f"{windows.count} (each window is one vehicle)"
+            )
+        sumo = self.mobility.sumo
+        if sumo is not None and sumo.pool is not None and sumo.pool < self.count:
+            raise ValueError(
+                f"vehicles.mobility.sumo.pool = {sumo.pool} is below vehicles.count = "
+                f"{self.count}: each env copy draws vehicles.count of the pool"
             )
         if windows is None and ids is not None and self.count > len(ids):
             raise ValueError(
@@ -695,6 +781,21 @@ class VTwinConfig(StrictModel):
             raise ValueError(
                 "servers.rsu.placement = 'stations' needs geography.coordinates = 'latlon' "
                 f"(got {self.geography.coordinates!r}): stations are projected about the origin"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sumo_steps(self) -> Self:
+        mob = self.vehicles.mobility
+        if mob.kind != "sumo":
+            return self
+        step = (mob.sumo or SumoConfig()).step_length_s
+        steps = self.slot_s / step
+        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
+            raise ValueError(
+                f"slot_s = {self.slot_s:g} must be a whole number of SUMO steps "
+                f"(vehicles.mobility.sumo.step_length_s = {step:g}); choose a step length "
+                "that divides the slot"
             )
         return self
 

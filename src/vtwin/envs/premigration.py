@@ -52,8 +52,10 @@ from vtwin.planning import FlightGraph, PlanningBatch, UavPlanner, make_planner
 from vtwin.rewards import PaperAReward, Reward, RewardFn, make_reward
 from vtwin.seeding import GeneratorPool
 from vtwin.world.background import DiurnalArrivals, load_weights
+from vtwin.world.mobility import Mobility
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility
 from vtwin.world.servers import ServerKind
+from vtwin.world.sumo import SumoMobility, pick_vehicles
 from vtwin.world.uav import fly_straight, slot_energy_j
 
 _STREAMS = ("mobility", "workload", "uav", "planner")
@@ -128,11 +130,17 @@ class BatchedPreMigration:
         self.V = config.vehicles.count
         if self.V < 1:
             raise ValueError("vehicles.count = 0: the pre-migration env needs ≥ 1 vehicle")
-        if config.vehicles.mobility.kind != "grid":
+        if config.vehicles.mobility.kind not in ("grid", "sumo"):
             raise ValueError(
-                "vehicles.mobility.kind must be 'grid' for the batched pre-migration env "
-                f"(got '{config.vehicles.mobility.kind}')"
+                "vehicles.mobility.kind must be 'grid' or 'sumo' for the batched "
+                f"pre-migration env (got '{config.vehicles.mobility.kind}')"
             )
+        # SUMO: one simulated pool of vehicles; each copy drives V of them (drawn per reset)
+        self._sumo = (
+            scenario.vehicles.mobility.track
+            if isinstance(scenario.vehicles.mobility, SumoMobility)
+            else None
+        )
         self.M = self.E + self.U
         self.alpha_levels = np.asarray(pm.alpha_levels, dtype=np.float64)
         self.K = int(self.alpha_levels.size)
@@ -235,9 +243,14 @@ class BatchedPreMigration:
         rng = {name: [st[i] for st in streams] for i, name in enumerate(_STREAMS)}
         self.seeds = seeds
         self.t = 0
-        self._mobility = grid_mobility(
-            self.config, self.B * self.V, rng["mobility"], self._turn_rngs.from_ints
-        )
+        self._mobility: Mobility
+        if self._sumo is not None:
+            picks = pick_vehicles(self._sumo.pool, self.V, rng["mobility"])
+            self._mobility = SumoMobility(self._sumo, picks.ravel())
+        else:
+            self._mobility = grid_mobility(
+                self.config, self.B * self.V, rng["mobility"], self._turn_rngs.from_ints
+            )
         # background workload: per-server clock offsets, then noise drawn in chunks per copy
         self._wl_rngs = rng["workload"]
         self.background.reset(self._wl_rngs)

@@ -58,6 +58,7 @@ from vtwin.seeding import GeneratorPool
 from vtwin.world.adversary import LATTICE_MIN_SERVERS, AdversaryView, BayesianAdversary
 from vtwin.world.scenario import MB_TO_BITS, Scenario, grid_mobility, trace_mobility
 from vtwin.world.servers import ServerKind
+from vtwin.world.sumo import SumoMobility, pick_vehicles
 
 __all__ = [
     "REWARD_TERMS",
@@ -270,6 +271,12 @@ class BatchedCrossRealityPrivacy:
                     f"of {self.slot_s:g} s; allowed at most {self.trace_slots - 1}"
                 )
             self._trace_xy = replay.trajectory(self.trace_slots)[:, : self.M]  # [T, M, 2]
+        # SUMO: the scenario's simulated pool; each copy drives M of it (drawn per reset)
+        self._sumo = (
+            scenario.vehicles.mobility.track
+            if isinstance(scenario.vehicles.mobility, SumoMobility)
+            else None
+        )
         self._copy_rngs, self._turn_rngs = GeneratorPool(), GeneratorPool()
 
         # ---- observation layout ----------------------------------------------------------
@@ -317,6 +324,9 @@ class BatchedCrossRealityPrivacy:
             )
             rows = self.trace_start[None, :] + np.arange(H + 1)[:, None]  # [H+1, B]
             self._xy_tab = self._trace_xy[rows]  # [H+1, B, M, 2]
+        elif self._sumo is not None:
+            self.sumo_index = pick_vehicles(self._sumo.pool, M, mob)  # [B, M]
+            self._xy_tab = self._sumo.xy_m[: H + 1][:, self.sumo_index]  # [H+1, B, M, 2]
         else:
             mobility = grid_mobility(self.config, B * M, mob, self._turn_rngs.from_ints)
             self._xy_tab = mobility.trajectory(H + 1).reshape(H + 1, B, M, 2)

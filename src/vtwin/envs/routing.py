@@ -65,9 +65,11 @@ from vtwin.world.scenario import (
     MB_TO_BITS,
     Scenario,
     grid_mobility,
+    scenario_sumo_track,
     trace_mobility,
 )
 from vtwin.world.servers import ServerKind
+from vtwin.world.sumo import pick_vehicles
 from vtwin.world.uav import PatrolGraph, fly_straight
 
 if TYPE_CHECKING:
@@ -236,7 +238,9 @@ class BatchedMigrationRouting:
                 "vehicles": config.vehicles.model_copy(
                     update={
                         "count": 0,
-                        "mobility": mob.model_copy(update={"kind": "grid", "path": None}),
+                        "mobility": mob.model_copy(
+                            update={"kind": "grid", "path": None, "sumo": None}
+                        ),
                     }
                 )
             }
@@ -355,6 +359,8 @@ class BatchedMigrationRouting:
         self.mobility_kind = mob.kind
         if mob.kind == "trace":
             self._load_traces()
+        # SUMO: one simulated pool (the scenario's); each copy drives V of it per reset
+        self._sumo = scenario_sumo_track(config) if mob.kind == "sumo" else None
 
         # ---- observation / state layout -------------------------------------------------------
         M, V, U, G = self.M, self.V, self.U, self.G
@@ -448,15 +454,24 @@ class BatchedMigrationRouting:
             flo, fhi = self.trip_fraction
             frac = np.stack([g.uniform(flo, fhi, V) for g in mob_rngs])
             self.trip_end = np.clip(np.rint(frac * H), 1, H).astype(np.int64)  # t_v^end
-            mobility = grid_mobility(self.config, B * V, mob_rngs, self._turn_rngs.from_ints)
-            raw = mobility.trajectory(H + 1).reshape(H + 1, B, V, 2)
+            if self._sumo is not None:
+                self.sumo_index = pick_vehicles(self._sumo.pool, V, mob_rngs)  # [B, V]
+                raw = self._sumo.xy_m[: H + 1][:, self.sumo_index]
+                on_net = self._sumo.active[: H + 1][:, self.sumo_index]  # [H+1, B, V]
+            else:
+                mobility = grid_mobility(self.config, B * V, mob_rngs, self._turn_rngs.from_ints)
+                raw = mobility.trajectory(H + 1).reshape(H + 1, B, V, 2)
+                on_net = np.ones((H + 1, B, V), dtype=bool)
             # a vehicle stays at its destination once it arrived
             when = np.minimum(tt, self.trip_end[None])
             rows = when * (B * V) + np.arange(B * V).reshape(B, V)  # rows of raw as [·, 2]
             xy = raw.reshape(-1, 2).take(rows.ravel(), axis=0).reshape(H + 1, B, V, 2)
             latlon = self.projection.to_latlon(xy)
-            self._active_tab = tt < self.trip_end[None]
-            self._arrived_tab = ~self._active_tab
+            # SUMO may take a vehicle off the net (arrival, teleport): inactive there, and
+            # arrived once it never comes back
+            back_later = np.flip(np.logical_or.accumulate(np.flip(on_net, 0), axis=0), 0)
+            self._active_tab = (tt < self.trip_end[None]) & on_net
+            self._arrived_tab = (tt >= self.trip_end[None]) | ~back_later
         self._veh_xy = xy
         self._veh_latlon = latlon
         self._predict_days(self.traffic_day)

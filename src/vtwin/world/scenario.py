@@ -31,9 +31,15 @@ from vtwin.data.traces import Trace, read_traces, split_windows
 from vtwin.physics.channel import dbm_to_w
 from vtwin.physics.geo import LocalProjection, euclidean_m, haversine_m
 from vtwin.world.background import DiurnalArrivals, load_weights
-from vtwin.world.mobility import ManhattanGridMobility, Mobility, TraceReplayMobility
+from vtwin.world.mobility import (
+    ManhattanGridMobility,
+    Mobility,
+    StaticMobility,
+    TraceReplayMobility,
+)
 from vtwin.world.placement import clustered_positions, grid_positions, random_positions
 from vtwin.world.servers import EdgeServers, ServerKind
+from vtwin.world.sumo import SumoMobility, SumoTrack, sumo_track
 from vtwin.world.topology import grid_graph, hop_matrix, knn_graph
 
 MB_TO_BITS = 8e6
@@ -129,8 +135,7 @@ class Scenario:
         seed = config.seed if seed is None else int(seed)
         if seed < 0:
             raise ValueError(f"seed = {seed}: must be ≥ 0")
-        streams = np.random.SeedSequence(seed).spawn(len(_STREAMS))
-        rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, streams, strict=True)}
+        rng = _scenario_rngs(seed)
 
         geo = config.geography
         projection = (
@@ -218,6 +223,16 @@ class Scenario:
             rows["vehicle_mobility"] = cfg.vehicles.mobility.kind
             rows["vehicle_mean_speed_mps"] = round(float(step.mean() / cfg.slot_s), 2)
             mobility = self.vehicles.mobility
+            if isinstance(mobility, SumoMobility):
+                track = mobility.track
+                rows["sumo_net_km"] = (
+                    f"{track.net_size_m[0] / 1e3:g} × {track.net_size_m[1] / 1e3:g}"
+                )
+                rows["sumo_pool"] = track.pool
+                rows["sumo_start_s"] = track.start_time_s
+                rows["vehicle_active_pct"] = round(
+                    float(mobility.active_matrix(cfg.horizon_slots).mean() * 100), 1
+                )
             if isinstance(mobility, TraceReplayMobility):
                 ids = mobility.vehicle_ids
                 rows["vehicle_traces"] = ", ".join(ids[:6]) + (" …" if len(ids) > 6 else "")
@@ -238,6 +253,12 @@ class Scenario:
         pts = np.stack([gx.ravel(), gy.ravel()], axis=-1)
         rsu = self.servers.subset(self.servers.kind == ServerKind.RSU)
         return float(rsu.in_coverage(pts).any(axis=1).mean())
+
+
+def _scenario_rngs(seed: int) -> dict[str, np.random.Generator]:
+    """The scenario's independent generators, one per part (``_STREAMS``), from ``seed``."""
+    streams = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, streams, strict=True)}
 
 
 def _span(values: FloatArray) -> str | float:
@@ -322,9 +343,28 @@ def _build_vehicles(config: VTwinConfig, rng: np.random.Generator) -> Vehicles:
     mobility: Mobility
     if mcfg.kind == "grid":
         mobility = grid_mobility(config, vcfg.count, rng)
+    elif mcfg.kind == "sumo":
+        track = sumo_track(config, sumo_seed(rng)) if vcfg.count else None
+        mobility = (
+            SumoMobility(track, n=vcfg.count)
+            if track is not None
+            else StaticMobility(np.zeros((0, 2)), slot_s=config.slot_s)
+        )
     else:
         mobility = trace_mobility(config, max_vehicles=vcfg.count or None)
     return Vehicles(mobility=mobility, tx_power_w=float(dbm_to_w(vcfg.power_dbm)))
+
+
+def sumo_seed(rng: np.random.Generator) -> int:
+    """SUMO's seed drawn from a scenario's mobility generator (one draw)."""
+    return int(rng.integers(2**31 - 1))
+
+
+def scenario_sumo_track(config: VTwinConfig, seed: int | None = None) -> SumoTrack:
+    """The SUMO track :meth:`Scenario.from_config` builds for ``config`` and ``seed``
+    (default ``config.seed``): for envs that build their vehicles apart from the scenario."""
+    seed = config.seed if seed is None else int(seed)
+    return sumo_track(config, sumo_seed(_scenario_rngs(seed)["mobility"]))
 
 
 def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> TraceReplayMobility:
@@ -577,6 +617,8 @@ __all__ = [
     "build_scenario",
     "file_sensor_window",
     "grid_mobility",
+    "scenario_sumo_track",
     "station_rsus",
+    "sumo_seed",
     "trace_mobility",
 ]
