@@ -2,13 +2,11 @@
 ``chromium-driver``, driven by Selenium; no browser or driver is downloaded) opens the page
 from a file, without network, and must show no console errors, render the map, the curves,
 the play/pause buttons and the slider; moving the slider and pressing play must change the
-shown frame. A screenshot of each page is saved (pytest's tmp folder, copied to
-``$VTWIN_TEST_ARTIFACTS`` when set) and its path printed."""
+shown frame. A screenshot of each page is saved (``$VTWIN_TEST_ARTIFACTS/replay`` when set,
+else under pytest's tmp folder) and its path printed."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,20 +20,11 @@ from vtwin.training.record import record_policy
 pytest.importorskip("plotly", reason="the replay page needs plotly (pip install 'vtwin[viz]')")
 pytest.importorskip("selenium", reason="browser tests need selenium (pip install -e '.[dev]')")
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from browser_util import artifact_dir, chrome_driver, severe_console_messages
 from vtwin.viz.replay import DIV_ID, write_replay
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Debian's chromium and chromium-driver on PATH (apt-get install chromium "
-    "chromium-driver)",
-)
 
 PAGES = {
     "B": ("paper-b-tiny", "greedy", []),  # UAVs on patrol, a satellite, twin hosts
@@ -43,32 +32,9 @@ PAGES = {
 }
 
 
-def _chrome() -> Any:
-    """A headless Chromium through the system's chromedriver, keeping the console log."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1300,1150"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-
-
-def _artefact(path: Path) -> Path:
-    """Copy a test artefact to ``$VTWIN_TEST_ARTIFACTS`` when set; the path to report."""
-    folder = os.environ.get("VTWIN_TEST_ARTIFACTS")
-    if not folder:
-        return path
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy2(path, Path(folder) / path.name))
-
-
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    chrome = _chrome()
-    try:
-        yield chrome
-    finally:
-        chrome.quit()
+    yield from chrome_driver()
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +108,9 @@ def test_replay_page_renders_and_animates(
     _wait(driver, f"{plot}._fullLayout.sliders[0].active > {moved['active']}")
     driver.find_elements(By.CSS_SELECTOR, ".updatemenu-button")[1].click()
 
-    severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
-    assert severe == []
+    assert severe_console_messages(driver) == []
 
-    shot = tmp_path / f"replay-{paper}.png"
+    shot = artifact_dir(tmp_path, "replay") / f"replay-{paper}.png"
     assert driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
-    print(f"replay page screenshot (paper {paper}): {_artefact(shot)}")
+    print(f"replay page screenshot (paper {paper}): {shot}")
