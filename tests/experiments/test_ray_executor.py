@@ -43,6 +43,10 @@ from vtwin.experiments.registry import unregister  # noqa: E402
 from vtwin.experiments.spec import expand  # noqa: E402
 from vtwin.experiments.store import RunStore  # noqa: E402
 
+# One xdist worker runs this whole module (`make test` passes --dist loadgroup), so one Ray
+# instance starts, not one per worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 HERE = Path(__file__).resolve().parent
 RUN_FILES = ("summary.json", "metrics.csv", "artifacts.json")
 
