@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from typer import Typer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from vtwin.experiments import (  # noqa: E402
+    BackendUnavailableError,
     Experiment,
     Figure,
     LocalExecutor,
@@ -237,3 +239,20 @@ def test_cli_reproduce_with_the_ray_backend(tmp_path: Path) -> None:
     assert "4 runs: 4 run now" in result.stdout
     assert (tmp_path / "toy" / "REPORT.md").exists()
     assert isinstance(make_executor("ray", None, "auto"), RayExecutor)
+
+
+def test_addresses_are_checked_and_an_unreachable_one_fails_fast() -> None:
+    with pytest.raises(BackendUnavailableError, match=r"--address 'nonsense': give auto"):
+        make_executor("ray", 2, "nonsense")
+    with pytest.raises(BackendUnavailableError, match=r"HOST:PORT of its head node"):
+        RayExecutor(2, "ray://head:port")
+    executor = RayExecutor(2, "127.0.0.1:1")  # nothing listens on port 1
+    calls: list[dict[str, Any]] = []
+    executor._ray = SimpleNamespace(  # a Ray not yet connected: the check runs first
+        is_initialized=lambda: False, init=lambda **kw: calls.append(kw)
+    )
+    start = time.monotonic()
+    spec = expand(toys.TOY_FLAT, quick=True, seeds=1)[0]
+    with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1: nothing answers there"):
+        executor.run("toy_experiments:run_toy", [spec], lambda s, o: None)
+    assert calls == [] and time.monotonic() - start < 10

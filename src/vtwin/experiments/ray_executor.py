@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,9 @@ from vtwin.experiments.executor import (
 from vtwin.experiments.spec import RunResult, RunSpec
 
 __all__ = ["INSTALL_HINT", "RayExecutor", "RemoteTracebackError", "import_ray"]
+
+_CONNECT_S = 5.0
+"""Seconds to wait for the head node's port to answer before giving up on an address."""
 
 _WAIT_S = 1.0
 """Longest single wait for a finished task (s); an interrupt is handled between waits."""
@@ -63,6 +67,21 @@ class RemoteTracebackError(Exception):
 
     def __str__(self) -> str:
         return self.text
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``[ray://]HOST:PORT`` address, None for ``auto``; else a
+    one-line :class:`BackendUnavailableError` naming the allowed forms."""
+    text = address.strip() if isinstance(address, str) else ""
+    if text == "auto":
+        return None
+    host, _, port = text.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BackendUnavailableError(
+            f"--address {address!r}: give auto (the cluster this machine belongs to) or "
+            "HOST:PORT of its head node (e.g. 10.0.0.5:6379, or ray://HOST:10001)"
+        )
+    return host.strip("[]"), int(port)
 
 
 def _ray_task(fn_path: str, spec: RunSpec, threads: int) -> RunResult:
@@ -98,8 +117,8 @@ class RayExecutor:
             isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
         ):
             raise ValueError(f"workers = {workers!r} must be an int ≥ 1 (or None: every CPU)")
-        if address is not None and (not isinstance(address, str) or not address.strip()):
-            raise ValueError(f"address = {address!r}: give 'auto', HOST:PORT or ray://HOST:PORT")
+        if address is not None:
+            _host_port(address)  # checks the form
         self.workers = workers
         self.address = address.strip() if address is not None else None
         self.runtime_env = dict(runtime_env) if runtime_env is not None else None
@@ -117,12 +136,24 @@ class RayExecutor:
             options["num_cpus"] = self.workers * run_threads()
         if self.runtime_env is not None:
             options["runtime_env"] = self.runtime_env
+        where = f"--address {self.address}" if self.address else "a local Ray instance"
+        target = _host_port(self.address) if self.address else None
+        if target is not None:  # fail in seconds, not after Ray's minutes of retries
+            try:
+                socket.create_connection(target, timeout=_CONNECT_S).close()
+            except OSError as exc:
+                raise BackendUnavailableError(
+                    f"{where}: nothing answers there ({exc.strerror or exc}); start the cluster "
+                    "with `ray start --head`, or drop --address for a local Ray instance"
+                ) from None
         try:
             ray.init(**options)
-        except ConnectionError as exc:
+        except Exception as exc:
+            lines = str(exc).strip().splitlines()
             raise BackendUnavailableError(
-                f"--address {self.address}: cannot reach a Ray cluster there ({exc}); "
-                "start one with `ray start --head` or drop --address for a local instance"
+                f"{where}: Ray did not start or connect ({type(exc).__name__}: "
+                f"{lines[0] if lines else ''}); a cluster using token authentication also "
+                "needs RAY_AUTH_MODE=token and its token here (`ray get-auth-token`)"
             ) from None
         self._started = True
 
