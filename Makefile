@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 test: lint
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -70,10 +72,14 @@ def test_a_dead_worker_fails_its_runs_and_the_rest_go_on() -> None:
     assert len(lost) <= 1 and all(isinstance(out[s.run_id], BrokenProcessPool) for s in lost)
 
 
-def test_make_executor() -> None:
+def test_make_executor(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(make_executor("local", 3), LocalExecutor)
-    with pytest.raises(BackendUnavailableError, match=r"pip install vtwin\[ray\]"):
+    assert make_executor("local", None).workers == 1  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'vtwin\[ray\]'"):
         make_executor("ray")
+    with pytest.raises(BackendUnavailableError, match="--address HOST:6379: only the ray"):
+        make_executor("local", 2, "HOST:6379")
     with pytest.raises(BackendUnavailableError, match="Valid backends: local, ray"):
         make_executor("dask")
     with pytest.raises(ValueError, match="workers = 0"):
@@ -101,3 +107,13 @@ def test_runs_get_a_fixed_torch_thread_count_inline_and_in_a_pool(
     out = _collect(LocalExecutor(1), "toy_experiments:run_threads_seen", specs[:1])
     error = next(iter(out.values()))
     assert isinstance(error, ValueError) and "VTWIN_RUN_THREADS = 'zero'" in str(error)
+
+
+def test_nothing_imports_ray_unless_the_ray_backend_is_chosen() -> None:
+    code = (
+        "import sys, vtwin, vtwin.cli, vtwin.experiments, vtwin.reward_design.cli\n"
+        "from vtwin.experiments import make_executor\n"
+        "make_executor('local', 2)\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ runner = CliRunner()
         (["--save-as", "../etc/x"], "--save-as '../etc/x'"),
         (["--preference-file", "/nonexistent/pref.txt"], "--preference-file"),
         (["--offline-script", "/nonexistent/script.yaml"], "cannot read the script"),
+        (["--backend", "dask"], "unknown backend 'dask'. Valid backends: local, ray"),
+        (["--address", "auto"], "--address auto: only the ray backend joins a cluster"),
     ],
 )
 def test_bad_options_are_one_line_errors(args: list[str], message: str, tmp_path: Path) -> None:
@@ -43,3 +46,14 @@ def test_an_unreachable_server_is_an_error_that_says_the_run_resumes(tmp_path: P
     assert result.exit_code == 2, result.output
     assert "connection error" in result.output and "rerun the same command" in result.output
     assert (out / "settings.json").exists() and not list(out.rglob("reply.json"))
+
+
+def test_the_ray_backend_without_ray_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["reward-design", "--out", str(out), "--backend", "ray"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "pip install 'vtwin[ray]'" in result.output
+    assert "Traceback" not in result.output and not (out / "round_00").exists()

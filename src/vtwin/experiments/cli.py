@@ -62,11 +62,27 @@ def reproduce_command(
     out: Annotated[Path, typer.Option(help="Results folder (runs, figures, reports).")] = Path(
         "runs"
     ),
-    workers: Annotated[int, typer.Option(help="Runs in parallel (processes).", min=1)] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Runs in parallel (local: processes, default 1; ray: runs in flight, "
+            "default as many as the cluster has CPUs).",
+            min=1,
+        ),
+    ] = None,
     methods: Annotated[
         str | None, typer.Option(help="Comma-separated subset of methods, e.g. durp,greedy.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="Executor backend: local (ray later).")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="Executor backend: local (this machine) or ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join with --backend ray (auto, HOST:6379); "
+            "default: a private Ray instance on this machine."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run (or resume) a paper experiment; write figures, REPORT.md and REPORT.html under
@@ -87,7 +103,7 @@ def reproduce_command(
             _fail(f"--methods applies to one experiment; '{name}' runs {', '.join(names)}")
         for member in names:
             resolve_methods(get_experiment(member), requested)
-        executor = make_executor(backend, workers)
+        executor = make_executor(backend, workers, address)
     except (UnknownExperimentError, UnknownMethodError, BackendUnavailableError) as exc:
         _fail(str(exc))
         return
@@ -95,7 +111,7 @@ def reproduce_command(
         "quick": quick,
         "seeds": seeds,
         "out": out,
-        "workers": workers,
+        "workers": workers or 1,
         "methods": requested,
         "progress": progress,
         "executor": executor,

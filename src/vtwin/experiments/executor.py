@@ -1,10 +1,11 @@
-"""Executors: where runs execute. Local (inline or a process pool) now; Ray later.
+"""Executors: where runs execute. Local (inline or a process pool) or Ray (a cluster).
 
 An executor gets the run function's import path (``'module:function'``), the specs and a
 callback; it calls ``on_done(spec, result_or_error)`` in the calling process as each run
 finishes, so the caller can save results immediately. Experiments never see the executor:
-a new backend (Ray) only has to implement :class:`Executor` and be named in
-:func:`make_executor`.
+a new backend only has to implement :class:`Executor` and be named in
+:func:`make_executor`. The Ray backend lives in :mod:`vtwin.experiments.ray_executor`, which
+is imported only when it is chosen.
 """
 
 from __future__ import annotations
@@ -91,11 +92,12 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def execute_run(fn_path: str, spec: RunSpec) -> RunResult:
+def execute_run(fn_path: str, spec: RunSpec, threads: int | None = None) -> RunResult:
     """Import the run function from ``fn_path`` and run one spec (what a worker does), with
-    :func:`run_threads` torch threads so that the result does not depend on where it runs."""
+    ``threads`` torch threads (default :func:`run_threads`) so that the result does not
+    depend on where it runs."""
     fn = import_callable(fn_path)
-    with _torch_threads(run_threads()):
+    with _torch_threads(run_threads() if threads is None else threads):
         result = fn(spec)
     if not isinstance(result, RunResult):
         raise TypeError(
@@ -212,15 +214,28 @@ class LocalExecutor:
         pool.shutdown(wait=True)
 
 
-def make_executor(backend: str = "local", workers: int = 1) -> Executor:
-    """The executor for a backend name: ``local`` (default) or ``ray`` (not installed yet)."""
+def make_executor(
+    backend: str = "local", workers: int | None = 1, address: str | None = None
+) -> Executor:
+    """The executor for a backend name: ``local`` (default) or ``ray``.
+
+    ``workers``: runs in parallel (local: processes, None means 1; ray: runs in flight,
+    None means as many as the cluster has CPUs). ``address`` (ray only): the Ray cluster to
+    join (``auto``, ``HOST:6379``); None starts a private Ray instance on this machine.
+    Ray is imported only here, when ``ray`` is chosen; without it the error says how to
+    install it.
+    """
     if backend == "local":
-        return LocalExecutor(workers)
+        if address is not None:
+            raise BackendUnavailableError(
+                f"--address {address}: only the ray backend joins a cluster; "
+                "add --backend ray or drop --address"
+            )
+        return LocalExecutor(1 if workers is None else workers)
     if backend == "ray":
-        raise BackendUnavailableError(
-            "the ray backend is not installed yet (pip install vtwin[ray]); "
-            "use --backend local, with --workers N for parallel runs"
-        )
+        from vtwin.experiments.ray_executor import RayExecutor
+
+        return RayExecutor(workers, address)
     raise BackendUnavailableError(
         f"unknown backend '{backend}'. Valid backends: {', '.join(BACKENDS)}"
     )

@@ -109,8 +109,24 @@ def reward_design_command(
     confirm_steps: Annotated[
         int, typer.Option(help="Training transitions per confirmation run (0: --steps).", min=0)
     ] = 0,
-    workers: Annotated[int, typer.Option(help="Training runs in parallel.", min=1)] = 1,
-    backend: Annotated[str, typer.Option(help="Executor backend: local.")] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Training runs in parallel (local: processes, default 1; ray: runs in flight, "
+            "default as many as the cluster has CPUs).",
+            min=1,
+        ),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="Executor backend: local (this machine) or ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join with --backend ray (auto, HOST:6379); with several "
+            "nodes, --out must be a folder every node sees at the same path."
+        ),
+    ] = None,
     save_as: Annotated[
         str | None,
         typer.Option(help="Save the best reward under this name (reward.kind=sandbox:NAME)."),
@@ -118,6 +134,7 @@ def reward_design_command(
 ) -> None:
     """Let a language model design paper C's reward: generate candidates, filter them in a
     sandbox, train and score each, feed the results back; keep the best."""
+    from vtwin.experiments.executor import make_executor
     from vtwin.reward_design.loop import DesignSettings, RewardDesign
     from vtwin.rewards.sandbox import reward_library, sandbox_layers
 
@@ -158,6 +175,7 @@ def reward_design_command(
     try:
         settings = DesignSettings(**settings_args)
         settings_check(settings)
+        executor = make_executor(backend, workers, address)  # a bad backend fails here, early
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -180,8 +198,7 @@ def reward_design_command(
             out,
             settings,
             client_factory=_client_factory(server.base_url if server else None),
-            workers=workers,
-            backend=backend,
+            executor=executor,
             log=lambda line: err_console.print(escape(line), highlight=False, soft_wrap=True),
         )
         console.print(f"run folder: [bold]{escape(str(out))}[/]", highlight=False)

@@ -213,7 +213,8 @@ class RewardDesign:
     """A resumable reward-design run in ``run_dir`` (module docstring).
 
     ``client_factory`` builds the chat client (default: :func:`default_client`);
-    ``executor`` runs the training runs (default: the local executor with ``workers``);
+    ``executor`` runs the training runs (default: :func:`~vtwin.experiments.executor.make_executor`
+    of ``backend``, ``workers`` and ``address``);
     ``log`` receives one line per event (progress).
     """
 
@@ -224,8 +225,9 @@ class RewardDesign:
         *,
         client_factory: ChatFactory = default_client,
         executor: Any = None,
-        workers: int = 1,
+        workers: int | None = 1,
         backend: str = "local",
+        address: str | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         """Open (or create) the run folder; a folder made with other settings is refused."""
@@ -253,6 +255,7 @@ class RewardDesign:
         self._executor = executor
         self._workers = workers
         self._backend = backend
+        self._address = address
 
     # ------------------------------------------------------------------ paths and state
     def round_dir(self, r: int) -> Path:
@@ -612,7 +615,7 @@ class RewardDesign:
         if self._executor is None:
             from vtwin.experiments.executor import make_executor
 
-            self._executor = make_executor(self._backend, self._workers)
+            self._executor = make_executor(self._backend, self._workers, self._address)
         return self._executor
 
     def _on_done(self, spec: Any, outcome: Any) -> None:
