@@ -23,9 +23,8 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
-    NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -34,6 +33,8 @@ from pydantic import (
 
 __all__ = [
     "BUILTIN_REWARDS",
+    "MAX_ENTITIES",
+    "MAX_SLOTS",
     "PAPER_REWARDS",
     "ConfigError",
     "RewardConfig",
@@ -55,11 +56,24 @@ class ConfigError(ValueError):
 # Building blocks
 # --------------------------------------------------------------------------------------------
 
+# Integers are strict: `count: true` or `count: 2.5` is an error, not 1 or 2.
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+
+MAX_ENTITIES = 100_000
+"""Most servers of one kind, vehicles or sensors a config may ask for: a sanity bound (the
+papers use at most a few hundred); a larger world would not fit a workstation's memory."""
+MAX_SLOTS = 10_000_000
+"""Most slots in one episode (``horizon_slots``): a sanity bound, as :data:`MAX_ENTITIES`."""
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_ENTITIES)]
+
 
 class StrictModel(BaseModel):
     """Base model: unknown keys are errors, assignments are validated, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 def _ordered_pair(value: tuple[float, float]) -> tuple[float, float]:
@@ -133,7 +147,7 @@ class HotspotConfig(StrictModel):
 class ServerKindConfig(StrictModel):
     """Fields every edge-server kind has (RSU, UAV, SAT)."""
 
-    count: NonNegativeInt = 0
+    count: Count = 0
     compute_ghz: PositiveFloat | Interval = Field(
         10.0, description="CPU/GPU frequency; an interval [low, high] draws one per server."
     )
@@ -374,7 +388,7 @@ class MobilityConfig(StrictModel):
 class VehiclesConfig(StrictModel):
     """Vehicles (one VT each)."""
 
-    count: NonNegativeInt = 1
+    count: Count = 1
     power_dbm: float = 23.0
     mobility: MobilityConfig = MobilityConfig()
 
@@ -411,7 +425,7 @@ class SensorsConfig(StrictModel):
     """Roadside sensors (paper D): fixed, offloading inference tasks; placed uniformly in the
     area or on real road-sensor positions read from a file."""
 
-    count: NonNegativeInt = 0
+    count: Count = 0
     power_w: PositiveFloat = 0.1
     data_kb: Interval = (0.0, 24.0)
     placement: Literal["uniform", "file"] = Field(
@@ -745,8 +759,10 @@ class VTwinConfig(StrictModel):
     paper: Literal["A", "B", "C", "D"]
     description: str = ""
     seed: NonNegativeInt = 0
-    slot_s: PositiveFloat = 1.0
-    horizon_slots: PositiveInt = 100
+    slot_s: Annotated[float, Field(ge=1e-3, le=86_400.0)] = Field(
+        1.0, description="Slot length (s): from 1 ms to one day."
+    )
+    horizon_slots: Annotated[int, Strict(), Field(gt=0, le=MAX_SLOTS)] = 100
     geography: GeographyConfig = GeographyConfig()
     channel: ChannelConfig = ChannelConfig()
     servers: ServersConfig = ServersConfig()
@@ -932,12 +948,37 @@ def _model_at(path: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TYPE_TAGS = frozenset({"int", "float", "str", "bool", "list", "tuple", "dict"})
+
+
+def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union-branch tags (``constrained-float``,
+    ``function-after[...]``): only field names and list indices."""
+    return tuple(
+        p
+        for p in loc
+        if isinstance(p, int) or (_FIELD_NAME.match(str(p)) and str(p) not in _TYPE_TAGS)
+    )
+
+
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into lines naming each field path, its value and what is allowed."""
-    lines = []
+    """Turn a pydantic error into lines naming each field path, its value and what is allowed.
+
+    A field whose type is a union (a number or an interval) fails once per branch; those
+    errors become one line, the branches' messages joined by "or"."""
+    lines: list[str] = []
+    seen: dict[tuple[Any, ...], int] = {}
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        loc = _field_path(tuple(err["loc"]))
         where = ".".join(str(p) for p in loc) or "(top level)"
+        if loc in seen and err["type"] != "extra_forbidden":
+            index = seen[loc]
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if msg not in lines[index]:
+                lines[index] += f", or {msg[:1].lower()}{msg[1:]}"
+            continue
+        seen[loc] = len(lines)
         if err["type"] == "extra_forbidden":
             owner = _model_at(loc[:-1])
             valid = sorted(owner.model_fields) if owner is not None else []
