@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import toy_report  # noqa: F401  (registers the toy experiments)
+
 from browser_util import (
     artifact_dir,
     chrome_driver,
     full_page_screenshot,
     severe_console_messages,
 )
-
 from vtwin.experiments import reproduce
 
 
