@@ -77,6 +77,60 @@ def _run_cli(out: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_pool_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    cmd = [sys.executable, str(HERE / "toy_experiments.py"), "reproduce", "toy-hang"]
+    cmd += ["--quick", "--out", str(tmp_path), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        workers: set[int] = set()
+        while time.time() < deadline and len(workers) < 2:  # both workers started their run
+            workers = {p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)}
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the pool did not start"
+        time.sleep(1.0)  # the runs are under way (each sleeps a minute)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    orphans = [p for p in workers if _alive(p)]
+    for p in orphans:
+        os.kill(p, signal.SIGKILL)
+    assert not orphans, "pool workers outlived the killed sweep"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path: Path) -> None:
     out, log = tmp_path / "runs", tmp_path / "log.txt"
     proc = _run_cli(out, log)

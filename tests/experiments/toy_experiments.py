@@ -163,6 +163,18 @@ TOY_SLOW = Experiment(
     figures=(Figure("cost_line", "line", "cost", "Cost against steps", "cost"),),
 )
 
+TOY_HANG = Experiment(
+    name="toy-hang",
+    paper="T",
+    title="Runs that take a minute each (for killing the sweep's parent process)",
+    preset="paper-a",
+    methods=("good", "bad"),
+    run=f"{M}:run_toy",
+    seeds=2,
+    budgets={"quick": {"sleep": 60.0}, "full": {"sleep": 60.0}},
+    figures=(Figure("cost_bar", "bar", "cost", "Cost per method", "cost"),),
+)
+
 TOY_FAIL = Experiment(
     name="toy-fail",
     paper="T",
@@ -175,7 +187,7 @@ TOY_FAIL = Experiment(
     figures=(Figure("cost_bar", "bar", "cost", "Cost per method", "cost"),),
 )
 
-for _exp in (TOY, TOY_FLAT, TOY_SLOW, TOY_FAIL):
+for _exp in (TOY, TOY_FLAT, TOY_SLOW, TOY_HANG, TOY_FAIL):
     register(_exp)
 
 

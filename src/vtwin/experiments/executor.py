@@ -14,6 +14,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -107,12 +108,44 @@ def execute_run(fn_path: str, spec: RunSpec, threads: int | None = None) -> RunR
     return result
 
 
-def _limit_threads(threads: int) -> None:
+def _limit_threads(threads: int, parent: int | None = None) -> None:
     """Pool-worker start-up: share the cores among the workers for BLAS and OpenMP (read when
-    first imported; without them every worker would use every core). Torch's own thread
-    count is set per run by :func:`execute_run`."""
+    first imported; without them every worker would use every core), and die with the
+    parent (:func:`_die_with_parent`). Torch's own thread count is set per run by
+    :func:`execute_run`."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
+    if parent is not None:
+        _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Make this pool worker exit when the process that started the sweep dies, even by
+    SIGKILL (which runs no clean-up): otherwise its workers live on as orphans, finishing
+    runs nobody will save. Linux: the kernel's parent-death signal (``PR_SET_PDEATHSIG``);
+    everywhere: a daemon thread that exits once the parent process id changes."""
+    import signal
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the guard was set
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="vtwin-parent-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -180,7 +213,7 @@ class LocalExecutor:
             "max_workers": max_workers,
             "mp_context": context,
             "initializer": _limit_threads,
-            "initargs": (threads,),
+            "initargs": (threads, os.getpid()),
         }
         pool = cf.ProcessPoolExecutor(**pool_args)
         try:
