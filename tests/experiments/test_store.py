@@ -136,3 +136,39 @@ def test_loading_a_corrupt_run_is_a_store_error(tmp_path: Path) -> None:
     (folder / "summary.json").write_text("{not json")
     with pytest.raises(StoreError, match="cannot be read"):
         store.load(SPEC)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: (f / "summary.json").write_text("{not json"), "cannot be read"),
+        (lambda f: (f / "summary.json").write_text("[1, 2]"), "not a table of numbers"),
+        (lambda f: (f / "summary.json").write_text('{"cost": "high"}'), "not a table of"),
+        (lambda f: (f / "metrics.csv").unlink(), "cannot be read"),
+        (lambda f: (f / "artifacts.json").write_text("3"), "not a JSON object"),
+    ],
+    ids=["bad-json", "list", "text-value", "metrics-deleted", "artifacts-number"],
+)
+def test_a_damaged_run_is_not_complete_and_a_save_replaces_it(
+    tmp_path: Path, damage: object, message: str
+) -> None:
+    store = RunStore(tmp_path)
+    folder = store.save(SPEC, _result())
+    damage(folder)  # type: ignore[operator]
+    with pytest.raises(StoreError, match=message):
+        store.load(SPEC)
+    assert not store.is_complete(SPEC)  # a rerun computes it again instead of failing on it
+    store.save(SPEC, _result())
+    assert store.is_complete(SPEC) and store.load(SPEC).summary["cost"] == 1.25
+
+
+def test_a_rerun_recomputes_a_damaged_run(tmp_path: Path) -> None:
+    from vtwin.experiments import reproduce
+
+    first = reproduce("toy-flat", quick=True, out=tmp_path, workers=1, progress=False)
+    run = tmp_path / "toy-flat" / first.runs[0][0].run_id
+    (run / "summary.json").write_text("{corrupt")
+    (tmp_path / "toy-flat" / first.runs[1][0].run_id / "metrics.csv").unlink()
+    again = reproduce("toy-flat", quick=True, out=tmp_path, workers=1, progress=False)
+    assert again.ok and again.new == 2 and len(again.reused) == first.total - 2
+    assert again.summary_table().equals(first.summary_table())

@@ -102,11 +102,21 @@ class RunStore:
         return data if isinstance(data, dict) else None
 
     def is_complete(self, spec: RunSpec) -> bool:
-        """Whether this exact run (same fingerprint) is stored complete."""
+        """Whether this exact run (same fingerprint) is stored complete and readable.
+
+        A stored run whose files were damaged or deleted since (a corrupt ``summary.json``, a
+        missing ``metrics.csv``) is not complete: the rerun computes it again and replaces the
+        folder, instead of failing on it every time."""
         if not (self.run_dir(spec) / SUMMARY_FILE).is_file():
             return False
         stored = self.stored_spec(spec)
-        return stored is not None and stored.get("fingerprint") == spec.fingerprint()
+        if stored is None or stored.get("fingerprint") != spec.fingerprint():
+            return False
+        try:
+            self.load(spec)
+        except StoreError:
+            return False
+        return True
 
     def save(self, spec: RunSpec, result: RunResult) -> Path:
         """Write the run atomically (tmp folder, then rename) and return its folder."""
@@ -162,6 +172,13 @@ class RunStore:
                 metrics = pd.read_csv(metrics_path)
         except (OSError, ValueError) as exc:
             raise StoreError(f"stored run {folder} cannot be read: {exc}") from exc
+        numbers = (int, float, type(None))
+        if not isinstance(summary, dict) or not all(
+            isinstance(v, numbers) and not isinstance(v, bool) for v in summary.values()
+        ):
+            raise StoreError(f"stored run {folder}: {SUMMARY_FILE} is not a table of numbers")
+        if not isinstance(artifacts, dict):
+            raise StoreError(f"stored run {folder}: {ARTIFACTS_FILE} is not a JSON object")
         summary = {k: (math.nan if v is None else float(v)) for k, v in summary.items()}
         return RunResult(metrics=metrics, summary=summary, artifacts=artifacts)
 
