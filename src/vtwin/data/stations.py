@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from vtwin.arrays import FloatArray
+from vtwin.data.textfile import check_text_file, names_undecodable
 from vtwin.data.traces import COLUMN_ALIASES, degrees
 from vtwin.physics.geo import EARTH_RADIUS_M
 
@@ -186,6 +187,7 @@ def _columns(
     return lat, lon, _find(names, _ID_ALIASES)
 
 
+@names_undecodable(StationFormatError, "station file")
 def read_stations(path: str | Path, *, format: StationFormat = "auto") -> Stations:
     """Read a base-station CSV (header required) into :class:`Stations`, in file order.
 
@@ -202,8 +204,7 @@ def read_stations(path: str | Path, *, format: StationFormat = "auto") -> Statio
         raise ValueError(
             f"format = {format!r}: allowed 'auto', 'shanghai-telecom', 'beijing-cellocation', 'csv'"
         )
-    if not path.is_file():
-        raise StationFormatError(f"{path}: no such station file")
+    check_text_file(path, StationFormatError, "station file")
     lats: list[float] = []
     lons: list[float] = []
     ids: list[str] = []

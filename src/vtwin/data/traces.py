@@ -29,6 +29,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from vtwin.data.textfile import check_text_file, names_undecodable
+
 __all__ = [
     "COLUMN_ALIASES",
     "Trace",
@@ -144,6 +146,7 @@ def _looks_like_header(row: list[str]) -> bool:
     return False
 
 
+@names_undecodable(TraceFormatError, "trace file")
 def read_trace_csv(
     path: str | Path,
     *,
@@ -157,8 +160,12 @@ def read_trace_csv(
     datetime, longitude, latitude); ``header=None`` decides from the first line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TraceFormatError(f"{path}: no such trace file")
+    if path.is_dir():
+        raise TraceFormatError(
+            f"{path}: a folder; the csv trace format reads one file (folders of per-taxi "
+            "files are read with format tdrive or suvnet)"
+        )
+    check_text_file(path, TraceFormatError, "trace file")
     rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
@@ -284,6 +291,7 @@ def _suvnet_files(folder: Path) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
+@names_undecodable(TraceFormatError, "SUVnet trace file")
 def _suvnet_rows(
     path: Path,
     rows: dict[str, list[tuple[float, int, float, float]]],
@@ -378,8 +386,10 @@ def read_suvnet(path: str | Path, *, max_taxis: int | None = None) -> list[Trace
 # --------------------------------------------------------------------------- any format
 
 
+@names_undecodable(TraceFormatError, "trace file")
 def _first_row(path: Path) -> list[str] | None:
     """The first non-empty CSV row of a file (None when it has none)."""
+    check_text_file(path, TraceFormatError, "trace file")
     with path.open(newline="", encoding="utf-8-sig") as handle:
         for row in csv.reader(handle):
             if row and any(cell.strip() for cell in row):

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from vtwin.arrays import FloatArray
+from vtwin.data.textfile import check_text_file, names_undecodable
 
 __all__ = [
     "TrafficFormatError",
@@ -350,11 +351,11 @@ def _parse_times(
 # --------------------------------------------------------------------------- CSV helpers
 
 
+@names_undecodable(TrafficFormatError, "traffic file")
 def _read_rows(path: str | Path) -> tuple[Path, list[str], list[list[str]], list[int]]:
     """Header (stripped), data rows and their line numbers; blank rows skipped."""
     path = Path(path)
-    if not path.is_file():
-        raise TrafficFormatError(f"{path}: no such traffic file")
+    check_text_file(path, TrafficFormatError, "traffic file")
     rows: list[list[str]] = []
     lines: list[int] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -607,6 +608,7 @@ def read_long_csv(path: str | Path, *, quantity: str = "value", unit: str = "") 
     return TrafficSeries(data, times.astype(np.float64), names, quantity, unit, str(path))
 
 
+@names_undecodable(TrafficFormatError, "traffic file")
 def read_traffic(path: str | Path, *, format: str = "auto", **kwargs: Any) -> TrafficSeries:
     """Read a traffic CSV in ``format`` ``pems``, ``wide``, ``long`` or ``auto`` (sniff the header:
     time + series + value columns ⇒ long; a PeMS time column and a flow/speed/occupancy column ⇒
@@ -614,8 +616,7 @@ def read_traffic(path: str | Path, *, format: str = "auto", **kwargs: Any) -> Tr
     readers = {"pems": read_pems_detector_csv, "wide": read_wide_csv, "long": read_long_csv}
     if format == "auto":
         p = Path(path)
-        if not p.is_file():
-            raise TrafficFormatError(f"{p}: no such traffic file")
+        check_text_file(p, TrafficFormatError, "traffic file")
         with p.open(newline="", encoding="utf-8-sig") as handle:
             header = [h.strip() for h in next(csv.reader(handle), [])]
         if all(
