@@ -859,8 +859,14 @@ def preset_path(name_or_path: str | Path) -> Path:
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a YAML text file (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start} is not UTF-8)"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        first = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML: {first}") from None
     if data is None:
         raise ConfigError(f"{path}: the preset is empty; it needs at least 'name' and 'paper'")
     if not isinstance(data, dict):

@@ -193,8 +193,14 @@ class SingleCopyEnv(gym.Env[ObsT, ActT]):
     def _step_copy(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step the copy with one action per vehicle; reward is the mean over vehicles.
         Returns the batched observation, then the single-copy reward, flags and info."""
-        act = np.asarray(action).reshape(1, self.batched.V)
-        obs, reward, term, trunc, info = self.batched.step(act)
+        act = np.asarray(action)
+        V = self.batched.V
+        if act.size != V or act.ndim > 1:
+            raise ValueError(
+                f"action of shape {act.shape}: expected {V} action index(es), one per vehicle"
+                + (" (a scalar or shape (1,))" if V == 1 else f" (shape ({V},))")
+            )
+        obs, reward, term, trunc, info = self.batched.step(act.reshape(1, V))
         return obs, float(reward.mean()), bool(term[0]), bool(trunc[0]), squeeze_info(info)
 
 

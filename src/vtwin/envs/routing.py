@@ -1176,6 +1176,8 @@ class MigrationRoutingEnv(SingleCopyParallelEnv[dict[str, np.ndarray], int]):
         dict[str, dict[str, Any]],
     ]:
         """One slot for every live agent; agents that arrive (or time out) are removed."""
+        if not self.agents:
+            raise RuntimeError("call reset() before step(): the episode has not started or is over")
         b = self.batched
         act = np.full((1, b.V), max(b.sat, 0), dtype=np.int64)  # ignored: not driving
         for agent, a in actions.items():

@@ -217,6 +217,7 @@ def train(
         run.clear()
     elif cfg_path.exists() and run.has_checkpoint():
         _check_continuation(run, _read_record(cfg_path), record)
+        run.load()  # a damaged checkpoint is refused before the record is rewritten
     # without a checkpoint nothing was trained here (say, an earlier attempt failed), so a
     # corrected command takes the folder over
     write_atomic(cfg_path, lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
