@@ -508,7 +508,9 @@ def test_uavs_patrol_among_rsus_at_their_speed() -> None:
 
 def _tdrive_config(path: Path, count: int) -> Any:
     trace = ["vehicles.mobility.kind=trace", f"vehicles.mobility.path={path}"]
-    return load_config(TINY, [*trace, f"vehicles.count={count}"])
+    # an area that the taxis drive through (a trace wholly outside the area is refused)
+    area = ["geography.width_m=12000", "geography.height_m=12000"]
+    return load_config(TINY, [*trace, *area, f"vehicles.count={count}"])
 
 
 @pytest.mark.skipif(not TAXIS.is_dir(), reason=f"T-Drive sample not found at {TAXIS}")

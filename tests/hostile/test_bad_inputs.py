@@ -124,6 +124,30 @@ CASES = [
         "r.csv, line 2",
         _write("r.csv", b"vehicle_id,time,lat,lon\n1,0,abc,116.3\n"),
     ),
+    Case(
+        "trace-outside-area",
+        (*B_TRACE, "vehicles.mobility.path={tmp}/far.csv", "--set", "vehicles.count=1"),
+        "every trace lies wholly outside the area",
+        _write("far.csv", b"vehicle_id,time,lat,lon\n1,0,10.0,10.0\n1,60,10.001,10.001\n"),
+    ),
+    Case(
+        "trace-absurd-time",
+        (*B_TRACE, "vehicles.mobility.path={tmp}/t.csv", "--set", "vehicles.count=1"),
+        "line 3: time '1e300' is not a plausible time",
+        _write("t.csv", b"vehicle_id,time,lat,lon\n1,0,39.9,116.4\n1,1e300,39.91,116.41\n"),
+    ),
+    Case(
+        "traffic-overflow",
+        (*FORECAST, "{tmp}/big.csv"),
+        "big.csv, line 3: column 's1' value '1e308' is beyond",
+        _write("big.csv", b"time,s1\n0,1\n300,1e308\n600,2\n"),
+    ),
+    Case(
+        "traffic-inf",
+        (*FORECAST, "{tmp}/inf.csv"),
+        "inf.csv, line 3: column 's1' value 'inf' is not a number",
+        _write("inf.csv", b"time,s1\n0,1\n300,inf\n600,2\n"),
+    ),
     Case("traffic-missing", (*FORECAST, "{tmp}/none.csv"), "none.csv"),
     Case(
         "traffic-binary",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,13 +100,25 @@ class TraceFormatError(ValueError):
     """A trace file is malformed; the message names the file, the line and the reason."""
 
 
+MAX_TIME_S = 1e11
+"""Largest time a trace may hold, in seconds (about 3 170 years: Unix time until the year
+5138); a larger number is a corrupt field, not a time."""
+
+
 def parse_time_s(text: str) -> float:
-    """Seconds from a number or a ``YYYY-MM-DD HH:MM:SS`` datetime (read as UTC)."""
+    """Seconds from a number or a ``YYYY-MM-DD HH:MM:SS`` datetime (read as UTC); a number
+    must be finite and within ±:data:`MAX_TIME_S`."""
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value) or abs(value) > MAX_TIME_S:
+            raise ValueError(
+                f"time '{text}' is not a plausible time in seconds (finite, within ±{MAX_TIME_S:g})"
+            )
+        return value
     for fmt in _DATETIME_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()

@@ -71,6 +71,11 @@ _PEMS_MEASURE_RE = re.compile(
 _MEASURES = {"flow": "flow", "speed": "speed", "occ": "occupancy", "occupancy": "occupancy"}
 
 
+MAX_ABS_VALUE = 1e12
+"""Largest magnitude a traffic value may have: far above any flow, speed, occupancy or load
+in bits per slot, far below where standardising the series would overflow."""
+
+
 class TrafficFormatError(ValueError):
     """A traffic file is malformed; the message names the file, the line and the reason."""
 
@@ -113,6 +118,14 @@ class TrafficSeries:
             raise ValueError(f"names must be unique, got duplicates in {names[:10]}")
         if np.isinf(values).any():
             raise ValueError("values must be finite or NaN (found ±inf)")
+        big = np.abs(np.nan_to_num(values)) > MAX_ABS_VALUE
+        if big.any():
+            r, c = (int(x[0]) for x in np.nonzero(big))
+            where = f"{self.source}: " if self.source else ""
+            raise ValueError(
+                f"{where}series '{names[c]}' step {r} holds {values[r, c]:g}, beyond "
+                f"±{MAX_ABS_VALUE:g} (not a plausible traffic value; scaling it would overflow)"
+            )
         if not np.isfinite(time_s).all():
             raise ValueError("time_s must be finite")
         if time_s.size > 1 and not (np.diff(time_s) > 0).all():
@@ -392,6 +405,11 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
         raise TrafficFormatError(
             f"{path}, line {line}: column '{column}' value '{cell}' is not a number"
         )
+    if abs(value) > MAX_ABS_VALUE:
+        raise TrafficFormatError(
+            f"{path}, line {line}: column '{column}' value '{cell}' is beyond ±{MAX_ABS_VALUE:g} "
+            "(not a plausible traffic value)"
+        )
     return value
 
 
@@ -547,6 +565,10 @@ def read_wide_csv(
         raise TrafficFormatError(
             f"{path}, line {lines[r]}: column '{names[c]}' value '{cell}' is not a number"
         )
+    big = np.abs(np.nan_to_num(data)) > MAX_ABS_VALUE
+    if big.any():
+        r, c = (int(x[0]) for x in np.nonzero(big))
+        _number(path, lines[r], names[c], rows[r][c + off])  # raises, naming line and column
     if has_time:
         cells = [row[0] for row in rows]
         time_s = _parse_times(path, cells, lines, None, numeric=True)

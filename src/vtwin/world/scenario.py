@@ -401,11 +401,40 @@ def trace_mobility(config: VTwinConfig, max_vehicles: int | None = None) -> Trac
         traces = _trace_windows(traces[0], windows, mcfg.path)
     elif max_vehicles is not None:
         traces = traces[:max_vehicles]
+    projection = LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg)
+    _check_inside(traces, projection, geo.width_m, geo.height_m, mcfg.path)
     return TraceReplayMobility(
         traces,
-        projection=LocalProjection(geo.origin_lat_deg, geo.origin_lon_deg),
+        projection=projection,
         slot_s=config.slot_s,
         start_time_s=mcfg.start_time_s,
+    )
+
+
+def _check_inside(
+    traces: list[Trace], projection: LocalProjection, width_m: float, height_m: float, source: str
+) -> None:
+    """Refuse traces none of which ever enters the area: a wrong origin or a wrong file,
+    which would otherwise replay vehicles no server ever covers. (Some taxis of a folder
+    driving elsewhere is normal; all of them is not.)"""
+    spans = []
+    for trace in traces:
+        xy = projection.to_xy(trace.lat_deg, trace.lon_deg)
+        x, y = xy[..., 0], xy[..., 1]
+        if x.size and ((x >= 0) & (x <= width_m) & (y >= 0) & (y <= height_m)).any():
+            return
+        if x.size:
+            spans.append((x.min(), x.max(), y.min(), y.max()))
+    if not spans:
+        return
+    x0, x1 = min(s[0] for s in spans) / 1e3, max(s[1] for s in spans) / 1e3
+    y0, y1 = min(s[2] for s in spans) / 1e3, max(s[3] for s in spans) / 1e3
+    raise ValueError(
+        f"vehicles.mobility.path = '{source}': every trace lies wholly outside the area (the "
+        f"fixes span x {x0:.1f}…{x1:.1f} km, y {y0:.1f}…{y1:.1f} km; the area is 0…"
+        f"{width_m / 1e3:g} km × 0…{height_m / 1e3:g} km east and north of "
+        f"geography.origin_lat_deg/lon_deg = {projection.origin_lat_deg:g}, "
+        f"{projection.origin_lon_deg:g})"
     )
 
 
