@@ -408,8 +408,8 @@ class BatchedCrossRealityPrivacy:
             with np.errstate(invalid="ignore"):
                 b, m = np.argwhere(~np.isfinite(srv) | (np.mod(srv, 1) != 0))[0]
             raise ValueError(
-                f"action server = {srv[b, m].item()!r} (copy {b}, AV {m}) is not one of the "
-                f"integer indices 0..{self.S - 1}: RSUs 0..{self.N - 1}, satellite {self.SAT}"
+                f"action server = {srv[b, m].item()!r} (copy {b}, AV {m}): server must be integer "
+                f"indices 0..{self.S - 1} (RSUs 0..{self.N - 1}, satellite {self.SAT})"
             )
         bad = (srv < 0) | (srv >= self.S)
         if bad.any():
