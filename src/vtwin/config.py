@@ -751,6 +751,25 @@ class TwinUpdateConfig(StrictModel):
         "sum", description="Eq. (11): sum of task delays, or each UAV's slowest task summed."
     )
 
+    @model_validator(mode="after")
+    def _usable_ranges(self) -> Self:
+        # eq. (1) divides by z_max − z_min, eq. (10) by f_u, observations by the upper bounds
+        if self.steps_per_s[0] <= 0.0:
+            raise ValueError(
+                f"steps_per_s = {list(self.steps_per_s)}: a UAV's inference speed must be > 0 "
+                "(write [low, high] with low > 0)"
+            )
+        if self.z_max[0] <= self.z_min:
+            raise ValueError(
+                f"z_max = {list(self.z_max)} with z_min = {self.z_min}: every task's z_max must "
+                "exceed z_min (low of z_max > z_min)"
+            )
+        if self.fidelity_max[1] <= 0.0:
+            raise ValueError(
+                f"fidelity_max = {list(self.fidelity_max)}: the largest fidelity must be > 0"
+            )
+        return self
+
 
 class VTwinConfig(StrictModel):
     """A complete scenario configuration (one preset after overrides)."""

@@ -19,6 +19,7 @@ __all__ = [
     "EpisodeEnds",
     "SingleCopyEnv",
     "SingleCopyParallelEnv",
+    "action_array",
     "check_actions",
     "check_agent_action",
     "check_batch",
@@ -94,22 +95,54 @@ def copy_seeds(seed: Seeds, B: int) -> list[int]:
     return seeds
 
 
+def action_array(value: Any, what: str, allowed: str) -> NDArray[Any]:
+    """``value`` as a numpy array of real numbers (integers or floats), else a ValueError
+    naming ``what`` (e.g. "actions", "action of vehicle_0") and what is ``allowed``.
+
+    Refuses what ``np.asarray`` cannot make rectangular (ragged lists), and arrays of bools,
+    complex numbers, strings or objects, before any value is looked at.
+    """
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{what} {_short(value)} is not a rectangular array of numbers; allowed: {allowed}"
+        ) from None
+    kind = arr.dtype.kind
+    if kind not in "iuf":
+        got = {"b": "bools", "c": "complex numbers", "U": "strings", "S": "bytes"}.get(
+            kind, f"dtype {arr.dtype}"
+        )
+        raise ValueError(f"{what} {_short(value)} holds {got}; allowed: {allowed}")
+    return arr
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (for error messages)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_actions(actions: ArrayLike, B: int, V: int, n: int, meaning: str) -> NDArray[np.int64]:
     """``actions`` as int64 [B, V] in [0, n), else a ValueError naming value, copy and range.
 
     ``[B]`` is accepted when ``V = 1``; whole-valued floats are accepted; ``meaning`` explains
     the range in the message (e.g. "18 servers × 5 alpha levels").
     """
-    act = np.asarray(actions)
+    act = action_array(actions, "actions", f"integer indices in [0, {n}) of shape ({B}, {V})")
     if act.shape == (B,) and V == 1:
         act = act[:, None]
     if act.shape != (B, V):
         raise ValueError(f"actions have shape {act.shape}; expected ({B}, {V}) (copies × vehicles)")
     if not np.issubdtype(act.dtype, np.integer):
-        if act.dtype == np.bool_ or not np.issubdtype(act.dtype, np.number):
-            raise ValueError(f"actions must be integer indices, got dtype {act.dtype}")
-        if not np.all(np.isfinite(act)) or not np.all(np.equal(np.mod(act, 1), 0)):
-            raise ValueError(f"actions must be integer indices, got dtype {act.dtype}")
+        with np.errstate(invalid="ignore"):
+            fractional = ~np.isfinite(act) | (np.mod(act, 1) != 0)
+        if fractional.any():
+            b, v = np.argwhere(fractional)[0]
+            raise ValueError(
+                f"action {act[b, v].item()!r} (copy {b}, vehicle {v}) is not one of the integer "
+                f"indices 0..{n - 1}: {meaning}"
+            )
     bad = (act < 0) | (act >= n)
     if bad.any():
         b, v = np.argwhere(bad)[0]
@@ -121,13 +154,20 @@ def check_actions(actions: ArrayLike, B: int, V: int, n: int, meaning: str) -> N
 
 def check_agent_action(agent: str, value: Any, n: int) -> int:
     """One agent's action as an int in [0, n), or a ValueError naming agent, value and range."""
-    a = np.asarray(value)
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError):  # ragged
+        a = np.asarray(None, dtype=object)
     ok = a.size == 1 and (
         np.issubdtype(a.dtype, np.integer)
-        or (np.issubdtype(a.dtype, np.floating) and np.isfinite(a).all() and float(a) % 1 == 0)
+        or (
+            np.issubdtype(a.dtype, np.floating)
+            and np.isfinite(a).all()
+            and float(a.reshape(())) % 1 == 0
+        )
     )
     if not ok or a.dtype == np.bool_:
-        raise ValueError(f"action {value!r} of {agent} must be one integer index")
+        raise ValueError(f"action {_short(value)} of {agent} must be one integer index in [0, {n})")
     idx = int(a.reshape(()))
     if not 0 <= idx < n:
         raise ValueError(f"action {idx} of {agent} is outside [0, {n})")
@@ -193,8 +233,10 @@ class SingleCopyEnv(gym.Env[ObsT, ActT]):
     def _step_copy(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step the copy with one action per vehicle; reward is the mean over vehicles.
         Returns the batched observation, then the single-copy reward, flags and info."""
-        act = np.asarray(action)
         V = self.batched.V
+        act = action_array(
+            action, "action", f"{V} integer index(es) in [0, {self.batched.n_actions})"
+        )
         if act.size != V or act.ndim > 1:
             raise ValueError(
                 f"action of shape {act.shape}: expected {V} action index(es), one per vehicle"

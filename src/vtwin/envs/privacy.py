@@ -34,6 +34,7 @@ from vtwin.config import VTwinConfig
 from vtwin.envs.base import (
     EpisodeEnds,
     SingleCopyEnv,
+    action_array,
     check_batch,
     copy_seeds,
     episode_servers,
@@ -74,6 +75,9 @@ _ANGLE_TOL = 1e-6
 """Angles up to 2π + this are accepted (a float32 2π rounds up) and taken modulo 2π."""
 _RADIUS_RTOL = 1e-6
 """Radii up to r_max·(1 + this) are accepted (a float32 r_max rounds up) and cut to r_max."""
+LATTICE_MAX_CELLS = 4_000_000
+"""Largest lattice of the adversary's server normaliser (32 MB); beyond it the normaliser is
+computed exactly every slot (slower, never out of memory)."""
 LATENCY_SCALE_S = 10.0
 """The ``servers`` observation shows a latency L (s) as L / (L + this), in [0, 1) (ours)."""
 GAP_SCALE_S = 1.0
@@ -245,12 +249,13 @@ class BatchedCrossRealityPrivacy:
             history_slots=pc.adversary_history_slots,
             dead_reckoning=pc.prior_dead_reckoning,
         )
-        if self.S >= LATTICE_MIN_SERVERS:
-            # the map, the trace overshoot and the candidate grid's reach around it
-            pad = 2.0 * pc.candidate_span * self.r_max_m + 2000.0
-            self.adversary.use_lattice(
-                -pad * np.ones(2), self.area_m + pad, pc.adversary_distance_m / 10.0
-            )
+        # the map, the trace overshoot and the candidate grid's reach around it
+        pad = 2.0 * pc.candidate_span * self.r_max_m + 2000.0
+        spacing = pc.adversary_distance_m / 10.0
+        cells = np.prod(np.ceil((self.area_m + 2.0 * pad) / spacing) + 1.0)
+        if self.S >= LATTICE_MIN_SERVERS and cells <= LATTICE_MAX_CELLS:
+            # (a lattice too fine for memory, from a huge r_max or a tiny d_T: exact instead)
+            self.adversary.use_lattice(-pad * np.ones(2), self.area_m + pad, spacing)
         self.qos_max = float(qos_loss(self.r_max_m / 1e3))
         """Q_max of eq. (21): the QoS loss of a perturbation of r_max (northward)."""
         self.reward = make_reward(config, REWARD_TERMS, self.B, self.M, reward=reward)
@@ -368,9 +373,14 @@ class BatchedCrossRealityPrivacy:
                 f"action keys {sorted(actions)}: expected exactly radius_deg, angle_rad, server"
             )
         shape = (self.B, self.M)
+        ranges = {
+            "radius_deg": f"degrees in [0, {self.r_max_deg:g}]",
+            "angle_rad": "radians in [0, 2π)",
+            "server": f"integer indices in [0, {self.S})",
+        }
         out = []
         for key in ("radius_deg", "angle_rad", "server"):
-            a = np.asarray(actions[key])
+            a = action_array(actions[key], f"action {key}", f"{ranges[key]}, shape {shape}")
             if a.shape == (self.M,) and self.B == 1:
                 a = a[None]  # one copy: [M] is accepted
             if a.shape != shape:
@@ -383,8 +393,6 @@ class BatchedCrossRealityPrivacy:
             ("radius_deg", r, 0.0, self.r_max_deg * (1 + _RADIUS_RTOL), f"[0, {self.r_max_deg:g}]"),
             ("angle_rad", theta, 0.0, TWO_PI + _ANGLE_TOL, "[0, 2π)"),
         ):
-            if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.number):
-                raise ValueError(f"action {key} must be numbers, got dtype {a.dtype}")
             bad = ~((a >= lo) & (a <= hi))  # NaN is bad too
             if bad.any():
                 b, m = np.argwhere(bad)[0]
@@ -396,8 +404,13 @@ class BatchedCrossRealityPrivacy:
             and np.isfinite(srv).all()
             and np.all(np.mod(srv, 1) == 0)
         )
-        if srv.dtype == np.bool_ or not integral:
-            raise ValueError(f"action server must be integer indices, got dtype {srv.dtype}")
+        if not integral:
+            with np.errstate(invalid="ignore"):
+                b, m = np.argwhere(~np.isfinite(srv) | (np.mod(srv, 1) != 0))[0]
+            raise ValueError(
+                f"action server = {srv[b, m].item()!r} (copy {b}, AV {m}): server must be integer "
+                f"indices 0..{self.S - 1} (RSUs 0..{self.N - 1}, satellite {self.SAT})"
+            )
         bad = (srv < 0) | (srv >= self.S)
         if bad.any():
             b, m = np.argwhere(bad)[0]
@@ -787,12 +800,20 @@ class CrossRealityPrivacyEnv(SingleCopyEnv[NDArray[np.float32], dict[str, Any]])
         self, action: dict[str, Any]
     ) -> tuple[NDArray[np.float32], SupportsFloat, bool, bool, dict[str, Any]]:
         """One slot for all AVs; returns obs, mean reward over AVs, terminated, truncated, info."""
-        if not isinstance(action, dict):
+        if not isinstance(action, Mapping):
             raise ValueError(
                 f"action must be a dict with radius_deg, angle_rad and server, got "
                 f"{type(action).__name__}"
             )
-        batched = {k: np.asarray(v).reshape(1, -1) for k, v in action.items()}
+        M = self.batched.M
+        batched: dict[str, ArrayLike] = {}
+        for key, value in action.items():
+            a = action_array(value, f"action {key}", f"{M} number(s), one per AV")
+            if a.size != M or a.ndim > 1:
+                raise ValueError(
+                    f"action {key} has shape {a.shape}; expected ({M},) (one value per AV)"
+                )
+            batched[key] = a.reshape(1, M)
         obs, reward, term, trunc, info = self.batched.step(batched)
         return (
             self._flat(obs),

@@ -19,7 +19,7 @@ Units inside are SI (metres, seconds, bits, Hz, watts); loads are bits. Names en
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -1179,6 +1179,11 @@ class MigrationRoutingEnv(SingleCopyParallelEnv[dict[str, np.ndarray], int]):
         if not self.agents:
             raise RuntimeError("call reset() before step(): the episode has not started or is over")
         b = self.batched
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"actions must be a dict {{agent: server index}} for the live agents "
+                f"{self.agents}, got {type(actions).__name__}"
+            )
         act = np.full((1, b.V), max(b.sat, 0), dtype=np.int64)  # ignored: not driving
         for agent, a in actions.items():
             if agent not in self._index:

@@ -56,6 +56,7 @@ from vtwin.envs.base import (
     EpisodeEnds,
     Seeds,
     SingleCopyParallelEnv,
+    action_array,
     copy_seeds,
     episode_servers,
     episode_terms,
@@ -256,11 +257,7 @@ class BatchedTwinUpdate:
             ("sensor", (self.B, self.K)),
             ("uav", (self.B, self.U, self.uav_action_dim)),
         ):
-            a = np.asarray(actions[part])
-            if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.number):
-                raise ValueError(
-                    f"actions['{part}'] must be numbers in [-1, 1], got dtype {a.dtype}"
-                )
+            a = action_array(actions[part], f"actions['{part}']", f"numbers in [-1, 1], {shape}")
             if a.shape != shape:
                 raise ValueError(f"actions['{part}'] have shape {a.shape}; expected {shape}")
             a = a.astype(np.float64)
@@ -280,6 +277,8 @@ class BatchedTwinUpdate:
         """One slot: serve last slot's tasks, fly, offload this slot's (module docstring)."""
         if not hasattr(self, "queue"):
             raise RuntimeError("call reset() before step()")
+        if self.t >= self.horizon:
+            raise RuntimeError(f"episode over after {self.horizon} slots: call reset()")
         sensor_a, uav_a = self.check_actions(actions)
         B, U, t = self.B, self.U, min(self.t, self.horizon - 1)
         with unchecked():
@@ -450,6 +449,21 @@ class BatchedTwinUpdate:
         }
 
 
+def _agent_values(agent: str, value: Any, size: int, allowed: str) -> np.ndarray:
+    """One agent's action as ``size`` finite floats in [−1, 1], else a ValueError naming the
+    agent, the value and what is allowed."""
+    a = action_array(value, f"action of {agent}", allowed).astype(np.float64).reshape(-1)
+    if a.size != size:
+        raise ValueError(f"action of {agent} holds {a.size} number(s); allowed: {allowed}")
+    bad = ~np.isfinite(a) | (np.abs(a) > 1.0 + 1e-6)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"action of {agent}: value {a[i]!r} (entry {i}) is outside [-1, 1]; allowed: {allowed}"
+        )
+    return a
+
+
 class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
     """vtwin/TwinUpdate-v0 — paper D's DMI offloading as a PettingZoo ParallelEnv.
 
@@ -555,7 +569,12 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
         """One slot with every agent's action (all agents act every slot)."""
         if not self.agents:
             raise RuntimeError("call reset() before step(): the episode has not started or is over")
-        unknown = sorted(set(actions) - set(self.possible_agents))
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"actions must be a dict {{agent: action}} for the agents {self.agents}, got "
+                f"{type(actions).__name__}"
+            )
+        unknown = [a for a in actions if a not in self.possible_agents]
         if unknown:
             raise ValueError(f"unknown agent(s) {unknown}; agents are {self.possible_agents}")
         missing = [a for a in self.agents if a not in actions]
@@ -564,19 +583,12 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
         b = self.batched
         sensor = np.zeros((1, b.K))
         uav = np.zeros((1, b.U, b.uav_action_dim))
+        uav_allowed = f"{b.uav_action_dim} numbers in [-1, 1] (heading, speed, {b.K_max} weights)"
         for k, a in enumerate(self.sensors):
-            value = np.asarray(actions[a], dtype=np.float64).reshape(-1)
-            if value.shape != (1,):
-                raise ValueError(f"action of {a} must hold 1 number in [-1, 1], got {value.size}")
+            value = _agent_values(a, actions[a], 1, "1 number in [-1, 1]")
             sensor[0, k] = value[0]
         for u, a in enumerate(self.uavs):
-            value = np.asarray(actions[a], dtype=np.float64).reshape(-1)
-            if value.shape != (b.uav_action_dim,):
-                raise ValueError(
-                    f"action of {a} must hold {b.uav_action_dim} numbers in [-1, 1] (heading, "
-                    f"speed, {b.K_max} weights), got {value.size}"
-                )
-            uav[0, u] = value
+            uav[0, u] = _agent_values(a, actions[a], b.uav_action_dim, uav_allowed)
         obs, reward, _, truncated, info = b.step({"sensor": sensor, "uav": uav})
         r = float(reward[0, 0])
         squeezed = {
