@@ -308,7 +308,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 80 - 10  # the rest: env actions (tests/hostile/test_env_actions.py)
+    assert len(CASES) >= 80 - 10  # env actions: tests/hostile/test_env_fuzz.py
     assert len({c.id for c in CASES}) == len(CASES)
 
 
