@@ -186,6 +186,24 @@ CASES = [
         "zero-steps", ("train", "--env", "paper-a-tiny", "--algo", "ppo", "--steps", "0"), "--steps"
     ),
     Case("zero-batch", (*TRAIN, "--batch-envs", "0"), "--batch-envs"),
+    Case("absurd-batch", (*TRAIN, "--batch-envs", "1000000000"), "batch_envs = 1000000000"),
+    Case(
+        "batch-over-memory",
+        (
+            "train",
+            "--env",
+            "paper-b-city",
+            "--algo",
+            "greedy",
+            "--steps",
+            "9",
+            "--out",
+            "{tmp}/t",
+            "--batch-envs",
+            "20000000",
+        ),
+        "copies of paper-b-city need about",
+    ),
     Case("negative-seed", (*TRAIN, "--seed", "-3"), "--seed"),
     Case("train-bad-set", (*TRAIN, "--set", "servers.rsu.count=-1"), "servers.rsu.count = -1"),
     # -- run folders and checkpoints
@@ -287,6 +305,11 @@ CASES = [
         "zero-workers",
         ("reproduce", "paper-a-uav", "--quick", "--workers", "0", "--out", "{tmp}/r"),
         "--workers",
+    ),
+    Case(
+        "too-many-workers",
+        ("reproduce", "paper-a-uav", "--quick", "--workers", "100000", "--out", "{tmp}/r"),
+        "workers = 100000: at most",
     ),
     Case(
         "address-without-ray",

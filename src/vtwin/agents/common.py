@@ -261,7 +261,12 @@ class TorchAgent(nn.Module, ABC, Generic[ConfigT]):
         self.obs_dim, self.n_actions = sizes.obs_dim, sizes.n_actions
         self.n_agents, self.state_dim = sizes.n_agents, sizes.state_dim
         self._seed(device, seed)
-        self._build()
+        # the networks' initial weights come from the seed, drawn from torch's global
+        # generator (nn.Module initialisers take no generator) inside a fork, so building
+        # an agent neither depends on nor changes the caller's global random state
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._build()
         self.to(self.device)
         self._build_optimizers()
 
@@ -274,10 +279,9 @@ class TorchAgent(nn.Module, ABC, Generic[ConfigT]):
         """Create the optimisers (after the networks moved to :attr:`device`)."""
 
     def _seed(self, device: str, seed: int) -> None:
-        """Pick the device, seed torch's global generator (network initialisation) and make
-        the agent's own torch and numpy generators (sampling, minibatches, replay draws)."""
+        """Pick the device and make the agent's own torch and numpy generators (sampling,
+        minibatches, replay draws); the networks are initialised from ``seed`` apart."""
         self.device = pick_device(device)
-        torch.manual_seed(seed)
         self._gen = torch.Generator(device=self.device).manual_seed(seed)
         self._rng = np.random.default_rng(seed)
 

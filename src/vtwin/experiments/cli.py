@@ -87,10 +87,8 @@ def reproduce_command(
 ) -> None:
     """Run (or resume) a paper experiment; write figures, REPORT.md and REPORT.html under
     OUT/NAME and OUT/index.html over every experiment in OUT."""
-    from vtwin.experiments.executor import BackendUnavailableError, make_executor
+    from vtwin.experiments.executor import make_executor
     from vtwin.experiments.registry import (
-        UnknownExperimentError,
-        UnknownMethodError,
         expand_name,
         get_experiment,
         resolve_methods,
@@ -104,7 +102,7 @@ def reproduce_command(
         for member in names:
             resolve_methods(get_experiment(member), requested)
         executor = make_executor(backend, workers, address)
-    except (UnknownExperimentError, UnknownMethodError, BackendUnavailableError) as exc:
+    except ValueError as exc:  # unknown names or backend, more --workers than cores allow
         _fail(str(exc))
         return
     options: dict[str, Any] = {  # reproduce()'s keyword arguments, the same for every member

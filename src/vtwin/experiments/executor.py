@@ -31,7 +31,9 @@ __all__ = [
     "StartCallback",
     "execute_run",
     "make_executor",
+    "max_local_workers",
     "run_threads",
+    "usable_cpus",
 ]
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -148,6 +150,28 @@ def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="vtwin-parent-watch", daemon=True).start()
 
 
+WORKERS_PER_CPU = 4
+"""Local pool processes allowed per usable CPU (:func:`max_local_workers`)."""
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        try:
+            return max(1, len(affinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
+def max_local_workers() -> int:
+    """The most ``--workers`` a local pool accepts: :data:`WORKERS_PER_CPU` × usable CPUs.
+    Runs are CPU-bound (one torch thread each), so beyond one per core they only queue, and
+    each worker process costs a few hundred MB (its own torch)."""
+    return WORKERS_PER_CPU * usable_cpus()
+
+
 class LocalExecutor:
     """Runs on this machine: inline when ``workers == 1``, else a pool of fresh processes.
 
@@ -159,6 +183,12 @@ class LocalExecutor:
     def __init__(self, workers: int = 1, mp_context: str = "spawn") -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers = {workers!r} must be an int ≥ 1")
+        if workers > max_local_workers():
+            raise ValueError(
+                f"workers = {workers}: at most {max_local_workers()} on this machine "
+                f"({WORKERS_PER_CPU} per CPU, {usable_cpus()} CPUs); more processes only "
+                "contend for the cores, and each holds its own torch in memory"
+            )
         if mp_context not in multiprocessing.get_all_start_methods():
             raise ValueError(
                 f"mp_context = {mp_context!r}; allowed here: "

@@ -10,6 +10,7 @@ folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
 
 __all__ = [
     "TrainSettings",
+    "available_memory_bytes",
+    "check_batch_memory",
+    "copy_bytes",
     "evaluate",
     "evaluate_policy",
     "load_agent",
@@ -182,6 +186,81 @@ def check_settings(config: VTwinConfig, settings: TrainSettings) -> None:
         raise ValueError(f"steps = {settings.steps!r}: must be an integer ≥ 1")
     if settings.batch_envs < 1:
         raise ValueError(f"batch_envs = {settings.batch_envs!r}: must be an integer ≥ 1")
+    check_batch_memory(config, settings.batch_envs)
+
+
+MEMORY_HEADROOM = 16
+"""How many times its env arrays one copy is taken to need while training (observations
+kept for rollouts and replay, step temporaries): :func:`check_batch_memory`'s factor. The
+peak resident memory per copy measured with 5 000-20 000 copies was 3-12 times the arrays
+(paper A's PPO the most)."""
+_CHECK_ABOVE = 64  # fewer copies are never refused (every preset's copy is well below 1 MB)
+
+
+def copy_bytes(config: VTwinConfig) -> int:
+    """Bytes of numpy arrays one more env copy holds after a reset: the difference between
+    the env of ``config`` built with 3 copies and with 1, halved (both cheap to build)."""
+    sizes = []
+    for copies in (1, 3):
+        env = make_env(config, copies)
+        first = env.reset(0)
+        sizes.append(_array_bytes(env, set()) + _array_bytes(first, set()))
+    return max(0, (sizes[1] - sizes[0]) // 2)
+
+
+def _array_bytes(obj: Any, seen: set[int], depth: int = 0) -> int:
+    """Bytes owned by the numpy arrays reachable from ``obj`` through containers and vtwin
+    objects (each counted once; views count nothing)."""
+    if id(obj) in seen or depth > 8:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes) if obj.base is None else 0
+    if isinstance(obj, dict):
+        return sum(_array_bytes(v, seen, depth + 1) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_array_bytes(v, seen, depth + 1) for v in obj)
+    if not (type(obj).__module__ or "").startswith("vtwin"):
+        return 0
+    slots = getattr(type(obj), "__slots__", ())
+    members = [getattr(obj, n, None) for n in slots] if slots else []
+    members += list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    return sum(_array_bytes(v, seen, depth + 1) for v in members)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give this process now (Linux ``MemAvailable``; else free
+    physical pages), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_batch_memory(config: VTwinConfig, batch_envs: int, available: int | None = None) -> None:
+    """Refuse, before allocating, more env copies than memory holds: ``batch_envs`` ×
+    :func:`copy_bytes` × :data:`MEMORY_HEADROOM` against ``available`` bytes (default
+    :func:`available_memory_bytes`). Up to 64 copies are not checked."""
+    if batch_envs <= _CHECK_ABOVE:
+        return
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return
+    per_copy = max(1, copy_bytes(config)) * MEMORY_HEADROOM
+    if batch_envs * per_copy > available:
+        gib = 2**30
+        raise ValueError(
+            f"batch_envs = {batch_envs}: {batch_envs} copies of {config.name} need about "
+            f"{batch_envs * per_copy / gib:.3g} GiB ({per_copy / 1024:.0f} KiB each), more than "
+            f"the {available / gib:.3g} GiB available; at most {available // per_copy} fit"
+        )
 
 
 def train(
