@@ -2,8 +2,11 @@
 
 A run folder holds ``config.yaml`` (resolved config + training settings, written by
 :func:`vtwin.training.train`), ``metrics.csv`` (one row per episode), ``checkpoint.pt`` and,
-at the end, ``summary.json``. Every file is written to a temporary name and renamed, so a run
-killed at any moment leaves the previous version intact.
+at the end, ``summary.json``. Every file is written to a temporary name and renamed
+(:func:`vtwin.atomicio.write_atomic`), so a run killed at any moment leaves the previous
+version intact; the temporary files a killed run leaves are removed when the folder is used
+again (:meth:`RunFolder.clean_partial`). A write that fails (a full disk) removes its
+temporary file, keeps the previous version and raises an ``OSError`` naming the file.
 
 ``checkpoint.pt`` holds the trained agent (``agent``, what :func:`load_agent` restores), the
 history, and a **resume point** (``resume``): the agent, history, episode and step counters,
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ import torch
 
 from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer
 from vtwin.agents.protocol import Agent
+from vtwin.atomicio import remove_stale_temps, write_atomic
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -55,13 +58,6 @@ Progress = Callable[[int, int, Mapping[str, float]], None] | None
 budget, and the episode's metrics row (None: silent). The public entry points
 (:func:`vtwin.training.train_agent`, :func:`vtwin.training.train`) take a two-argument
 ``progress(done, total)`` and an ``on_episode(row)`` and combine them into this."""
-
-
-def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
-    """Write ``path`` through ``writer(tmp)`` and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    writer(tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -136,6 +132,10 @@ class RunFolder:
         for name in (CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE):
             self.file(name).unlink(missing_ok=True)
 
+    def clean_partial(self) -> list[Path]:
+        """Remove the temporary files left here by killed writers; returns them."""
+        return remove_stale_temps(self.path)
+
     def has_checkpoint(self) -> bool:
         """Whether a checkpoint (trained state) is stored here."""
         return self.file(CHECKPOINT_FILE).exists()
@@ -182,6 +182,10 @@ class RunFolder:
         payload = self.load()
         if payload is None:
             return 0, 0, []
+        # metrics.csv mirrors the checkpoint's history: a kill between the two writes, or a
+        # damaged or deleted metrics.csv, is mended from the checkpoint
+        history = pd.DataFrame(payload["history"])
+        write_atomic(self.file(METRICS_FILE), lambda p: history.to_csv(p, index=False))
         point = ResumePoint(**payload["resume"])
         episode, steps, rows = point.restore(agent, rng=rng, rollout=rollout, replay=replay)
         if steps >= budget:
