@@ -244,6 +244,7 @@ class Trials:
     killed: int = 0
     ran_out: int = 0  # attempts that finished before their kill moment
     cycles: int = 0  # killed-and-resumed runs compared with the uninterrupted one
+    left_temps: int = 0  # kills that left a temporary file behind (for the rerun to remove)
     delays: list[float] = field(default_factory=list)
 
 
@@ -259,6 +260,7 @@ def _attempt(cmd: Command, out: Path, delay: float, trials: Trials) -> bool:
         if proc.returncode == -signal.SIGKILL:  # not finished in between
             trials.killed += 1
             trials.delays.append(round(delay, 2))
+            trials.left_temps += bool(_temp_files(out.parent))
         else:
             trials.ran_out += 1
     else:
@@ -330,7 +332,8 @@ def _kill_trial(
         _assert_same(cmd.results(out), want, name)
         trials.cycles += 1
     print(
-        f"{name}: {trials.killed} kills at {trials.delays} s, {trials.ran_out} ran out, "
+        f"{name}: {trials.killed} kills at {trials.delays} s ({trials.left_temps} left a "
+        f"temporary file), {trials.ran_out} ran out, "
         f"{trials.cycles} resumed runs equal to the uninterrupted one ({wall:.1f} s)"
     )
     return trials

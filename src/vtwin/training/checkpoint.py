@@ -177,13 +177,13 @@ class RunFolder:
         and return (episode, steps, history); (0, 0, []) when there is no checkpoint.
 
         When the stored run already reached ``budget`` steps, ``agent`` and the history are
-        the trained ones (the loop has nothing left to do).
+        the trained ones (the loop has nothing left to do). ``metrics.csv`` is rewritten from
+        the checkpoint's history, which it mirrors (a kill between the two writes, or a
+        damaged or deleted ``metrics.csv``, is mended).
         """
         payload = self.load()
         if payload is None:
             return 0, 0, []
-        # metrics.csv mirrors the checkpoint's history: a kill between the two writes, or a
-        # damaged or deleted metrics.csv, is mended from the checkpoint
         history = pd.DataFrame(payload["history"])
         write_atomic(self.file(METRICS_FILE), lambda p: history.to_csv(p, index=False))
         point = ResumePoint(**payload["resume"])
