@@ -41,24 +41,32 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an error it wraps) says that no space is left."""
+def _os_error(exc: BaseException) -> OSError | None:
+    """``exc`` itself when an OSError, else the first OSError it wraps (torch's writer
+    reports a failed write as a RuntimeError raised while handling the OSError)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
-            return True
+        if isinstance(current, OSError):
+            return current
         current = current.__cause__ or current.__context__
-    return False
+    return None
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it wraps) says that no space is left."""
+    found = _os_error(exc)
+    return found is not None and found.errno in DISK_FULL_ERRNOS
 
 
 def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
     """Write ``path`` through ``writer(tmp)`` and an atomic rename.
 
     On any failure the temporary file is removed and ``path`` keeps its previous content; an
-    ``OSError`` is raised again naming ``path`` (its ``errno`` kept), e.g. ``could not write
-    run/checkpoint.pt: No space left on device``.
+    ``OSError`` (or a full disk a writer reports as another error: torch's writes to an open
+    file) is raised again as an OSError naming ``path``, its ``errno`` kept, e.g. ``could not
+    write run/checkpoint.pt: No space left on device``.
     """
     tmp = temp_path(path)
     try:
@@ -67,14 +75,11 @@ def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            code, reason = exc.errno, exc.strerror or str(exc)
-        elif is_disk_full(exc):  # e.g. torch's writer wraps the OSError in a RuntimeError
-            code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
-        else:
+        found = exc if isinstance(exc, OSError) else _os_error(exc)
+        if found is None or (found is not exc and found.errno not in DISK_FULL_ERRNOS):
             raise
-        error = OSError(f"could not write {path}: {reason}")
-        error.errno = code
+        error = OSError(f"could not write {path}: {found.strerror or found}")
+        error.errno = found.errno
         raise error from exc
 
 

@@ -85,14 +85,19 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pa
     assert target.read_bytes() == b"good" and sorted(tmp_path.iterdir()) == [target]
 
 
-def test_only_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
-    dead = subprocess.run(
+def _dead_pid() -> int:
+    """The id of a process that has ended (as a SIGKILLed writer's)."""
+    done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
         capture_output=True,
         text=True,
     )
-    pid = int(dead.stdout)
+    return int(done.stdout)
+
+
+def test_only_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    pid = _dead_pid()
     stale = tmp_path / f".checkpoint.pt.tmp-{pid}"
     stale.write_bytes(b"half")
     stale_dir = tmp_path / f".tmp-run-{pid}"
@@ -127,13 +132,15 @@ class FullDisk:
             self.writes += 1
             if self.writes == self.at:
                 blob = data()
-                path.write_bytes(blob[: len(blob) // 2])  # the disk fills half-way
+                with open(path, "wb") as fh:  # the disk fills half-way
+                    fh.write(blob[: len(blob) // 2])
                 self.failed = path
                 raise _no_space()
             return write()
 
         def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
-            if not isinstance(f, str | Path):
+            name = f if isinstance(f, str | Path) else getattr(f, "name", None)
+            if not isinstance(name, str | Path):
                 return real_save(obj, f, *args, **kwargs)
 
             def data() -> bytes:
@@ -141,7 +148,10 @@ class FullDisk:
                 real_save(obj, buf)
                 return buf.getvalue()
 
-            return counted(f, lambda: real_save(obj, f, *args, **kwargs), data)
+            try:
+                return counted(name, lambda: real_save(obj, f, *args, **kwargs), data)
+            except OSError:  # as torch reports it: a RuntimeError while handling the OSError
+                raise RuntimeError("[enforce fail at inline_container.cc] write failed")  # noqa: B904
 
         def to_csv(frame: pd.DataFrame, path: Any = None, *args: Any, **kwargs: Any) -> Any:
             if not isinstance(path, str | Path):
@@ -205,8 +215,8 @@ def _flat(state: Any) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     ("at", "file"),
-    [(4, "metrics.csv"), (5, "checkpoint.pt"), (8, "summary.json")],
-    ids=["metrics", "checkpoint", "summary"],
+    [(1, "config.yaml"), (4, "metrics.csv"), (5, "checkpoint.pt"), (8, "summary.json")],
+    ids=["config", "metrics", "checkpoint", "summary"],
 )
 def test_train_on_a_full_disk_fails_cleanly_and_resumes(
     at: int, file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_run: Path
@@ -222,10 +232,47 @@ def test_train_on_a_full_disk_fails_cleanly_and_resumes(
     # the files written before the failure are whole; nothing half-written is left
     assert not _temps(out), _temps(out)
     payload = RunFolder(out).load()
-    assert payload is not None and len(payload["history"]) >= 1
-    assert len(pd.read_csv(out / "metrics.csv")) >= len(payload["history"])
-    yaml.safe_load((out / "config.yaml").read_text())
+    if file == "config.yaml":  # nothing was trained
+        assert payload is None and not list(out.iterdir())
+    else:
+        assert payload is not None and len(payload["history"]) >= 1
+        assert len(pd.read_csv(out / "metrics.csv")) >= len(payload["history"])
+        yaml.safe_load((out / "config.yaml").read_text())
     # space freed: the same command resumes and ends where an unbroken run ends
+    again = runner.invoke(app, [*TRAIN, "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    _same_run(out, reference_run)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_FSIZE")
+def test_train_beyond_the_file_size_limit_fails_cleanly_and_resumes(
+    tmp_path: Path, reference_run: Path
+) -> None:
+    """A real write failure, not a patched one: the kernel refuses to grow a file past the
+    process's size limit (EFBIG; Python ignores SIGXFSZ) when the first checkpoint is
+    written, as a full disk refuses it with ENOSPC."""
+    import resource
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env["OMP_NUM_THREADS"] = "1"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # a checkpoint: 176 kB
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "vtwin.cli", *TRAIN, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    line = " ".join(proc.stderr[proc.stderr.index("error:") :].split())
+    assert f"could not write {out / 'checkpoint.pt'}: File too large" in line, line
+    assert not _temps(out) and not (out / "checkpoint.pt").exists()
     again = runner.invoke(app, [*TRAIN, "--out", str(out)])
     assert again.exit_code == 0, again.output
     _same_run(out, reference_run)
@@ -244,9 +291,10 @@ def test_a_damaged_metrics_file_is_mended_from_the_checkpoint(
             (out / "metrics.csv").unlink()
         else:
             (out / "metrics.csv").write_bytes(damage)
+        (out / f".checkpoint.pt.tmp-{_dead_pid()}").write_bytes(b"left by a killed run")
         result = runner.invoke(app, [*TRAIN, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert (out / "metrics.csv").read_bytes() == good
+        assert (out / "metrics.csv").read_bytes() == good and not _temps(out)
         _same_run(out, reference_run)
 
 
@@ -324,6 +372,9 @@ def test_reproduce_on_a_full_disk_stops_with_one_line_and_resumes(
     specs = {s.run_id: s for s in expand(get_experiment("toy-flat"), quick=True)}
     for folder in saved:
         assert store.is_complete(specs[folder.name])
+    pid = _dead_pid()  # what a SIGKILL while writing the report would leave
+    for stale in (out / f".index.html.tmp-{pid}", exp / f".REPORT.md.tmp-{pid}"):
+        stale.write_text("half")
     # space freed: the rerun keeps the two saved runs and does the other four
     again = runner.invoke(reproduce_app, [*REPRODUCE, "--out", str(out)])
     assert again.exit_code == 0, again.output

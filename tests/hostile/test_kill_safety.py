@@ -7,7 +7,8 @@ accepts); the rerun finishes, leaves no temporary file, and its results equal th
 uninterrupted run (metrics and summaries identical, apart from wall-clock columns; identical
 final weights). Each command runs as a real subprocess, so the kill is real.
 
-The fast version kills each command once; the ``slow`` one six times each, 24 kills in all.
+The fast version kills each command once; the ``slow`` one six times each (and MASAC's
+training too, whose resume point holds a replay buffer), 30 kills in all.
 """
 
 from __future__ import annotations
@@ -211,6 +212,10 @@ def _command(name: str, tmp: Path) -> Command:
         return Command(
             name, _train_argv("paper-b-tiny", "dm_mappo", 936), _check_train, _train_results
         )
+    if name == "train-masac":  # off-policy: the replay buffer is part of the resume point
+        return Command(
+            name, _train_argv("paper-b-tiny", "masac", 936), _check_train, _train_results
+        )
     if name == "reproduce":
         return Command(name, _reproduce_argv, _check_reproduce, _reproduce_results)
     data = _traffic_csv(tmp / "loads.csv")
@@ -353,11 +358,11 @@ def test_a_killed_command_resumes_to_the_uninterrupted_result(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize("name", (*COMMANDS, "train-masac"))
 def test_six_kills_per_command(
     name: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     trials = _kill_trial(
-        name, 6, seed=100 + COMMANDS.index(name), tmp_path=tmp_path, tmp_factory=tmp_path_factory
+        name, 6, seed=100 + len(name), tmp_path=tmp_path, tmp_factory=tmp_path_factory
     )
     assert trials.killed == 6 and trials.cycles >= 1

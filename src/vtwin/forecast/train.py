@@ -261,7 +261,7 @@ class TrainedForecaster:
         }
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         (folder / _META_FILE).unlink(missing_ok=True)
-        write_atomic(folder / _WEIGHTS_FILE, lambda p: torch.save(state, p))
+        write_atomic(folder / _WEIGHTS_FILE, functools.partial(_save_weights, state))
         files = {**(extra or {}), _META_FILE: json.dumps(meta, indent=1)}  # the marker last
         for name, text in files.items():
             write_atomic(
@@ -318,6 +318,11 @@ class TrainedForecaster:
             unit=meta.get("unit", ""),
             interval_s=float(meta.get("interval_s", 300.0)),
         )
+
+
+def _save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
+    with open(path, "wb") as fh:  # a Python file: a full disk surfaces as the OSError
+        torch.save(state, fh)
 
 
 def _build(settings: ForecastSettings, n_series: int) -> Forecaster:

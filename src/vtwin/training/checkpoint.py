@@ -114,6 +114,13 @@ class ResumePoint:
         return self.episode, self.steps, [dict(r) for r in self.history]
 
 
+def save_torch(obj: object, path: Path) -> None:
+    """``torch.save`` through a Python file, so that a full disk surfaces as the OSError
+    (torch's own file writer reports it as a bare RuntimeError)."""
+    with open(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
 class RunFolder:
     """The files of one training run."""
 
@@ -215,7 +222,7 @@ class RunFolder:
             "history": history,
             "resume": vars(resume),
         }
-        write_atomic(self.file(CHECKPOINT_FILE), lambda p: torch.save(payload, p))
+        write_atomic(self.file(CHECKPOINT_FILE), lambda p: save_torch(payload, p))
 
     def write_summary(self, summary: dict[str, float]) -> None:
         """Write ``summary.json``."""
