@@ -218,7 +218,9 @@ def _command(name: str, tmp: Path) -> Command:
         )
     if name == "reproduce":
         return Command(name, _reproduce_argv, _check_reproduce, _reproduce_results)
-    data = _traffic_csv(tmp / "loads.csv")
+    data = tmp / "kill-safety-loads.csv"  # one path for the reference and every trial
+    if not data.exists():
+        _traffic_csv(data)
     return Command(name, _forecast_argv(data), _check_forecast, _forecast_results)
 
 
@@ -250,6 +252,7 @@ class Trials:
     ran_out: int = 0  # attempts that finished before their kill moment
     cycles: int = 0  # killed-and-resumed runs compared with the uninterrupted one
     left_temps: int = 0  # kills that left a temporary file behind (for the rerun to remove)
+    after_saves: int = 0  # kills that came after the command had saved some of its work
     delays: list[float] = field(default_factory=list)
 
 
@@ -266,6 +269,9 @@ def _attempt(cmd: Command, out: Path, delay: float, trials: Trials) -> bool:
             trials.killed += 1
             trials.delays.append(round(delay, 2))
             trials.left_temps += bool(_temp_files(out.parent))
+            trials.after_saves += out.exists() and any(
+                not TEMP_NAME.search(p.name) for p in out.rglob("*") if p.is_file()
+            )
         else:
             trials.ran_out += 1
     else:
@@ -321,7 +327,7 @@ def _kill_trial(
     """SIGKILL ``name`` at ``kills`` seeded random moments, rerunning it after each; whenever
     an attempt outlives its moment (the run is done), finish it, compare it with an
     uninterrupted run, and go on in a fresh folder."""
-    cmd = _command(name, tmp_path)
+    cmd = _command(name, tmp_factory.getbasetemp())
     want, wall = _reference(cmd, tmp_factory)
     rng = np.random.default_rng(seed)
     trials = Trials()
@@ -337,8 +343,9 @@ def _kill_trial(
         _assert_same(cmd.results(out), want, name)
         trials.cycles += 1
     print(
-        f"{name}: {trials.killed} kills at {trials.delays} s ({trials.left_temps} left a "
-        f"temporary file), {trials.ran_out} ran out, "
+        f"{name}: {trials.killed} kills at {trials.delays} s ({trials.after_saves} after "
+        f"some work was saved, {trials.left_temps} left a temporary file), "
+        f"{trials.ran_out} ran out, "
         f"{trials.cycles} resumed runs equal to the uninterrupted one ({wall:.1f} s)"
     )
     return trials
