@@ -7,8 +7,10 @@ accepts); the rerun finishes, leaves no temporary file, and its results equal th
 uninterrupted run (metrics and summaries identical, apart from wall-clock columns; identical
 final weights). Each command runs as a real subprocess, so the kill is real.
 
-The fast version kills each command once; the ``slow`` one six times each (and MASAC's
-training too, whose resume point holds a replay buffer), 30 kills in all.
+The fast version kills each command once, after it has saved some work (``forecast train``,
+which saves only at its end, at a random moment); the ``slow`` one kills each six times at
+random moments, every second one after some work is saved (and MASAC's training too, whose
+resume point holds a replay buffer), 30 kills in all.
 """
 
 from __future__ import annotations
@@ -252,14 +254,28 @@ class Trials:
     ran_out: int = 0  # attempts that finished before their kill moment
     cycles: int = 0  # killed-and-resumed runs compared with the uninterrupted one
     left_temps: int = 0  # kills that left a temporary file behind (for the rerun to remove)
-    after_saves: int = 0  # kills that came after the command had saved some of its work
+    after_saves: int = 0  # kills after the command had saved some work (not just config)
     delays: list[float] = field(default_factory=list)
 
 
-def _attempt(cmd: Command, out: Path, delay: float, trials: Trials) -> bool:
-    """Start the command and SIGKILL it after ``delay`` seconds unless it finishes first
-    (returns whether it was killed); then check the folder."""
+def _saved_work(out: Path) -> bool:
+    """Whether the command has saved some of its work (a file besides its config)."""
+    return out.exists() and any(
+        p.is_file() and not TEMP_NAME.search(p.name) and p.name != "config.yaml"
+        for p in out.rglob("*")
+    )
+
+
+def _attempt(
+    cmd: Command, out: Path, delay: float, trials: Trials, *, after_save: bool = False
+) -> bool:
+    """Start the command and SIGKILL it after ``delay`` seconds (``after_save``: counted
+    from the moment it first saved some work) unless it finishes first; returns whether it
+    was killed, after checking the folder."""
     proc = _start(cmd, out)
+    if after_save:
+        while proc.poll() is None and not _saved_work(out):
+            time.sleep(0.02)
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -269,9 +285,7 @@ def _attempt(cmd: Command, out: Path, delay: float, trials: Trials) -> bool:
             trials.killed += 1
             trials.delays.append(round(delay, 2))
             trials.left_temps += bool(_temp_files(out.parent))
-            trials.after_saves += out.exists() and any(
-                not TEMP_NAME.search(p.name) for p in out.rglob("*") if p.is_file()
-            )
+            trials.after_saves += _saved_work(out)
         else:
             trials.ran_out += 1
     else:
@@ -322,7 +336,13 @@ def _reference(cmd: Command, tmp_factory: pytest.TempPathFactory) -> tuple[dict[
 
 
 def _kill_trial(
-    name: str, kills: int, seed: int, tmp_path: Path, tmp_factory: pytest.TempPathFactory
+    name: str,
+    kills: int,
+    seed: int,
+    tmp_path: Path,
+    tmp_factory: pytest.TempPathFactory,
+    *,
+    after_save_every: int = 0,
 ) -> Trials:
     """SIGKILL ``name`` at ``kills`` seeded random moments, rerunning it after each; whenever
     an attempt outlives its moment (the run is done), finish it, compare it with an
@@ -335,8 +355,12 @@ def _kill_trial(
         out = tmp_path / f"out{trials.cycles}"
         # moments spread over an uninterrupted run's time: during start-up, mid-episode,
         # while saving; each attempt resumes where the last one's files stop
-        while trials.killed < kills and _attempt(cmd, out, rng.uniform(0.1, 0.7) * wall, trials):
-            pass
+        while trials.killed < kills:
+            # every ``after_save_every``-th kill waits until some work is saved
+            after = after_save_every > 0 and trials.killed % after_save_every == 0
+            delay = rng.uniform(0.0, 0.3) * wall if after else rng.uniform(0.1, 0.7) * wall
+            if not _attempt(cmd, out, delay, trials, after_save=after):
+                break
         _finish(cmd, out)
         cmd.check(out)
         assert not _temp_files(tmp_path), _temp_files(tmp_path)
@@ -358,10 +382,18 @@ COMMANDS = ("train-a", "train-b", "reproduce", "forecast")
 def test_a_killed_command_resumes_to_the_uninterrupted_result(
     name: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    # training and reproduce: once some work is saved, so the rerun has to resume from it
+    # (forecast train saves only at its end: killed anywhere, it starts over)
     trials = _kill_trial(
-        name, 1, seed=COMMANDS.index(name), tmp_path=tmp_path, tmp_factory=tmp_path_factory
+        name,
+        1,
+        seed=COMMANDS.index(name),
+        tmp_path=tmp_path,
+        tmp_factory=tmp_path_factory,
+        after_save_every=0 if name == "forecast" else 1,
     )
     assert trials.killed == 1 and trials.cycles >= 1
+    assert trials.after_saves == (name != "forecast")
 
 
 @pytest.mark.slow
@@ -370,6 +402,11 @@ def test_six_kills_per_command(
     name: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     trials = _kill_trial(
-        name, 6, seed=100 + len(name), tmp_path=tmp_path, tmp_factory=tmp_path_factory
+        name,
+        6,
+        seed=100 + len(name),
+        tmp_path=tmp_path,
+        tmp_factory=tmp_path_factory,
+        after_save_every=0 if name == "forecast" else 2,
     )
     assert trials.killed == 6 and trials.cycles >= 1
