@@ -14,7 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vtwin"
 
-LEAVES = {"arrays", "seeding", "devices", "config", "cliutil", "layout", "episode"}
+LEAVES = {"arrays", "seeding", "devices", "config", "cliutil", "layout", "episode", "atomicio"}
 """Modules with no vtwin imports of their own (config reads only its presets)."""
 
 ALLOWED: dict[str, set[str]] = {
@@ -23,15 +23,17 @@ ALLOWED: dict[str, set[str]] = {
     "world": {"arrays", "config", "data", "physics", "seeding"},
     "planning": {"arrays", "config", "physics", "seeding", "world"},
     "rewards": {"arrays", "config"},
-    "forecast": {"arrays", "config", "data", "devices", "seeding"},
+    "forecast": {"arrays", "atomicio", "config", "data", "devices", "seeding"},
     "envs": {"arrays", "config", "data", "forecast", "layout", "physics", "planning", "rewards"}
     | {"seeding", "world"},
     "agents": {"arrays", "config", "devices", "layout", "seeding"},
-    "training": {"agents", "arrays", "config", "devices", "envs", "episode", "layout", "seeding"},
+    "training": {"agents", "arrays", "config", "devices", "envs", "episode", "layout", "seeding"}
+    | {"atomicio"},
     "viz": {"arrays", "config", "data", "episode", "physics", "world"},
     "experiments": {
         "agents",
         "arrays",
+        "atomicio",
         "config",
         "data",
         "devices",

@@ -1,8 +1,10 @@
 """Reproduce an experiment: expand it into runs, resume, execute, save, plot and report.
 
 Every finished run is saved by this (parent) process the moment it finishes, so killing a
-reproduction loses only the runs in flight; running the same command again skips the runs
-already stored and redoes the rest. Figures, ``REPORT.md`` and ``REPORT.html`` are rebuilt
+reproduction loses only the runs in flight; running the same command again removes what the
+killed one left half-written, skips the runs already stored and redoes the rest. A full disk
+while saving a run stops the reproduction with one error (the runs saved before it stay)
+instead of failing every later run. Figures, ``REPORT.md`` and ``REPORT.html`` are rebuilt
 from the store, and the output folder's ``index.html`` is rewritten over every experiment in it.
 """
 
@@ -23,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from vtwin.atomicio import is_disk_full, remove_stale_temps
 from vtwin.experiments.executor import Executor, make_executor
 from vtwin.experiments.html_report import write_html_report, write_index
 from vtwin.experiments.plots import write_figure
@@ -73,6 +76,8 @@ def reproduce(
     store = RunStore(out)
     exp_dir = store.experiment_dir(experiment.name)
     store.clean_partial(experiment.name)
+    for folder in (store.root, exp_dir, exp_dir / FIGURES_DIR):  # reports a kill cut short
+        remove_stale_temps(folder)
     failed_dir = exp_dir / FAILED_DIR
     shutil.rmtree(failed_dir, ignore_errors=True)
 
@@ -119,6 +124,11 @@ def reproduce(
                 try:
                     store.save(spec, outcome)
                 except Exception as exc:
+                    if is_disk_full(exc):  # every later save would fail too: stop here
+                        raise OSError(
+                            f"{exc}; the runs saved so far are kept: free some space and "
+                            "rerun the same command to go on"
+                        ) from exc
                     record_failure(spec, exc)
             bar.update(task, advance=1, current=", ".join(running))
 

@@ -64,10 +64,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:  # name the file (a full disk says only "No space left on device")
+        error = OSError(f"could not write {path}: {exc.strerror or exc}")
+        error.errno = exc.errno
+        raise error from exc
 
 
 def _fsync_dir(path: Path) -> None:

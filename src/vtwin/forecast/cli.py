@@ -150,8 +150,15 @@ def train_command(
                 )
 
             trained = train_forecaster(series, settings, progress=report)
-        trained.save(folder)
         result = evaluate_forecaster(trained, series, "test")
+        spec = {"data": data, "format": fmt, "max_series": max_series, "seed": seed}
+        trained.save(
+            folder,
+            extra={
+                "data.json": json.dumps(spec),
+                "test_metrics.json": json.dumps(result.metrics, indent=1),
+            },
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
@@ -159,10 +166,6 @@ def train_command(
     except (TrafficFormatError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
-    (folder / "data.json").write_text(
-        json.dumps({"data": data, "format": fmt, "max_series": max_series, "seed": seed})
-    )
-    (folder / "test_metrics.json").write_text(json.dumps(result.metrics, indent=1))
     console.print(
         f"best epoch {trained.best_epoch} of {len(trained.history)}; saved to "
         f"[bold]{escape(str(folder))}[/]"

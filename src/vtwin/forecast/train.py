@@ -22,9 +22,10 @@ from a folder (``forecaster.json`` + ``model.pt``).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vtwin.atomicio import remove_stale_temps, write_atomic
 from vtwin.data.traffic import TrafficSeries, fill_short_gaps
 from vtwin.forecast.metrics import forecast_metrics
 from vtwin.forecast.models import MODEL_NAMES, Forecaster, build_model
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 _FORMAT_VERSION = 1
+_META_FILE, _WEIGHTS_FILE = "forecaster.json", "model.pt"
 
 
 class ForecastSettings(BaseModel):
@@ -232,10 +235,18 @@ class TrainedForecaster:
             out.append(self.model(xb, sb).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def save(self, folder: str | Path) -> Path:
-        """Write ``forecaster.json`` and ``model.pt`` into ``folder`` (created if needed)."""
+    def save(self, folder: str | Path, extra: Mapping[str, str] | None = None) -> Path:
+        """Write ``model.pt``, the ``extra`` text files (name → content) and, last,
+        ``forecaster.json`` into ``folder`` (created if needed).
+
+        ``forecaster.json`` marks a complete folder: it is removed before anything else is
+        rewritten and written after everything, each file through a temporary name and a
+        rename, so a save killed (or failing on a full disk) at any moment leaves a folder
+        that :meth:`load` refuses rather than a model mixed from two trainings.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(folder)  # what an earlier, killed save left
         meta = {
             "format_version": _FORMAT_VERSION,
             "settings": self.settings.model_dump(),
@@ -249,11 +260,13 @@ class TrainedForecaster:
             "interval_s": self.interval_s,
         }
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        torch.save(state, folder / "model.pt.tmp")
-        (folder / "model.pt.tmp").replace(folder / "model.pt")
-        tmp = folder / "forecaster.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(folder / "forecaster.json")
+        (folder / _META_FILE).unlink(missing_ok=True)
+        write_atomic(folder / _WEIGHTS_FILE, functools.partial(_save_weights, state))
+        files = {**(extra or {}), _META_FILE: json.dumps(meta, indent=1)}  # the marker last
+        for name, text in files.items():
+            write_atomic(
+                folder / name, functools.partial(Path.write_text, data=text, encoding="utf-8")
+            )
         return folder
 
     @classmethod
@@ -262,9 +275,14 @@ class TrainedForecaster:
         from vtwin.devices import pick_device
 
         folder = Path(folder)
-        meta_path = folder / "forecaster.json"
+        meta_path = folder / _META_FILE
         if not meta_path.is_file():
-            raise FileNotFoundError(f"{folder}: no forecaster.json (not a saved forecaster)")
+            if (folder / _WEIGHTS_FILE).exists():
+                raise FileNotFoundError(
+                    f"{folder}: no {_META_FILE}, so its saving was cut short (killed, or the "
+                    "disk was full); run the same `vtwin forecast train` again"
+                )
+            raise FileNotFoundError(f"{folder}: no {_META_FILE} (not a saved forecaster)")
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -278,7 +296,7 @@ class TrainedForecaster:
         settings = ForecastSettings.model_validate(meta["settings"], strict=False)
         names = tuple(meta["names"])
         model = _build(settings, len(names))
-        weights = folder / "model.pt"
+        weights = folder / _WEIGHTS_FILE
         try:
             model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
         except Exception as exc:  # missing, truncated, corrupt, or another model's weights
@@ -300,6 +318,11 @@ class TrainedForecaster:
             unit=meta.get("unit", ""),
             interval_s=float(meta.get("interval_s", 300.0)),
         )
+
+
+def _save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
+    with open(path, "wb") as fh:  # a Python file: a full disk surfaces as the OSError
+        torch.save(state, fh)
 
 
 def _build(settings: ForecastSettings, n_series: int) -> Forecaster:

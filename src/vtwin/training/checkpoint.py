@@ -2,8 +2,11 @@
 
 A run folder holds ``config.yaml`` (resolved config + training settings, written by
 :func:`vtwin.training.train`), ``metrics.csv`` (one row per episode), ``checkpoint.pt`` and,
-at the end, ``summary.json``. Every file is written to a temporary name and renamed, so a run
-killed at any moment leaves the previous version intact.
+at the end, ``summary.json``. Every file is written to a temporary name and renamed
+(:func:`vtwin.atomicio.write_atomic`), so a run killed at any moment leaves the previous
+version intact; the temporary files a killed run leaves are removed when the folder is used
+again (:meth:`RunFolder.clean_partial`). A write that fails (a full disk) removes its
+temporary file, keeps the previous version and raises an ``OSError`` naming the file.
 
 ``checkpoint.pt`` holds the trained agent (``agent``, what :func:`load_agent` restores), the
 history, and a **resume point** (``resume``): the agent, history, episode and step counters,
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ import torch
 
 from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer
 from vtwin.agents.protocol import Agent
+from vtwin.atomicio import remove_stale_temps, write_atomic
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -55,13 +58,6 @@ Progress = Callable[[int, int, Mapping[str, float]], None] | None
 budget, and the episode's metrics row (None: silent). The public entry points
 (:func:`vtwin.training.train_agent`, :func:`vtwin.training.train`) take a two-argument
 ``progress(done, total)`` and an ``on_episode(row)`` and combine them into this."""
-
-
-def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
-    """Write ``path`` through ``writer(tmp)`` and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    writer(tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -118,6 +114,13 @@ class ResumePoint:
         return self.episode, self.steps, [dict(r) for r in self.history]
 
 
+def save_torch(obj: object, path: Path) -> None:
+    """``torch.save`` through a Python file, so that a full disk surfaces as the OSError
+    (torch's own file writer reports it as a bare RuntimeError)."""
+    with open(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
 class RunFolder:
     """The files of one training run."""
 
@@ -135,6 +138,10 @@ class RunFolder:
         summary."""
         for name in (CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE):
             self.file(name).unlink(missing_ok=True)
+
+    def clean_partial(self) -> list[Path]:
+        """Remove the temporary files left here by killed writers; returns them."""
+        return remove_stale_temps(self.path)
 
     def has_checkpoint(self) -> bool:
         """Whether a checkpoint (trained state) is stored here."""
@@ -177,11 +184,15 @@ class RunFolder:
         and return (episode, steps, history); (0, 0, []) when there is no checkpoint.
 
         When the stored run already reached ``budget`` steps, ``agent`` and the history are
-        the trained ones (the loop has nothing left to do).
+        the trained ones (the loop has nothing left to do). ``metrics.csv`` is rewritten from
+        the checkpoint's history, which it mirrors (a kill between the two writes, or a
+        damaged or deleted ``metrics.csv``, is mended).
         """
         payload = self.load()
         if payload is None:
             return 0, 0, []
+        history = pd.DataFrame(payload["history"])
+        write_atomic(self.file(METRICS_FILE), lambda p: history.to_csv(p, index=False))
         point = ResumePoint(**payload["resume"])
         episode, steps, rows = point.restore(agent, rng=rng, rollout=rollout, replay=replay)
         if steps >= budget:
@@ -211,7 +222,7 @@ class RunFolder:
             "history": history,
             "resume": vars(resume),
         }
-        write_atomic(self.file(CHECKPOINT_FILE), lambda p: torch.save(payload, p))
+        write_atomic(self.file(CHECKPOINT_FILE), lambda p: save_torch(payload, p))
 
     def write_summary(self, summary: dict[str, float]) -> None:
         """Write ``summary.json``."""

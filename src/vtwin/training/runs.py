@@ -21,9 +21,10 @@ import pandas as pd
 import yaml
 
 from vtwin.agents.protocol import Agent, Policy
+from vtwin.atomicio import write_atomic
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
 from vtwin.training import hetero, hybrid, multi_agent, single_agent
-from vtwin.training.checkpoint import CONFIG_FILE, Progress, RunFolder, write_atomic
+from vtwin.training.checkpoint import CONFIG_FILE, Progress, RunFolder
 from vtwin.training.metrics import metric_spec
 from vtwin.training.registry import EnvKind, algorithm, env_kind, make_agent
 
@@ -98,8 +99,10 @@ def train_agent(
         env = env()  # a factory (an env class counts as one)
     agent = make_agent(algo, env, seed=seed, device=device, params=params)
     run = None if out_dir is None else RunFolder(out_dir)
-    if run is not None and not resume:
-        run.clear()
+    if run is not None:
+        run.clean_partial()  # what a killed run left half-written
+        if not resume:
+            run.clear()
     rows = _LOOPS[env_kind(env)].train_loop(
         env, agent, steps, seed, run, _episode_reporter(progress, on_episode)
     )
@@ -290,6 +293,7 @@ def train(
         settings.algo, env, seed=settings.seed, device=settings.device, params=settings.algo_params
     )
     run = RunFolder(out_dir)
+    run.clean_partial()  # what a killed run left half-written
     record = {"config": yaml.safe_load(config_to_yaml(config)), "train": asdict(settings)}
     cfg_path = run.file(CONFIG_FILE)
     if not resume:
