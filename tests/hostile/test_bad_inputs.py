@@ -353,3 +353,38 @@ def test_bad_input_is_one_clear_line(case: Case, tmp_path: Path, trained: Path) 
     flat = " ".join(text.split())
     assert case.needle in flat, flat
     assert {p: p.read_bytes() for p in run.iterdir()} == before, "the run folder was changed"
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("forecaster") / "f"
+    args = ["forecast", "train", "synthetic", "--model", "gru", "--epochs", "1"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("model.pt", BINARY, "model.pt: not readable weights of this forecaster"),
+        ("model.pt", b"", "model.pt: not readable weights of this forecaster"),
+        ("forecaster.json", BINARY, "forecaster.json: not readable JSON"),
+        ("forecaster.json", b"{broken", "forecaster.json: not readable JSON"),
+        ("forecaster.json", b"[1, 2]", "forecaster.json: format_version"),
+    ],
+    ids=["weights-random", "weights-empty", "meta-binary", "meta-broken", "meta-list"],
+)
+def test_damaged_forecaster_is_one_line(
+    forecaster: Path, tmp_path: Path, name: str, data: bytes, needle: str
+) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for f in forecaster.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / name).write_bytes(data)
+    result = CliRunner().invoke(app, ["forecast", "evaluate", str(folder)])
+    text = " ".join((result.stderr + result.stdout).split())
+    assert result.exit_code == 2, text
+    assert needle in text and "Traceback" not in text
+    assert (folder / name).read_bytes() == data  # left as it was
