@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
-__all__ = ["DEVICES", "pick_device"]
+__all__ = ["DEVICES", "available_memory_bytes", "pick_device"]
 
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -40,3 +42,19 @@ def pick_device(requested: str = "auto") -> torch.device:
     elif device.type != "cpu":
         raise ValueError(f"device = {requested!r}: unsupported; allowed: {', '.join(DEVICES)}")
     return device
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give this process now (Linux ``MemAvailable``; else free
+    physical pages), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -200,6 +200,23 @@ class Transition(NamedTuple):
     terminated: NDArray[np.bool_]
 
 
+def _check_fits(capacity: int, obs_dim: int, n_actions: int | None, action_dim: int) -> None:
+    """Refuse a replay buffer larger than the memory this machine has free, before numpy
+    reserves it (zeroed pages are only touched later, so an oversized buffer would otherwise
+    kill the process mid-run)."""
+    from vtwin.devices import available_memory_bytes
+
+    row = 8 * obs_dim + (8 if action_dim == 0 else 4 * action_dim) + 8 + (n_actions or 0)
+    need = capacity * row
+    available = available_memory_bytes()
+    if available is not None and need > available:
+        raise ValueError(
+            f"buffer_size = {capacity}: {need / 2**30:.3g} GiB for {capacity} transitions of "
+            f"{row} bytes, more than the {available / 2**30:.3g} GiB this machine has free; "
+            f"at most {available // row} fit"
+        )
+
+
 class ReplayBuffer:
     """Ring buffer of transitions for off-policy agents (DSAC, MASAC, TD3 family)."""
 
@@ -210,6 +227,7 @@ class ReplayBuffer:
         vectors of ``action_dim``; ``n_actions`` given ⇒ next-state action masks are kept."""
         if capacity < 1:
             raise ValueError(f"capacity = {capacity}: must be ≥ 1")
+        _check_fits(capacity, obs_dim, n_actions, action_dim)
         self.capacity = int(capacity)
         self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)

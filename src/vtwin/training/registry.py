@@ -95,6 +95,9 @@ def agent_sizes(env: Any) -> AgentSizes:
 _MAY_BE_ZERO = frozenset(
     {"learning_starts", "lr_anneal_steps", "eval_chains", "anneal_steps", "noise_decay_steps"}
 )
+_AT_MOST = {"batch_size": 10_000_000, "minibatch_size": 10_000_000}
+"""Sanity bounds: a sampled batch is allocated whole (a replay buffer's size is checked
+against free memory when it is built)."""
 _UNIT_INTERVAL = frozenset({"gamma", "gae_lambda"})  # [0, 1]
 _POSITIVE_UNIT = frozenset({"tau", "sensor_share"})  # (0, 1]
 _ANY_SIGN = frozenset({"init_log_std", "target_entropy_per_dim", "target_entropy_scale"})
@@ -116,6 +119,9 @@ def _check_range(cls_name: str, name: str, value: Any) -> None:
         least = 0 if name in _MAY_BE_ZERO else 1
         if value < least:
             raise ValueError(f"{where}: must be an integer ≥ {least}")
+        most = _AT_MOST.get(name)
+        if most is not None and value > most:
+            raise ValueError(f"{where}: at most {most:,} (a sanity bound; the papers use ≤ 4,096)")
         return
     if not isinstance(value, float):
         return

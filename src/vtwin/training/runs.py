@@ -10,7 +10,6 @@ folder; :func:`evaluate` runs the trained agent of a folder on fresh seeds.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 from vtwin.agents.protocol import Agent, Policy
 from vtwin.atomicio import write_atomic
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
+from vtwin.devices import available_memory_bytes
 from vtwin.training import hetero, hybrid, multi_agent, single_agent
 from vtwin.training.checkpoint import CONFIG_FILE, Progress, RunFolder
 from vtwin.training.metrics import metric_spec
@@ -229,22 +229,6 @@ def _array_bytes(obj: Any, seen: set[int], depth: int = 0) -> int:
     members = [getattr(obj, n, None) for n in slots] if slots else []
     members += list(vars(obj).values()) if hasattr(obj, "__dict__") else []
     return sum(_array_bytes(v, seen, depth + 1) for v in members)
-
-
-def available_memory_bytes() -> int | None:
-    """Memory the system can give this process now (Linux ``MemAvailable``; else free
-    physical pages), or None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def check_batch_memory(config: VTwinConfig, batch_envs: int, available: int | None = None) -> None:
