@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from vtwin.atomicio import pid_alive
 from vtwin.experiments.spec import RunResult, RunSpec
 
 __all__ = ["RunStore", "StoreError", "to_jsonable"]
@@ -47,20 +48,6 @@ def to_jsonable(value: Any) -> Any:
         f"artifact value of type {type(value).__name__} is not JSON-serialisable "
         "(use numbers, strings, lists, dicts or numpy arrays)"
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -201,7 +188,7 @@ class RunStore:
             for tmp in exp_dir.glob(f"{TMP_PREFIX}*"):
                 pid_text = tmp.name.rsplit("-", 1)[-1]
                 pid = int(pid_text) if pid_text.isdigit() else None
-                if pid is not None and _pid_alive(pid):
+                if pid is not None and pid_alive(pid):
                     continue
                 shutil.rmtree(tmp, ignore_errors=True)
                 removed.append(tmp)
