@@ -48,8 +48,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from vtwin.arrays import BoolArray
 from vtwin.config import VTwinConfig
-from vtwin.envs.base import SingleCopyEnv, check_agent_action, squeeze_info, view_config
-from vtwin.envs.privacy import TWO_PI, BatchedCrossRealityPrivacy
+from vtwin.envs.base import SingleCopyEnv, check_agent_action, view_config
+from vtwin.envs.privacy import TWO_PI, CrossRealityPrivacyEnv
 from vtwin.envs.routing import BatchedMigrationRouting
 from vtwin.envs.twin_update import BatchedTwinUpdate
 
@@ -417,7 +417,7 @@ class RoutingJointEnv(SingleCopyEnv[NDArray[np.float32], NDArray[np.int64]]):
 
 
 # ---------------------------------------------------------------------------- paper C
-class PrivacyBoxEnv(SingleCopyEnv[NDArray[np.float32], NDArray[np.float32]]):
+class PrivacyBoxEnv(CrossRealityPrivacyEnv):
     """Paper C (``vtwin/CrossRealityPrivacy-v0``) with its hybrid action as one ``Box``.
 
     Action ``Box(−1, 1, (3M,), float32)`` for the M AVs, three blocks of M: radius, angle,
@@ -428,9 +428,6 @@ class PrivacyBoxEnv(SingleCopyEnv[NDArray[np.float32], NDArray[np.float32]]):
     are those of :class:`vtwin.envs.privacy.CrossRealityPrivacyEnv`.
     """
 
-    metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
-    batched: BatchedCrossRealityPrivacy  # type: ignore[assignment]  # steps on dicts
-
     def __init__(
         self,
         preset: str = "paper-c-synth",
@@ -439,28 +436,16 @@ class PrivacyBoxEnv(SingleCopyEnv[NDArray[np.float32], NDArray[np.float32]]):
         overrides: Sequence[str] = (),
         reward: Reward | RewardFn | None = None,
     ) -> None:
-        """Build the privacy env from a preset (or config) plus overrides."""
-        cfg = view_config(preset, config, overrides)
-        self.batched = BatchedCrossRealityPrivacy(cfg, 1, reward=reward)
-        b = self.batched
-        self.observation_space = spaces.Box(-1.0, 1.0, (b.M * b.obs_dim,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, (3 * b.M,), dtype=np.float32)
+        """Build the privacy env from a preset (or config) plus overrides; a Box action."""
+        super().__init__(preset, config=config, overrides=overrides, reward=reward)
+        M = self.batched.M
+        self.action_space = spaces.Box(-1.0, 1.0, (3 * M,), dtype=np.float32)  # type: ignore[assignment]
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        """Start an episode; a given seed makes it reproducible, None draws one."""
-        obs, _, copy_seed = self._reset_copy(seed)
-        return obs[0].reshape(-1).astype(np.float32), {"seed": copy_seed}
-
-    def step(
+    def step(  # type: ignore[override]  # a Box action instead of the dict
         self, action: NDArray[np.float32]
     ) -> tuple[NDArray[np.float32], SupportsFloat, bool, bool, dict[str, Any]]:
         """One slot for all AVs; returns obs, mean reward over AVs, terminated, truncated, info."""
-        decoded = {k: v[None] for k, v in self.decode(action).items()}
-        obs, reward, term, trunc, info = self.batched.step(decoded)
-        flat = obs[0].reshape(-1).astype(np.float32)
-        return flat, float(reward.mean()), bool(term[0]), bool(trunc[0]), squeeze_info(info)
+        return super().step(self.decode(action))
 
     def decode(self, action: ArrayLike) -> dict[str, np.ndarray]:
         """The Box action → per AV ``radius_deg``, ``angle_rad`` and ``server`` ``[M]``."""
