@@ -377,3 +377,46 @@ def test_linear_lr_decay_follows_stored_transitions_and_survives_a_checkpoint() 
     assert "lr_scale" not in constant.learn(buf)
     with pytest.raises(ValueError, match="lr_anneal_steps = -1"):
         DSACAgent(SIZES, _config(lr_anneal_steps=-1), device="cpu")
+
+
+def test_skip_sample_draws_exactly_the_noise_of_a_chain() -> None:
+    chain = Diffusion(N_CTX, N_CTX, n_steps=5, hidden=(16,))
+    ran, skipped = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        chain.sample(torch.as_tensor(EYE), generator=ran)
+    chain.skip_sample(N_CTX, "cpu", skipped)
+    assert torch.equal(ran.get_state(), skipped.get_state())
+
+
+def test_gamma_0_skips_the_target_chain_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With γ = 0 the target is r: the agent skips the target actor's chain, and training
+    on the same non-terminal batches leaves weights bit-identical to the full target."""
+    cfg = _config(gamma=0.0)
+    fast = DSACAgent(SIZES, cfg, device="cpu", seed=5)
+    full = DSACAgent(SIZES, cfg, device="cpu", seed=5)
+    monkeypatch.setattr(full, "_critic_target", full._soft_critic_target)
+    chains = {"fast": 0, "full": 0}
+    for name, agent in (("fast", fast), ("full", full)):
+        sample = agent.actor_target.sample
+
+        def counted(*args: object, _name: str = name, _s: object = sample, **kw: object) -> object:
+            chains[_name] += 1
+            return _s(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(agent.actor_target, "sample", counted)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        batch = {
+            "obs": torch.as_tensor(EYE[rng.integers(0, N_CTX, 32)]),
+            "actions": torch.as_tensor(rng.integers(0, N_CTX, 32)),
+            "rewards": torch.as_tensor(rng.normal(size=32), dtype=torch.float32),
+            "next_obs": torch.as_tensor(EYE[rng.integers(0, N_CTX, 32)]),
+            "terminated": torch.zeros(32),
+        }
+        fast.update(batch)
+        full.update(batch)
+    assert chains == {"fast": 0, "full": 6}
+    for (name, a), b in zip(fast.state_dict().items(), full.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

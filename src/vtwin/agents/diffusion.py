@@ -239,6 +239,16 @@ class Diffusion(nn.Module):
                 x = x + self.posterior_std[step] * z
         return x
 
+    def skip_sample(
+        self, n: int, device: torch.device | str, generator: torch.Generator | None = None
+    ) -> None:
+        """Draw the noise a non-deterministic :meth:`sample` of ``n`` states draws, in the same
+        order and shapes, without running the chain. A caller that does not need the chain's
+        output (DSAC's target at γ = 0) keeps its random stream, and so its results, exactly
+        as if the chain had run."""
+        for _ in range(self.n_steps):  # x_N, then one z per step above step 0
+            torch.randn(n, self.x_dim, device=device, generator=generator)
+
     def saturation(self) -> float:
         """Share of the tanh(ε) entries of the last :meth:`sample` call with |tanh ε| > 0.99
         (0 before any call). Near 1 the chain no longer passes gradients: the actor stops
