@@ -17,8 +17,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hybrid_fakes import assert_same_acts
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
-from vtwin.agents.hgdm import HGDMAgent, HGDMConfig, latent_to_env_action
+from vtwin.agents.hgdm import (
+    BlockChain,
+    EntityLatentCritic,
+    HGDMAgent,
+    HGDMConfig,
+    latent_to_env_action,
+)
 from vtwin.agents.hybrid import HybridSizes
+from vtwin.layout import EntityLayout
 
 M, S, F, B = 3, 4, 5, 6
 R_MAX = 0.001
@@ -208,3 +215,112 @@ def test_refuses_plain_agent_sizes() -> None:
 
     with pytest.raises(TypeError, match="HybridSizes"):
         HGDMAgent(AgentSizes(obs_dim=4, n_actions=3), device="cpu")
+
+
+# ------------------------------------------------------------------ network = "entity" (ours)
+OWN, PER = 2, 3  # per AV: 2 own columns, then 3 feature blocks of S server columns
+FA = OWN + PER * S
+LAYOUT = EntityLayout(
+    tuple(
+        tuple(m * FA + c for c in range(OWN)) + tuple(m * FA + OWN + k * S + e for k in range(PER))
+        for m in range(M)
+        for e in range(S)
+    ),
+    (),
+)
+ENTITY_SIZES = HybridSizes(
+    obs_dim=M * FA, n_actions=S, n_agents=M, r_max_deg=R_MAX, entity_layout=LAYOUT
+)
+ENTITY = HGDMConfig(
+    hidden=(16, 16),
+    batch_size=32,
+    learning_starts=32,
+    network="entity",
+    entity_hidden=(8,),
+)
+
+
+def _entity_obs(seed: int, n: int = B) -> torch.Tensor:
+    return torch.as_tensor(
+        np.random.default_rng(seed).uniform(0, 1, (n, M * FA)), dtype=torch.float32
+    )
+
+
+def _permute_servers(obs: torch.Tensor, perm: np.ndarray) -> torch.Tensor:
+    """The same observation with the servers listed in ``perm``'s order."""
+    rows = obs.reshape(obs.shape[0], M, FA).clone()
+    blocks = rows[:, :, OWN:].reshape(obs.shape[0], M, PER, S)[..., perm]
+    rows[:, :, OWN:] = blocks.reshape(obs.shape[0], M, PER * S)
+    return rows.reshape(obs.shape[0], -1)
+
+
+def test_entity_chain_scores_servers_with_one_shared_denoiser() -> None:
+    """Listing the servers in another order lists their scores in that order: the score
+    block is one denoiser shared by the (AV, server) pairs."""
+    torch.manual_seed(0)
+    chain = BlockChain(M * FA, LAYOUT, M, S, ENTITY)
+    obs, perm = _entity_obs(1), np.array([2, 0, 3, 1])
+    with torch.no_grad():
+        x = chain.sample(obs, deterministic=True).reshape(B, M, 2 + S)
+        y = chain.sample(_permute_servers(obs, perm), deterministic=True).reshape(B, M, 2 + S)
+    assert x.shape == (B, M, 2 + S)
+    torch.testing.assert_close(y[..., 2:], x[..., 2:][..., perm], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(x[..., 2:], x[..., 2:][..., perm])  # the scores do differ
+
+
+def test_entity_critic_reads_the_chosen_server() -> None:
+    torch.manual_seed(0)
+    critic = EntityLatentCritic(LAYOUT, M, S, (16,), 0.1)
+    obs, perm = _entity_obs(2), np.array([3, 1, 0, 2])
+    latent = torch.rand(B, M, 2 + S) * 2 - 1
+    with torch.no_grad():
+        q = critic(obs, latent.reshape(B, -1))
+        # the same choice with the servers listed in another order: the same Q
+        permuted = torch.cat([latent[..., :2], latent[..., 2:][..., perm]], -1)
+        torch.testing.assert_close(
+            critic(_permute_servers(obs, perm), permuted.reshape(B, -1)), q, rtol=1e-5, atol=1e-6
+        )
+        # AV 0 picks server 0 clearly: its other scores hardly matter, its choice does
+        sharp = latent.clone()
+        sharp[:, 0, 2:] = torch.tensor([0.9, -0.5, -0.6, -0.7])
+        other = sharp.clone()
+        other[:, 0, 3:] = torch.tensor([-0.8, -0.4, -0.9])
+        moved = sharp.clone()
+        moved[:, 0, 2:] = torch.tensor([-0.5, 0.9, -0.6, -0.7])
+        q_sharp, q_other, q_moved = (critic(obs, v.reshape(B, -1)) for v in (sharp, other, moved))
+    assert (q_sharp - q_other).abs().max() < 1e-3
+    assert (q_sharp - q_moved).abs().max() > 1e-3
+
+
+def test_entity_network_trains_repeatably_and_round_trips() -> None:
+    def trained(seed: int) -> tuple[HGDMAgent, ReplayBuffer]:
+        agent = HGDMAgent(ENTITY_SIZES, ENTITY, device="cpu", seed=seed)
+        buffer = agent.make_buffer()
+        for t in range(12):
+            obs, nxt = _entity_obs(seed * 100 + t).numpy(), _entity_obs(seed * 100 + t + 1).numpy()
+            _, step = agent.act(obs)
+            reward = step.u[..., 0].mean(axis=1)
+            agent.store(
+                buffer, Transition(obs, step.u.reshape(B, -1), reward, nxt, np.zeros(B, bool))
+            )
+        for _ in range(3):
+            agent.learn(buffer)
+        return agent, buffer
+
+    (a, _), (b, _), (c, _) = trained(3), trained(3), trained(4)
+    assert isinstance(a.q1, EntityLatentCritic) and isinstance(a.actor.chain, BlockChain)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert not torch.equal(a.actor.log_std, c.actor.log_std)
+    restored = HGDMAgent(ENTITY_SIZES, ENTITY, device="cpu", seed=99)
+    restored.restore(a.checkpoint())
+    assert_same_acts(a, restored, _entity_obs(9).numpy(), ("u", "value"))
+
+
+def test_entity_network_needs_a_layout_and_checks_its_fields() -> None:
+    with pytest.raises(ValueError, match=r"HGDMConfig\.network = 'entity' needs an env"):
+        HGDMAgent(SIZES, HGDMConfig(network="entity"), device="cpu")
+    with pytest.raises(ValueError, match=r"HGDMConfig\.network = 'graph'; allowed"):
+        HGDMAgent(ENTITY_SIZES, HGDMConfig(network="graph"), device="cpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"HGDMConfig\.critic_temperature = 0\.0: must be"):
+        HGDMAgent(ENTITY_SIZES, HGDMConfig(network="entity", critic_temperature=0.0), device="cpu")

@@ -44,13 +44,23 @@ D = M(2 + S) (our choice, see ``HGDMConfig.alpha``), tuned automatically toward
 
 Defaults: paper C's table (lr 10⁻⁴ for actor and critics, batch 256, γ = 0.95, U = 5); the
 rest SAC's and DSAC's (τ = 0.005, x0_clip = 3 with tanh squash, eps_reg 10⁻³).
+
+Entity form (``network = "entity"``, ours). On ``paper-c`` the latent has 1 015 columns, 1 005
+of them server scores, and an MLP denoiser and MLP critics over [observation, latent] have to
+learn the value of each of the 201 servers once per output column; the other paper C learners
+got a network shared by the (AV, server) pairs for the same reason (``discrete_actor =
+"entity"``), so HGDM gets the same here. The denoiser is split in two blocks
+(:class:`BlockChain`): each AV's radius and angle entries from an MLP, its server scores from
+one network shared by the pairs. The critics (:class:`EntityLatentCritic`) see, per AV, the
+features of the server its scores choose (a soft argmax over the pairs' features).
+The latent, its map to the action, the squashed Gaussian and every SAC step are unchanged.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -58,13 +68,22 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer
-from vtwin.agents.common import as_tensor
+from vtwin.agents.common import as_tensor, net_layout
 from vtwin.agents.diffusion import Diffusion, Schedule, Squash
 from vtwin.agents.hybrid import CONT_DIM, HybridSizes, HybridStep
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import gather_entities, mlp
 from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
+from vtwin.layout import EntityLayout
 
-__all__ = ["HGDMAgent", "HGDMConfig", "LatentActor", "LatentCritic", "latent_to_env_action"]
+__all__ = [
+    "BlockChain",
+    "EntityLatentCritic",
+    "HGDMAgent",
+    "HGDMConfig",
+    "LatentActor",
+    "LatentCritic",
+    "latent_to_env_action",
+]
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
 """Bounds of the learned log-σ (pre-tanh units), as SAC clamps its log-σ head."""
@@ -120,6 +139,19 @@ class HGDMConfig(SoftACConfig):
     x0_squash: Squash = "tanh"
     eps_reg: float = 1e-3
     """Penalty on the denoiser's ε² before its tanh (DSAC's ``eps_reg``)."""
+    network: Literal["mlp", "entity"] = "mlp"
+    """``mlp``: one MLP denoiser over the whole latent and MLP critics over [observation,
+    latent] (the paper's description). ``entity`` (ours, the form the other paper C learners'
+    entity heads take; needs the env's ``entity_layout``, the ``servers`` observation): the
+    server scores come from a denoiser shared by every (AV, server) pair, and the critics see
+    the latent through the features of the server it chooses (:class:`EntityLatentCritic`);
+    see the module docstring."""
+    entity_hidden: tuple[int, ...] = (16,)
+    """``entity``: hidden widths (tanh) of the shared server-score denoiser (HDPPO's
+    ``entity_hidden``)."""
+    critic_temperature: float = 0.1
+    """``entity``: τ of the critics' soft choice softmax(s / τ) over a latent's server scores
+    s ∈ (−1, 1); small τ is close to the argmax the env executes."""
 
 
 def latent_to_env_action(x: NDArray[np.floating], r_max_deg: float) -> dict[str, NDArray[Any]]:
@@ -134,22 +166,99 @@ def latent_to_env_action(x: NDArray[np.floating], r_max_deg: float) -> dict[str,
     return {"radius_deg": radius, "angle_rad": angle, "server": server}
 
 
+def _chain_kw(cfg: HGDMConfig) -> dict[str, Any]:
+    """The chain settings every HGDM denoiser shares (steps, schedule, x_0 bound)."""
+    return {
+        "n_steps": cfg.denoising_steps,
+        "schedule": cfg.schedule,
+        "x0_clip": cfg.x0_clip,
+        "x0_squash": cfg.x0_squash,
+    }
+
+
+class BlockChain(nn.Module):
+    """The reverse chain over the latent [N, M(2 + S)] with a denoiser in two blocks
+    (``network = "entity"``, ours): each AV's 2 continuous entries come from an MLP denoiser
+    (``hidden``), its S server scores from one denoiser shared by all (AV, server) pairs
+    (:class:`~vtwin.agents.diffusion.Diffusion` over the env's entity layout,
+    ``entity_hidden``, tanh, as HDPPO's entity chain). Both blocks use the same schedule and
+    steps and every entry gets its own noise, so this is one DDPM chain whose ε-network
+    reads x_t block by block. It offers what :class:`LatentActor` uses of a
+    :class:`~vtwin.agents.diffusion.Diffusion`."""
+
+    def __init__(
+        self, obs_dim: int, layout: EntityLayout, n_agents: int, n_servers: int, cfg: HGDMConfig
+    ) -> None:
+        """The two denoisers; the latent is laid out per AV as [x_r, x_θ, s_0 … s_{S−1}]."""
+        super().__init__()
+        self.M, self.S = n_agents, n_servers
+        self.cont = Diffusion(
+            obs_dim, n_agents * CONT_DIM, hidden=tuple(cfg.hidden), **_chain_kw(cfg)
+        )
+        self.servers = Diffusion(
+            obs_dim,
+            n_agents * n_servers,
+            hidden=tuple(cfg.entity_hidden),
+            layout=layout,
+            activation=nn.Tanh,
+            **_chain_kw(cfg),
+        )
+
+    def sample(
+        self,
+        state: torch.Tensor,
+        *,
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """x_0 [N, M(2 + S)] of both blocks, in the latent's per-AV order; differentiable."""
+        n = state.shape[0]
+        cont = self.cont.sample(state, deterministic=deterministic, generator=generator)
+        scores = self.servers.sample(state, deterministic=deterministic, generator=generator)
+        cont, scores = cont.reshape(n, self.M, CONT_DIM), scores.reshape(n, self.M, self.S)
+        return torch.cat([cont, scores], dim=-1).reshape(n, -1)
+
+    def _weights(self) -> tuple[float, float]:
+        """Each block's share of the latent's entries."""
+        total = float(self.M * (CONT_DIM + self.S))
+        return self.M * CONT_DIM / total, self.M * self.S / total
+
+    def eps_square(self) -> torch.Tensor:
+        """Mean ε² before the tanh over every entry of the last chain (differentiable)."""
+        wc, ws = self._weights()
+        return wc * self.cont.eps_square() + ws * self.servers.eps_square()
+
+    def saturation(self) -> float:
+        """Share of saturated tanh(ε) entries over both blocks of the last chain."""
+        wc, ws = self._weights()
+        return wc * self.cont.saturation() + ws * self.servers.saturation()
+
+    def release_graph(self) -> None:
+        """Free both blocks' graphs (:meth:`Diffusion.release_graph`)."""
+        self.cont.release_graph()
+        self.servers.release_graph()
+
+
 class LatentActor(nn.Module):
     """Diffusion chain → μ, then the squashed Gaussian ``x = tanh(μ + σ ξ)`` over the
     latent [N, D] (module docstring); ``log_std`` [D] is learned."""
 
-    def __init__(self, obs_dim: int, latent_dim: int, cfg: HGDMConfig) -> None:
-        """The chain (``cfg``'s steps, schedule, widths, x0 bound) and log-σ = ``init_log_std``."""
+    def __init__(
+        self,
+        obs_dim: int,
+        latent_dim: int,
+        cfg: HGDMConfig,
+        blocks: tuple[EntityLayout, int, int] | None = None,
+    ) -> None:
+        """The chain (``cfg``'s steps, schedule, widths, x0 bound) and log-σ = ``init_log_std``.
+        ``blocks`` = (layout, M, S): a :class:`BlockChain` (``network = "entity"``) instead
+        of one MLP denoiser."""
         super().__init__()
-        self.chain = Diffusion(
-            obs_dim,
-            latent_dim,
-            n_steps=cfg.denoising_steps,
-            schedule=cfg.schedule,
-            hidden=tuple(cfg.hidden),
-            x0_clip=cfg.x0_clip,
-            x0_squash=cfg.x0_squash,
-        )
+        self.chain: Diffusion | BlockChain
+        if blocks is None:
+            self.chain = Diffusion(obs_dim, latent_dim, hidden=tuple(cfg.hidden), **_chain_kw(cfg))
+        else:
+            self.chain = BlockChain(obs_dim, *blocks, cfg)
         self.log_std = nn.Parameter(torch.full((latent_dim,), float(cfg.init_log_std)))
 
     def std(self) -> torch.Tensor:
@@ -189,6 +298,60 @@ class LatentCritic(nn.Module):
         return self.net(torch.cat([obs, x], dim=-1)).squeeze(-1)
 
 
+class EntityLatentCritic(nn.Module):
+    """Q(s, x) [N] that reads each AV's server choice off its scores (``network =
+    "entity"``, ours).
+
+    For AV m the critic takes the features of the server its latent chooses: the soft argmax
+    f̄_m = Σ_e softmax(s_m / τ)_e f_{m,e} over the (AV m, server e) pairs' features of the env's
+    entity layout (the AV's own columns, which every pair of m repeats, pass through
+    unchanged). With small τ this is the argmax server's features the env acts on, and it is
+    differentiable in the scores: the gradient moves s_m toward the servers whose features the
+    head values more. A head maps [f̄_m, x_r, x_θ] to q_m, shared by the AVs, and Q = the mean
+    over AVs of q_m, as the reward is a mean over AVs. Selecting before the head (not
+    embedding all S pairs first) keeps the critic's cost independent of the server count."""
+
+    entity_index: torch.Tensor
+    shared_index: torch.Tensor
+
+    def __init__(
+        self,
+        layout: EntityLayout,
+        n_agents: int,
+        n_servers: int,
+        hidden: tuple[int, ...],
+        temperature: float,
+    ) -> None:
+        """Head ``pair features + 2 → hidden… → 1`` (Mish)."""
+        super().__init__()
+        if layout.n_entities != n_agents * n_servers:
+            raise ValueError(
+                f"EntityLatentCritic: layout has {layout.n_entities} entities, expected "
+                f"{n_agents} AVs × {n_servers} servers"
+            )
+        self.M, self.S, self.temperature = n_agents, n_servers, temperature
+        self.register_buffer(
+            "entity_index", torch.tensor(layout.entity_columns, dtype=torch.long), persistent=False
+        )
+        self.register_buffer(
+            "shared_index", torch.tensor(layout.shared_columns, dtype=torch.long), persistent=False
+        )
+        n_feat = len(layout.entity_columns[0])
+        self.head = mlp(n_feat + len(layout.shared_columns) + CONT_DIM, 1, hidden)
+
+    def forward(self, obs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Q values [N] for observations [N, obs_dim] and latents [N, M(2 + S)]."""
+        n = obs.shape[0]
+        feats = gather_entities(obs, self.entity_index).reshape(n * self.M, self.S, -1)
+        latent = x.reshape(n, self.M, CONT_DIM + self.S)
+        choice = torch.softmax(latent[..., CONT_DIM:] / self.temperature, dim=-1)
+        chosen = torch.bmm(choice.reshape(n * self.M, 1, self.S), feats).reshape(n, self.M, -1)
+        parts = [chosen, latent[..., :CONT_DIM]]
+        if self.shared_index.numel():
+            parts.append(obs[:, None, self.shared_index].expand(-1, self.M, -1))
+        return self.head(torch.cat(parts, dim=-1)).squeeze(-1).mean(-1)
+
+
 class HGDMAgent(SoftActorCriticBase[HGDMConfig]):
     """Diffusion actor over the hybrid latent, twin critics Q(s, x) with targets, α. Build it
     with :class:`~vtwin.agents.hybrid.HybridSizes`; drive it with
@@ -197,8 +360,6 @@ class HGDMAgent(SoftActorCriticBase[HGDMConfig]):
     config_class = HGDMConfig
     sizes: HybridSizes
     actor: LatentActor
-    q1: LatentCritic
-    q2: LatentCritic
 
     def _build_nets(self) -> None:
         """Check the config, then the actor, the twin critics and the entropy target."""
@@ -209,9 +370,21 @@ class HGDMAgent(SoftActorCriticBase[HGDMConfig]):
         self.M, self.S = sizes.n_agents, sizes.n_actions
         self.per_av = CONT_DIM + self.S
         self.latent_dim = self.M * self.per_av
-        self.actor = LatentActor(self.obs_dim, self.latent_dim, cfg)
-        self.q1 = LatentCritic(self.obs_dim, self.latent_dim, tuple(cfg.hidden))
-        self.q2 = LatentCritic(self.obs_dim, self.latent_dim, tuple(cfg.hidden))
+        layout = net_layout(sizes, "HGDMConfig.network", cfg.network)
+        self.q1: LatentCritic | EntityLatentCritic
+        self.q2: LatentCritic | EntityLatentCritic
+        if layout is None:
+            self.actor = LatentActor(self.obs_dim, self.latent_dim, cfg)
+            self.q1 = LatentCritic(self.obs_dim, self.latent_dim, tuple(cfg.hidden))
+            self.q2 = LatentCritic(self.obs_dim, self.latent_dim, tuple(cfg.hidden))
+        else:
+            self.actor = LatentActor(self.obs_dim, self.latent_dim, cfg, (layout, self.M, self.S))
+            self.q1, self.q2 = (
+                EntityLatentCritic(
+                    layout, self.M, self.S, tuple(cfg.hidden), cfg.critic_temperature
+                )
+                for _ in range(2)
+            )
         self.target_entropy = cfg.target_entropy_per_dim
 
     # ------------------------------------------------------------------ acting
@@ -304,6 +477,18 @@ def _validate(cfg: HGDMConfig) -> None:
         ("x0_clip", cfg.x0_clip, positive(cfg.x0_clip), "a finite number > 0"),
         ("x0_squash", cfg.x0_squash, cfg.x0_squash in ("clip", "tanh"), "clip, tanh"),
         ("eps_reg", cfg.eps_reg, cfg.eps_reg >= 0, "a number ≥ 0 (0: no penalty)"),
+        (
+            "entity_hidden",
+            cfg.entity_hidden,
+            len(cfg.entity_hidden) > 0 and min(cfg.entity_hidden) >= 1,
+            "widths ≥ 1",
+        ),
+        (
+            "critic_temperature",
+            cfg.critic_temperature,
+            positive(cfg.critic_temperature),
+            "a finite number > 0",
+        ),
         (
             "init_log_std",
             cfg.init_log_std,

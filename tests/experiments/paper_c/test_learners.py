@@ -54,6 +54,7 @@ def test_learner_experiments_are_registered() -> None:
     assert VARIANTS["h_ppo_eq19"].overrides == ("privacy.observation=paper",)
     entity = {m for m, v in VARIANTS.items() if ("discrete_actor", "entity") in v.params}
     assert entity == {"lhdppo", "hdppo", "h_ppo", "ghppo"}
+    assert VARIANTS["hgdm"].params == (("network", "entity"),)  # its latent's server scores
     lr = get_experiment("paper-c-lr")
     assert {s.sweep_value for s in expand(lr, quick=False)} == {5e-5, 1e-4, 5e-4, 1e-3}
     assert {s.sweep_value for s in expand(lr, quick=True)} == {5e-5, 5e-4}  # every 2nd
@@ -61,7 +62,7 @@ def test_learner_experiments_are_registered() -> None:
     assert {s.sweep_value for s in expand(steps, quick=False)} == {3, 5, 7, 9}
 
 
-@pytest.mark.parametrize("method", ["h_ppo", "lhdppo", "h_ppo_eq19"])
+@pytest.mark.parametrize("method", ["h_ppo", "lhdppo", "h_ppo_eq19", "hgdm"])
 def test_a_learner_run_is_deterministic_and_reports_fig5(method: str) -> None:
     a, b = run_learner(_spec(method)), run_learner(_spec(method))
     for r in (a, b):
