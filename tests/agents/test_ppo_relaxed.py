@@ -154,6 +154,11 @@ def test_config_defaults_follow_paper_c() -> None:
         ("lr", 0.0, r"PPORelaxedConfig\.lr = 0\.0: must be a finite number > 0"),
         ("epochs", 0, r"PPORelaxedConfig\.epochs = 0: must be an integer ≥ 1"),
         (
+            "server_order",
+            "nearest",
+            r"PPORelaxedConfig\.server_order = 'nearest': must be 'index' or 'distance'",
+        ),
+        (
             "init_log_std",
             float("nan"),
             r"PPORelaxedConfig\.init_log_std = nan: must be a finite number",
@@ -178,3 +183,35 @@ def test_refuses_plain_agent_sizes() -> None:
 def test_rollout_refuses_fewer_than_two_continuous_columns() -> None:
     with pytest.raises(ValueError, match="cont_dim = 1"):
         HybridRollout(T, B, M * F, M, cont_dim=1)
+
+
+# ------------------------------------------------------------------ server_order = "distance"
+KEYS = tuple(tuple(m * F + (s % F) for s in range(S)) for m in range(M))  # S columns per AV
+
+
+def test_an_order_maps_each_rank_to_its_server() -> None:
+    ranks = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0, -2.0])
+    order = torch.tensor([3, 0, 4, 1, 2]).expand(1, len(ranks), S)  # rank 0 is server 3, …
+    dist = RelaxedDistribution(torch.zeros(1, len(ranks), 3), torch.zeros(3), S, order)
+    u = torch.zeros(1, len(ranks), 3)
+    u[0, :, 2] = ranks
+    assert dist.server_of(u)[0].tolist() == [3, 0, 4, 1, 2, 3]
+
+
+def test_distance_order_ranks_each_avs_servers_nearest_first() -> None:
+    obs = torch.as_tensor(_obs(3))
+    cfg = PPORelaxedConfig(hidden=(8,), server_order="distance")
+    agent = PPORelaxedAgent(
+        HybridSizes(M * F, S, M, r_max_deg=R_MAX, server_keys=KEYS), cfg, device="cpu"
+    )
+    dist = agent.distribution(obs)
+    assert isinstance(dist, RelaxedDistribution) and dist.order is not None
+    keys = obs[:, torch.tensor(KEYS)]  # [B, M, S]
+    ranked = keys.gather(-1, dist.order)
+    assert bool((ranked[..., 1:] >= ranked[..., :-1]).all())  # nearest first
+    nearest = dist.server_of(torch.zeros(B, M, 3))  # u_e = 0: rank 0
+    torch.testing.assert_close(
+        keys.gather(-1, nearest.unsqueeze(-1)).squeeze(-1), keys.min(-1).values
+    )
+    with pytest.raises(ValueError, match=r"server_order = 'distance' needs per-server distances"):
+        PPORelaxedAgent(SIZES, cfg, device="cpu")

@@ -219,3 +219,17 @@ def test_a_resumed_hybrid_run_equals_an_uninterrupted_one(
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     ev = [evaluate_policy(agent, make(), seed=11) for agent in (straight, resumed)]
     assert ev[0] == ev[1] and {"episodes", "utility", "latency_s"} <= set(ev[0])
+
+
+def test_hybrid_sizes_carry_each_avs_server_distance_columns_on_the_servers_observation() -> None:
+    env = BatchedCrossRealityPrivacy(
+        load_config("paper-c-synth", [*TINY, "privacy.observation=servers"]), 2
+    )
+    sizes = hybrid_sizes(env)
+    assert sizes.server_keys is not None and len(sizes.server_keys) == env.M
+    obs, _ = env.reset(seed=0)
+    dist = obs.reshape(2, -1)[:, np.array(sizes.server_keys)]  # [B, M, S]
+    per_av = obs.reshape(2, env.M, env.obs_dim)[:, :, env.obs_slices["server_distance"]]
+    np.testing.assert_array_equal(dist, per_av)
+    paper = BatchedCrossRealityPrivacy(load_config("paper-c-synth", TINY), 2)
+    assert hybrid_sizes(paper).server_keys is None

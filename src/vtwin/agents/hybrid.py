@@ -68,6 +68,10 @@ class HybridSizes(AgentSizes):
     """
 
     r_max_deg: float = 0.001
+    server_keys: tuple[tuple[int, ...], ...] | None = None
+    """Per AV, the S observation columns of a per-server key, in server order, that a learner
+    may rank the servers by (``servers`` observation: the AV's distance to each server; None
+    otherwise). PPO-relaxed's ``server_order = "distance"`` reads it."""
 
     @property
     def layout_actions(self) -> int:
@@ -84,6 +88,13 @@ class HybridSizes(AgentSizes):
             raise ValueError(
                 f"obs_dim = {self.obs_dim} is not a multiple of n_agents = {self.n_agents} "
                 "(one row holds every AV's features)"
+            )
+        if self.server_keys is not None and (
+            len(self.server_keys) != self.n_agents
+            or any(len(k) != self.n_actions for k in self.server_keys)
+        ):
+            raise ValueError(
+                f"server_keys: needs {self.n_agents} AVs × {self.n_actions} servers of columns"
             )
 
 

@@ -11,8 +11,13 @@ means, a learned state-independent log-σ per AV and column); the env receives
 * agent server ``e = clip(round(u_e · (S − 1)), 0, S − 1)``: ``u_e`` is the server index
   scaled to [0, 1] and rounded to the nearest index, Gaussian mass beyond either end choosing
   the end server (RSU 0 or the satellite). Rounding is the usual relaxation of an integer
-  decision; it imposes the env's server order (RSUs in placement order, then the satellite),
-  which is what relaxing a categorical choice costs and what paper C's comparison measures.
+  decision; it imposes an order on the servers, which is what relaxing a categorical choice
+  costs. Paper C does not say which order. ``server_order = "index"`` takes the env's (RSUs
+  in placement order, then the satellite), which has no relation to the choice's value: on
+  ``paper-c`` the index picks servers no better than at random. ``"distance"`` (ours, used by
+  the experiments) ranks each AV's servers from the nearest to the farthest, read off the
+  ``servers`` observation, so that nearby values of ``u_e`` are servers at similar distances
+  (24k steps, seed 0: utility 3.971 → 4.374, latency 36.6 → 16.0 s).
 
 The log-probability is that of the unrounded, unclipped Gaussian sample (CleanRL's convention
 for bounded Box actions, as H-PPO's continuous head), so the PPO ratio compares densities of
@@ -37,6 +42,7 @@ c_v = 0.25), the rest H-PPO's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -67,6 +73,12 @@ class PPORelaxedConfig(HPPOConfig):
 
     ent_coef: float = 0.0
     joint_ratio: bool = True
+    server_order: Literal["index", "distance"] = "index"
+    """What the relaxed index ``u_e`` runs over. ``index``: the env's server order (RSUs in
+    placement order, then the satellite). ``distance`` (ours): each AV's servers from the
+    nearest to the farthest, read off its observation (the ``servers`` observation's
+    distance columns, :attr:`~vtwin.agents.hybrid.HybridSizes.server_keys`), so that
+    neighbouring values of ``u_e`` are servers at similar distances."""
 
 
 class RelaxedDistribution:
@@ -74,16 +86,29 @@ class RelaxedDistribution:
     read off ``u_e`` (:meth:`server_of`). ``mean`` [N, M, 3]; ``log_std`` broadcastable to it.
     Satisfies :class:`~vtwin.agents.hybrid.HybridPolicy` with a discrete part ≡ 0."""
 
-    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, n_servers: int) -> None:
-        """Build the Gaussian (no copy; gradients flow through ``mean`` and ``log_std``)."""
+    def __init__(
+        self,
+        mean: torch.Tensor,
+        log_std: torch.Tensor,
+        n_servers: int,
+        order: torch.Tensor | None = None,
+    ) -> None:
+        """Build the Gaussian (no copy; gradients flow through ``mean`` and ``log_std``).
+        ``order`` [N, M, S]: the server at each rank of the relaxed index (None: rank =
+        server)."""
         self.continuous = Normal(mean, log_std.exp().expand_as(mean))
         self.n_servers = n_servers
+        self.order = order
 
     def server_of(self, u: torch.Tensor) -> torch.Tensor:
-        """Servers [N, M] of samples [N, M, 3]: ``clip(round(u_e · (S − 1)), 0, S − 1)``
-        (round half to even; a NaN ``u_e`` would be an error upstream, never produced here)."""
+        """Servers [N, M] of samples [N, M, 3]: the rank ``clip(round(u_e · (S − 1)), 0,
+        S − 1)`` (round half to even; a NaN ``u_e`` would be an error upstream, never produced
+        here), mapped through ``order`` when given."""
         top = self.n_servers - 1
-        return torch.round(u[..., 2] * top).clamp(0, top).long()
+        rank = torch.round(u[..., 2] * top).clamp(0, top).long()
+        if self.order is None:
+            return rank
+        return self.order.gather(-1, rank.unsqueeze(-1)).squeeze(-1)
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Servers [N, M] and unclipped samples ``u`` [N, M, 3], drawn with ``generator``."""
@@ -140,13 +165,27 @@ class PPORelaxedAgent(HPPOAgent):
         self.log_std = nn.Parameter(torch.full((self.M, RELAXED_DIM), cfg.init_log_std))
         self.critic = mlp(self.obs_dim, 1, cfg.hidden, nn.Tanh, orthogonal=critic_init)
         self.value_norm = RunningMeanStd(())
+        keys: torch.Tensor | None = None
+        if cfg.server_order == "distance":
+            if sizes.server_keys is None:
+                raise ValueError(
+                    "PPORelaxedConfig.server_order = 'distance' needs per-server distances in "
+                    "the observation (privacy.observation = servers); this env has none "
+                    "(use 'index')"
+                )
+            keys = torch.tensor(sizes.server_keys, dtype=torch.long)
+        self.key_index: torch.Tensor | None
+        self.register_buffer("key_index", keys, persistent=False)
 
     def distribution(self, obs: torch.Tensor) -> HybridPolicy:
         """The relaxed policy for observations [N, M·F]. Means are offset by 0.5, so an
         untrained actor (outputs ≈ 0) starts mid-range: r ≈ r_max/2, θ ≈ π, the middle
         server."""
         mean = 0.5 + self.actor(obs).reshape(obs.shape[0], self.M, RELAXED_DIM)
-        return RelaxedDistribution(mean, self.log_std, self.S)
+        order = None
+        if self.key_index is not None:  # nearest first; ties keep the env's order
+            order = torch.sort(obs[:, self.key_index], dim=-1, stable=True).indices
+        return RelaxedDistribution(mean, self.log_std, self.S, order)
 
     def _clip_groups(self) -> list[list[nn.Parameter]]:
         """The actor (with log-σ) and the critic, clipped apart."""
@@ -157,6 +196,12 @@ def _validate(cfg: PPORelaxedConfig) -> None:
     """One-line errors naming the field, its value and what is allowed."""
     checks: list[tuple[str, object, bool, str]] = [
         ("joint_ratio", cfg.joint_ratio, cfg.joint_ratio is True, "True (one Gaussian, one ratio)"),
+        (
+            "server_order",
+            cfg.server_order,
+            cfg.server_order in ("index", "distance"),
+            "'index' or 'distance'",
+        ),
         (
             "ent_coef",
             cfg.ent_coef,

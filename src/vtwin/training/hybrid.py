@@ -118,13 +118,19 @@ class HybridOffPolicyLearner(Protocol):
 
 def hybrid_sizes(env: BatchedCrossRealityPrivacy) -> HybridSizes:
     """The sizes of a hybrid learner for ``env``: M·F observation columns, S servers, M AVs,
-    the env's r_max (degrees) and its entity layout (None for the ``paper`` observation)."""
+    the env's r_max (degrees), its entity layout and each AV's server-distance columns (both
+    None for the ``paper`` observation)."""
+    keys = None
+    if getattr(env, "entity_layout", None) is not None:
+        start = env.obs_slices["server_distance"].start
+        keys = tuple(tuple(m * env.obs_dim + start + s for s in range(env.S)) for m in range(env.M))
     return HybridSizes(
         obs_dim=env.M * env.obs_dim,
         n_actions=env.S,
         n_agents=env.M,
         r_max_deg=env.r_max_deg,
-        entity_layout=env.entity_layout,
+        entity_layout=getattr(env, "entity_layout", None),
+        server_keys=keys,
     )
 
 

@@ -75,15 +75,9 @@ def agent_sizes(env: Any) -> AgentSizes:
             getattr(env, "uav_slot_obs", 0),
         )
     if kind == "hybrid":
-        from vtwin.agents.hybrid import HybridSizes
+        from vtwin.training.hybrid import hybrid_sizes
 
-        return HybridSizes(
-            obs_dim=env.M * env.obs_dim,
-            n_actions=env.S,
-            n_agents=env.M,
-            r_max_deg=env.r_max_deg,
-            entity_layout=getattr(env, "entity_layout", None),
-        )
+        return hybrid_sizes(env)
     if kind == "multi_agent":
         return AgentSizes(env.obs_dim, env.M, n_agents=env.V, state_dim=env.state_dim)
     return AgentSizes(env.obs_dim, env.n_actions, entity_layout=getattr(env, "entity_layout", None))

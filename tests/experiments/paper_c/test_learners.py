@@ -55,6 +55,7 @@ def test_learner_experiments_are_registered() -> None:
     entity = {m for m, v in VARIANTS.items() if ("discrete_actor", "entity") in v.params}
     assert entity == {"lhdppo", "hdppo", "h_ppo", "ghppo"}
     assert VARIANTS["hgdm"].params == (("network", "entity"),)  # its latent's server scores
+    assert VARIANTS["ppo_relaxed"].params == (("server_order", "distance"),)
     lr = get_experiment("paper-c-lr")
     assert {s.sweep_value for s in expand(lr, quick=False)} == {5e-5, 1e-4, 5e-4, 1e-3}
     assert {s.sweep_value for s in expand(lr, quick=True)} == {5e-5, 5e-4}  # every 2nd
