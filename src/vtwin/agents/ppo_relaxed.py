@@ -51,7 +51,7 @@ from torch.distributions import Normal
 
 from vtwin.agents.hppo import HPPOAgent, HPPOConfig
 from vtwin.agents.hybrid import HybridPolicy, HybridSizes
-from vtwin.agents.nets import mlp
+from vtwin.agents.nets import gather_entities, mlp
 from vtwin.agents.normalize import RunningMeanStd
 
 __all__ = ["RELAXED_DIM", "PPORelaxedAgent", "PPORelaxedConfig", "RelaxedDistribution"]
@@ -184,7 +184,7 @@ class PPORelaxedAgent(HPPOAgent):
         mean = 0.5 + self.actor(obs).reshape(obs.shape[0], self.M, RELAXED_DIM)
         order = None
         if self.key_index is not None:  # nearest first; ties keep the env's order
-            order = torch.sort(obs[:, self.key_index], dim=-1, stable=True).indices
+            order = torch.sort(gather_entities(obs, self.key_index), dim=-1, stable=True).indices
         return RelaxedDistribution(mean, self.log_std, self.S, order)
 
     def _clip_groups(self) -> list[list[nn.Parameter]]:
