@@ -7,20 +7,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from traffic_files import write_traffic_csv
 from vtwin.cli import app
-from vtwin.data.traffic import synthetic_traffic
 
 runner = CliRunner()
 
 
 def _long_csv(path: Path) -> Path:
-    s = synthetic_traffic(2, days=3.0, seed=3)
-    lines = ["time,sensor,flow"]
-    for i, t in enumerate(s.time_s):
-        for m, name in enumerate(s.names):
-            lines.append(f"{int(t)},{name},{s.values[i, m]:.2f}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_traffic_csv(path, seed=3)
 
 
 def test_train_then_evaluate(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ import pytest
 import torch
 import yaml
 
-from vtwin.data.traffic import synthetic_traffic
+from traffic_files import write_traffic_csv
 from vtwin.experiments.store import RunStore
 from vtwin.forecast.train import TrainedForecaster
 from vtwin.training.checkpoint import RunFolder
@@ -198,13 +198,7 @@ def _forecast_results(out: Path) -> dict[str, Any]:
 
 def _traffic_csv(path: Path) -> Path:
     """A small long-format traffic file: 2 sensors × 3 days of 5-minute flows."""
-    s = synthetic_traffic(2, days=3.0, seed=5)
-    lines = ["time,sensor,flow"]
-    for i, t in enumerate(s.time_s):
-        for m, name in enumerate(s.names):
-            lines.append(f"{int(t)},{name},{s.values[i, m]:.2f}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_traffic_csv(path, seed=5)
 
 
 def _command(name: str, tmp: Path) -> Command:
