@@ -359,6 +359,39 @@ def test_the_load_critic_sees_how_many_sensors_pick_each_uav() -> None:
     assert agent.critics[0].groups[1].chosen_by == 0
 
 
+def test_the_tasks_critic_sees_which_sensors_pick_each_uav_not_only_how_many() -> None:
+    from vtwin.agents.nets import AgentGroup, GroupPoolCritic
+
+    torch.manual_seed(0)
+    groups = [AgentGroup(4, 2, 1, bins=3), AgentGroup(2, 3, 1, chosen_by=0, chosen_pool=True)]
+    net = GroupPoolCritic(groups, embed=8, hidden=(16,), encoder_hidden=(8,))
+    assert net.own[1][0].in_features == 3 + 1 + 1 + 8  # … its load, its choosers' embeddings
+    n = 5
+    obs_s, obs_u, act_u = torch.randn(n, 4, 2), torch.randn(n, 2, 3), torch.randn(n, 2, 1)
+    seen: list[torch.Tensor] = []
+    hook = net.own[1].register_forward_hook(lambda m, args, out: seen.append(args[0]))
+
+    def q(act_s: torch.Tensor, s: torch.Tensor = obs_s) -> torch.Tensor:
+        row = [s.reshape(n, -1), obs_u.reshape(n, -1), act_s.reshape(n, -1), act_u.reshape(n, -1)]
+        return net(torch.cat(row, dim=1))
+
+    a, b = -0.0, 2 / 3  # bin centres of UAV 0 and UAV 1 (eq. (21) with 2 UAVs)
+    first = q(torch.tensor([a, a, b, b]).expand(n, 4))
+    second = q(torch.tensor([b, b, a, a]).expand(n, 4))  # the same loads, other sensors
+    load = 3 + 1  # the UAV encoder's input: own obs (3), own action (1), load, pool
+    torch.testing.assert_close(seen[0][..., load], seen[1][..., load])
+    assert not torch.allclose(seen[0][..., load + 1 :], seen[1][..., load + 1 :])
+    assert not torch.allclose(first, second)
+    swap = [2, 0, 3, 1]  # still a set of sensors
+    act = torch.tensor([a, a, b, b]).expand(n, 4)
+    torch.testing.assert_close(q(act[:, swap], obs_s[:, swap]), first)
+    hook.remove()
+    with pytest.raises(ValueError, match="chosen_pool"):
+        AgentGroup(2, 3, 1, chosen_pool=True)
+    agent = HATD3Agent(agent_sizes(env()), HATD3Config(**FAST, sensor_action="tasks"), seed=0)
+    assert agent.critics[0].groups[1].chosen_pool
+
+
 def test_sensor_share_moves_only_the_drawn_sensor_actors() -> None:
     e = BatchedTwinUpdate(load_config("paper-d", [*TINY[:1], "sensors.count=12", *TINY[2:]]), 2)
     cfg = HATD3Config(**FAST, policy_delay=1, sensor_share=0.5)

@@ -27,9 +27,9 @@ def test_spaces_are_heterogeneous() -> None:
     env = TwinUpdateEnv(overrides=SMALL)
     assert env.action_space("sensor_0").shape == (1,)
     assert env.action_space("uav_1").shape == (2 + 10,)
-    assert env.observation_space("sensor_3").shape == (3 + 3 * 2,)
+    assert env.observation_space("sensor_3").shape == (4 + 3 * 2,)
     assert env.observation_space("uav_0").shape == (3 + 6 * 10,)
-    assert env.state_space.shape == (6 * 9 + 2 * 63,)
+    assert env.state_space.shape == (6 * 10 + 2 * 63,)
 
 
 def test_copy_b_of_a_batch_equals_the_single_view_with_its_seed() -> None:

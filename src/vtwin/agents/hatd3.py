@@ -134,14 +134,17 @@ class HATD3Config:
     on paper-d never learnt how the reward depends on the step weights (the measured reason
     in ``docs/reproductions/paper-d.md``)."""
     critic_embed: int = 64
-    sensor_action: Literal["bins", "load", "value"] = "load"
+    sensor_action: Literal["bins", "load", "tasks", "value"] = "tasks"
     """How the ``agents`` critic sees a sensor's action (ours). ``value``: the raw value in
     [−1, 1]. ``bins``: soft memberships of eq. (21)'s U + 1 bins
-    (:func:`~vtwin.agents.nets.soft_bins`), flat within the UAV a sensor picks. ``load``
-    (default): ``bins``, and each UAV's encoder also sees how many sensors pick it (summed
-    memberships, 1 for an even spread). On paper-d (30 k transitions, seed 0) SU-HATD3
-    evaluated at 535.7 with ``value`` and 372.2 with ``bins`` — sensors piled onto two UAVs
-    and left others idle — and at 656.4 with ``load``."""
+    (:func:`~vtwin.agents.nets.soft_bins`), flat within the UAV a sensor picks. ``load``:
+    ``bins``, and each UAV's encoder also sees how many sensors pick it (summed memberships,
+    1 for an even spread). ``tasks`` (default): ``load``, and each UAV's encoder also sees
+    the embeddings of the sensors that pick it, summed by membership — which tasks it will
+    serve next, not only how many. On paper-d (30 k transitions) SU-HATD3 evaluated at
+    535.7 with ``value`` and 372.2 with ``bins`` (seed 0: sensors piled onto two UAVs and
+    left others idle), 656.4 / 641.2 / 637.9 with ``load`` (seeds 0–2) and, once sensors
+    also observe their task's F_max, 685.0 / 729.8 / 710.5 with ``tasks``."""
     sensor_init: Literal["spread", "default"] = "spread"
     """``spread`` (ours): sensor k's actor starts at the middle of UAV (k mod U)'s bin of
     eq. (21) (its output bias; last-layer weights × 0.1), so the untrained sensors spread
@@ -200,9 +203,10 @@ class HATD3Config:
             raise ValueError(
                 f"HATD3Config.sensor_init = {self.sensor_init!r}; allowed: spread, default"
             )
-        if self.sensor_action not in ("bins", "load", "value"):
+        if self.sensor_action not in ("bins", "load", "tasks", "value"):
             raise ValueError(
-                f"HATD3Config.sensor_action = {self.sensor_action!r}; allowed: bins, load, value"
+                f"HATD3Config.sensor_action = {self.sensor_action!r}; "
+                "allowed: bins, load, tasks, value"
             )
         if not 0.0 < self.sensor_share <= 1.0:
             raise ValueError(f"HATD3Config.sensor_share = {self.sensor_share}: must be in (0, 1]")
@@ -273,7 +277,8 @@ class HATD3Agent(TorchAgent[HATD3Config]):
                 s.uav_action,
                 s.uav_slots,
                 s.uav_slot_obs,
-                chosen_by=0 if self.config.sensor_action == "load" else -1,
+                chosen_by=0 if self.config.sensor_action in ("load", "tasks") else -1,
+                chosen_pool=self.config.sensor_action == "tasks",
             ),
         ]
         self.critics = nn.ModuleList(

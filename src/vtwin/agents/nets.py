@@ -256,7 +256,9 @@ class AgentGroup:
     With ``chosen_by = i`` the bins of group ``i`` pick among this group's agents (bin 0:
     none, bin j: agent j − 1, e.g. a sensor choosing its UAV) and each agent's encoder also
     sees its load: the summed memberships of its bin over group i's agents, × n / (group i's
-    n), so an even spread reads 1."""
+    n), so an even spread reads 1. With ``chosen_pool`` as well, it also sees *what* chooses
+    it: group i's agent embeddings summed with the same weights (e.g. the tasks coming to a
+    UAV, whose worth decides what the UAV can make of its next slot)."""
 
     n: int
     obs: int
@@ -265,6 +267,7 @@ class AgentGroup:
     slot_obs: int = 0
     bins: int = 0
     chosen_by: int = -1
+    chosen_pool: bool = False
 
     def __post_init__(self) -> None:
         """Refuse sizes that do not add up."""
@@ -275,6 +278,8 @@ class AgentGroup:
             raise ValueError(f"AgentGroup with slots needs slot_obs ≥ 1: {self}")
         if self.bins < 0 or (self.bins and (self.act != 1 or self.slots)):
             raise ValueError(f"AgentGroup with bins needs one action value and no slots: {self}")
+        if self.chosen_pool and self.chosen_by < 0:
+            raise ValueError(f"AgentGroup.chosen_pool needs chosen_by ≥ 0: {self}")
 
 
 def soft_bins(action: torch.Tensor, bins: int, width: float = 0.5) -> torch.Tensor:
@@ -333,7 +338,7 @@ class GroupPoolCritic(nn.Module):
                         f"AgentGroup.chosen_by = {g.chosen_by}: needs an earlier group whose "
                         f"bins are this group's {g.n} agents + 1"
                     )
-                own_in += 1
+                own_in += 1 + (embed if g.chosen_pool else 0)
             self.own.append(mlp(max(own_in, 1), embed, encoder_hidden, nn.ReLU, nn.ReLU))
             if g.slots:
                 self.slot.append(mlp(g.slot_obs + 1, embed, encoder_hidden, nn.ReLU, nn.ReLU))
@@ -349,6 +354,7 @@ class GroupPoolCritic(nn.Module):
         s, a = x[:, : self.state_dim], x[:, self.state_dim :]
         pooled = []
         memberships: dict[int, torch.Tensor] = {}
+        embeddings: dict[int, torch.Tensor] = {}
         for i, (g, own_net, slot_net) in enumerate(
             zip(self.groups, self.own, self.slot, strict=True)
         ):
@@ -362,7 +368,11 @@ class GroupPoolCritic(nn.Module):
             parts = [obs[..., :cut_o], own_act]
             if g.chosen_by >= 0:
                 chosen = memberships[g.chosen_by]  # [N, n_chooser, n + 1]
-                parts.append(chosen[..., 1:].sum(dim=1)[..., None] * (g.n / chosen.shape[1]))
+                scale = g.n / chosen.shape[1]
+                parts.append(chosen[..., 1:].sum(dim=1)[..., None] * scale)
+                if g.chosen_pool:  # [N, n, embed]: the choosers' embeddings, by membership
+                    pool = torch.einsum("nkj,nke->nje", chosen[..., 1:], embeddings[g.chosen_by])
+                    parts.append(pool * scale)
             own = torch.cat(parts, dim=-1)
             if own.shape[-1] == 0:
                 own = torch.zeros(n, g.n, 1, dtype=x.dtype, device=x.device)
@@ -372,6 +382,7 @@ class GroupPoolCritic(nn.Module):
                 pair = torch.cat([blocks, acts[..., cut_a:, None]], dim=-1)
                 used = blocks[..., :1]  # the block's first column: 1 when the slot is used
                 h = h + (slot_net(pair) * used).sum(dim=2)
+            embeddings[i] = h
             pooled.append(h.mean(dim=1))
         out: torch.Tensor = self.head(torch.cat(pooled, dim=-1))
         return out

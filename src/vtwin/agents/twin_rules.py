@@ -1,6 +1,6 @@
 """Paper D's non-learning references for the heterogeneous env: a rule and random acting.
 
-Both read only the observation dict (``"sensor"`` ``[B, K, 3 + 3U]``, ``"uav"``
+Both read only the observation dict (``"sensor"`` ``[B, K, 4 + 3U]``, ``"uav"``
 ``[B, U, 3 + 6 K_max]``, layouts in :mod:`vtwin.envs.twin_update`) and return the env's
 action dict, like the learners of :mod:`vtwin.agents.hatd3`.
 """
@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vtwin.agents.heuristics import SeededHeuristic
+from vtwin.envs.twin_update import SENSOR_FEATURES
 
 __all__ = ["RandomTwinUpdate", "TwinUpdateGreedy", "TwinUpdateRule"]
 
@@ -61,7 +62,7 @@ class TwinUpdateRule(SeededHeuristic):
         B, K, _ = sensor_obs.shape
         U = uav_obs.shape[1]
         own = sensor_obs[..., 1:3]  # [B, K, 2]
-        uavs = sensor_obs[..., 3:].reshape(B, K, U, 3)[..., :2]  # [B, K, U, 2]
+        uavs = sensor_obs[..., SENSOR_FEATURES:].reshape(B, K, U, 3)[..., :2]  # [B, K, U, 2]
         dist = np.linalg.norm(uavs - own[:, :, None], axis=-1)  # [B, K, U]
         room = self.uav_action - 2  # K_max
         taken = np.zeros((B, U), dtype=np.int64)

@@ -93,9 +93,12 @@ REWARD_TERMS: dict[str, type] = {
     "c5_border": float,
 }
 """Per-slot terms ``[B, 1]`` (one global value per copy) the env hands its reward."""
-SENSOR_FEATURES = 3
-"""Sensor observation: z_max / z_max's upper bound, own x / W, own y / H; then per UAV its
-x / W, y / H and compute f_u / f_u's upper bound."""
+SENSOR_FEATURES = 4
+"""Sensor observation: z_max / z_max's upper bound, own x / W, own y / H, F_max / F_max's
+upper bound; then per UAV its x / W, y / H and compute f_u / f_u's upper bound. F_max is
+ours, as in the UAV's queue: a task's worth per step is F_max / (z_max − z_min), and without
+it neither the sensor nor a centralised critic can tell which UAV its task is worth most on
+(measured in ``docs/reproductions/paper-d.md``)."""
 UAV_OWN = 3
 """UAV observation: own x / W, y / H, f_u / f_u's upper bound; then per queue slot
 (K_max of them) present (0/1), the sensor's x / W, y / H, D_k / D_max, z_max / z_max's bound
@@ -126,7 +129,7 @@ class BatchedTwinUpdate:
     ``reset(seed)`` → (observation dict, info); ``step(actions)`` with ``actions =
     {"sensor": [B, K] in [−1, 1], "uav": [B, U, 2 + K_max] in [−1, 1]}`` → (observation,
     reward ``[B, 1]``, terminated ``[B]``, truncated ``[B]``, info). Observation dict:
-    ``"sensor"`` ``[B, K, 3 + 3U]``, ``"uav"`` ``[B, U, 3 + 6 K_max]`` (layouts in
+    ``"sensor"`` ``[B, K, 4 + 3U]``, ``"uav"`` ``[B, U, 3 + 6 K_max]`` (layouts in
     :data:`SENSOR_FEATURES`, :data:`UAV_OWN`) and ``"state"`` (both flattened, for
     centralised critics). UAV action: heading (−1 → −π, 1 → π), speed (−1 → v_min, 1 →
     v_max), then K_max weights ((a + 1) / 2 ∈ [0, 1]) for its queue slots.
@@ -414,6 +417,7 @@ class BatchedTwinUpdate:
             [
                 (self.task_zmax[:, t] / z_hi)[..., None],
                 self.sensor_xy / area,
+                (self.task_fmax[:, t] / self.f_max_range[1])[..., None],
                 np.broadcast_to(uav_feats.reshape(B, 1, 3 * U), (B, K, 3 * U)),
             ],
             axis=-1,
@@ -476,10 +480,11 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
     1 → v_max), then one weight per queue slot (eq. (18)).
 
     ## Observation space
-    Sensor: ``Box(0, 1, (3 + 3U,))`` — its task's z_max, its position, every UAV's position
-    and compute. UAV: ``Box(0, 1, (3 + 6 K_max,))`` — its position and compute, then per queue
-    slot: present, the sensor's position, D_k, z_max, F_max (all scaled to [0, 1]). ``state()``:
-    every observation flattened (centralised critics).
+    Sensor: ``Box(0, 1, (4 + 3U,))`` — its task's z_max, its position, its task's F_max
+    (ours), every UAV's position and compute. UAV: ``Box(0, 1, (3 + 6 K_max,))`` — its
+    position and compute, then per queue slot: present, the sensor's position, D_k, z_max,
+    F_max (all scaled to [0, 1]). ``state()``: every observation flattened (centralised
+    critics).
 
     ## Rewards
     Every agent gets the slot's global reward: ``paper-d`` (eqs. (19)–(20)), the system
@@ -500,7 +505,8 @@ class TwinUpdateEnv(SingleCopyParallelEnv[np.ndarray, np.ndarray]):
     ``reward`` (a user reward callable; default the preset's ``reward``).
 
     ## Version history
-    * v0: first version (SPEC §D, issue 19).
+    * v0: first version (SPEC §D, issue 19); before any release, sensors also observe their
+      task's F_max (4 + 3U columns, was 3 + 3U).
     """
 
     metadata = {  # noqa: RUF012 (pettingzoo convention)
