@@ -13,7 +13,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vtwin.agents.heuristics import SeededHeuristic
-from vtwin.envs.twin_update import SENSOR_FEATURES
 
 __all__ = ["RandomTwinUpdate", "TwinUpdateGreedy", "TwinUpdateRule"]
 
@@ -62,7 +61,8 @@ class TwinUpdateRule(SeededHeuristic):
         B, K, _ = sensor_obs.shape
         U = uav_obs.shape[1]
         own = sensor_obs[..., 1:3]  # [B, K, 2]
-        uavs = sensor_obs[..., SENSOR_FEATURES:].reshape(B, K, U, 3)[..., :2]  # [B, K, U, 2]
+        first = sensor_obs.shape[-1] - 3 * U  # the sensor's own columns, then 3 per UAV
+        uavs = sensor_obs[..., first:].reshape(B, K, U, 3)[..., :2]  # [B, K, U, 2]
         dist = np.linalg.norm(uavs - own[:, :, None], axis=-1)  # [B, K, U]
         room = self.uav_action - 2  # K_max
         taken = np.zeros((B, U), dtype=np.int64)
