@@ -9,7 +9,8 @@ all sensors drifted to the same UAV in our runs: their outputs move together). C
 centralised over the global state and the **joint action of every agent in its own size**
 — ``K + U (2 + K_max)`` columns, nothing padded. By default they are built from the agents
 (:class:`~vtwin.agents.nets.GroupPoolCritic`): each sensor's action enters as its soft choice
-of UAV and each UAV sees how many sensors chose it (``critic``, ``sensor_action``).
+of UAV and each UAV sees how many sensors chose it and, summed by those choices, the
+sensors' embeddings — which tasks it will serve (``critic``, ``sensor_action``).
 
 One update (CleanRL's TD3, written out):
 
