@@ -6,6 +6,8 @@ every case with the stored value, so a refactor that changes one bit of an env's
 of an agent's weights after a short run fails. Floating-point results are bit-exact only on
 the same platform (numpy and torch builds and the SIMD kernels they pick on this CPU); the
 stored file records the platform and the test skips, naming the difference, elsewhere.
+On an AVX-512 machine, ``ATEN_CPU_CAPABILITY=avx2 NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL``
+selects the AVX2 kernels of the stored platform (checked: every stored digest is reproduced).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """MAPPO and DM-MAPPO for paper B's batched multi-agent routing env (one readable module).
 
 Each vehicle is an agent that picks one of ``M`` servers from its local observation o_v
-(paper B eq. (19)). The actors are decentralised — one actor shared by all vehicles with the
-vehicle's one-hot index appended (``share_actor``, the default), or one actor per vehicle —
-and the critic is centralised: V(s, v) from the global state s and the vehicle's one-hot
+(paper B eq. (19)). The actors are decentralised — one actor per vehicle, θ_v as in paper B's
+Algorithm 1 (the default), or one actor shared by all vehicles with the vehicle's one-hot
+index appended (``share_actor``, MAPPO's usual parameter sharing) — and the critic is centralised: V(s, v) from the global state s and the vehicle's one-hot
 (Yu et al. 2022, "The surprising effectiveness of PPO in cooperative multi-agent games").
 
 Training is PPO (paper B eqs. (28)–(33)): the clipped surrogate on GAE advantages
@@ -86,8 +86,13 @@ class MAPPOConfig(ClippedPPOConfig):
     """Env slots (of all copies) per update; a rollout may span episode ends (GAE cuts there)."""
     use_mask: bool = True
     """True: DM-MAPPO (dynamic mask, paper B eqs. (23)–(24)); False: MAPPO."""
-    share_actor: bool = True
-    """One actor for all vehicles with a vehicle one-hot appended; False: one actor each."""
+    share_actor: bool = False
+    """False: one actor per vehicle (θ_v, paper B Algorithm 1); True: one actor for all
+    vehicles with a vehicle one-hot appended (MAPPO's parameter sharing). Paper B's argmax
+    evaluation needs the former: on ``paper-b-city`` at 40 MB the shared actor's argmax piled
+    vehicles onto the same servers on two seeds of three (test reward 0.398 / 0.074 / −0.110,
+    sampled actions 0.49 / 0.46 on seeds 1 and 2), one actor each scored 0.411 / 0.357 /
+    0.406, and 60 MB was level (issue 15, ``docs/reproductions/paper-b.md``)."""
     lr_anneal_steps: int = 0
     """Agent-steps (slots × copies × vehicles, as the training budget counts them) over which
     both learning rates fall linearly to 0, MAPPO's linear decay (Yu et al. 2022); set it to
