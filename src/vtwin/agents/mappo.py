@@ -3,8 +3,9 @@
 Each vehicle is an agent that picks one of ``M`` servers from its local observation o_v
 (paper B eq. (19)). The actors are decentralised — one actor per vehicle, θ_v as in paper B's
 Algorithm 1 (the default), or one actor shared by all vehicles with the vehicle's one-hot
-index appended (``share_actor``, MAPPO's usual parameter sharing) — and the critic is centralised: V(s, v) from the global state s and the vehicle's one-hot
-(Yu et al. 2022, "The surprising effectiveness of PPO in cooperative multi-agent games").
+index appended (``share_actor``, MAPPO's usual parameter sharing) — and the critic is
+centralised: V(s, v) from the global state s and the vehicle's one-hot (Yu et al. 2022,
+"The surprising effectiveness of PPO in cooperative multi-agent games").
 
 Training is PPO (paper B eqs. (28)–(33)): the clipped surrogate on GAE advantages
 (:func:`vtwin.agents.buffers.compute_gae`; paper B's eq. (29)–(30) advantage Q − E[Q] is
