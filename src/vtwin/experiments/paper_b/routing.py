@@ -349,11 +349,14 @@ _SWEEP_QUICK = {**_QUICK, "seeds": 1, "sweep_stride": 2}
 _NOTES = """\
 Settings are ours where paper B gives none: MAPPO learning rates 1e-3 decaying linearly
 to 0 over the budget, discount γ = 0.5 (measured: 0.99 made DM-MAPPO's full-budget result
-depend on the seed), MASAC's SAC defaults, 8 (quick) or 16 (full) parallel env copies,
-evaluation by argmax on copies whose seeds no training run used. The reward's z-scores use
-fixed reference statistics (a random policy's latency and load on the same config), so test
-rewards compare across methods; the paper normalises "in the time dimension" without saying
-over what. Background loads are synthetic traffic flows × 2 MB per vehicle; the forecaster
+depend on the seed), one actor per vehicle as paper B's θ_v (measured: a shared actor's
+argmax piled vehicles onto the same servers at 40 MB), MASAC's SAC defaults, 8 (quick) or
+16 (full) parallel env copies, evaluation by argmax on copies whose seeds no training run
+used. The reward's z-scores use fixed reference statistics (a random policy's latency and
+load on the same config), so test rewards compare across methods; the paper normalises "in
+the time dimension" without saying over what. Eq. (22)'s weights are 1 (the paper gives
+none): a failed slot's short latency then outweighs its cost, and unmasked learners profit
+from failing. Background loads are synthetic traffic flows × 2 MB per vehicle; the forecaster
 of "with prediction" methods is an LSTM-Transformer trained on other days of the same kind
 of traffic. Measured numbers and discussion: `docs/reproductions/paper-b.md`."""
 
