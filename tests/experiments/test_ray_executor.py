@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -214,6 +215,9 @@ def test_ctrl_c_cancels_the_runs_in_flight() -> None:
         for seed in range(2)
     ]
     done: list[str] = []
+    # interrupt_main does nothing while SIGINT is ignored or at SIG_DFL, as an earlier test
+    # in the same xdist worker may leave it: give it Python's own handler for this test
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(2.0, _thread.interrupt_main)
     start = time.monotonic()
     timer.start()
@@ -222,6 +226,7 @@ def test_ctrl_c_cancels_the_runs_in_flight() -> None:
             RayExecutor(2).run("toy_experiments:run_toy", specs, lambda s, o: done.append(s.run_id))
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, handler)
     assert time.monotonic() - start < 15 and done == []
     deadline = time.monotonic() + 20
     while ray.available_resources().get("CPU", 0.0) < 2 and time.monotonic() < deadline:
