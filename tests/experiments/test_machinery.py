@@ -241,3 +241,46 @@ def test_a_group_name_reproduces_each_member(tmp_path: Path) -> None:
         assert result.exit_code == 2 and "Did you mean 'toy-pair'?" in result.stderr
     finally:
         registry._GROUPS.pop("toy-pair", None)
+
+
+def test_overrides_reach_every_run_and_the_report_and_never_replace_other_runs(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    rep = reproduce("toy-flat", quick=True, out=tmp_path, progress=False, overrides=["slot_s=2"])
+    assert rep.ok and rep.overrides == ("slot_s=2",)
+    exp_dir = tmp_path / "toy-flat"
+    stored = yaml.safe_load((exp_dir / rep.runs[0][0].run_id / "config.yaml").read_text())
+    assert stored["overrides"] == ["slot_s=2"]
+    text = (exp_dir / "REPORT.md").read_text()
+    assert "- overrides: `slot_s=2`" in text and "--set slot_s=2" in text
+    before = {p.name: p.stat().st_mtime_ns for p in exp_dir.glob("quick__*")}
+    with pytest.raises(ValueError, match=r"holds a run with overrides \[slot_s=2\], not \[none\]"):
+        reproduce("toy-flat", quick=True, out=tmp_path, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in exp_dir.glob("quick__*")} == before
+    again = reproduce("toy-flat", quick=True, out=tmp_path, progress=False, overrides=["slot_s=2"])
+    assert len(again.reused) == len(again.runs) == 6  # the same variant resumes
+
+    app = Typer()
+    register_cli(app)
+    result = CliRunner().invoke(
+        app, ["reproduce", "toy-flat", "--quick", "--set", "slot_s=x", "--out", str(tmp_path / "b")]
+    )
+    assert result.exit_code == 2 and "slot_s = 'x'" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "b").exists()
+    result = CliRunner().invoke(
+        app,
+        [
+            "reproduce",
+            "toy-flat",
+            "--quick",
+            "--no-progress",
+            "-s",
+            "slot_s=2",
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "--set slot_s=2" in (tmp_path / "c" / "toy-flat" / "REPORT.md").read_text()

@@ -55,6 +55,43 @@ def test_seeds_and_method_subset() -> None:
         expand(toys.TOY_FLAT, quick=True, seeds=0)
 
 
+def test_user_overrides_go_after_the_experiments_and_before_the_sweep() -> None:
+    specs = expand(toys.TOY, quick=True, overrides=(" reward.weights.overload=2 ",))
+    assert specs[2].overrides == ("reward.weights.overload=2", "vehicles.count=2")
+    plain = expand(toys.TOY, quick=True)
+    assert specs[2].run_id == plain[2].run_id  # same folder name ...
+    assert specs[2].fingerprint() != plain[2].fingerprint()  # ... but not the same run
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("vehicles.count",), "must look like key.sub=value"),
+        (("=3",), "must look like key.sub=value"),
+        (("slot_s=1", "slot_s=2"), "override slot_s is given twice"),
+        (("vehicles.count=5",), "vehicles.count is what experiment toy sweeps"),
+        (("vehicles.cuont=5",), "cuont: unknown key"),
+        (("slot_s=soon",), "slot_s = 'soon'"),
+    ],
+)
+def test_bad_user_overrides_are_refused_naming_them(
+    overrides: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        expand(toys.TOY, quick=True, overrides=overrides)
+
+
+def test_overrides_are_refused_where_the_runs_read_no_config() -> None:
+    from vtwin.experiments.registry import get_experiment
+
+    table2 = get_experiment("paper-b-table2")
+    assert not table2.reads_config
+    with pytest.raises(ValueError, match="does not read a config"):
+        expand(table2, quick=True, overrides=("slot_s=2",))
+    budget_sweep = expand(toys.TOY_SLOW, quick=True, overrides=("vehicles.count=3",))
+    assert budget_sweep[0].overrides == ("vehicles.count=3",)  # a budget sweep sets no key
+
+
 def test_budget_sweep_sets_budget_not_config() -> None:
     specs = expand(toys.TOY_SLOW, quick=True)
     assert [s.budget["steps"] for s in specs] == [2, 3, 4, 5, 2, 3, 4, 5]

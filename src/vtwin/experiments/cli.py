@@ -83,6 +83,16 @@ def reproduce_command(
             "default: a private Ray instance on this machine."
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            help="Override a config value in every run, e.g. --set reward.weights.failure=3 "
+            "(repeatable; give the variant its own --out).",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run (or resume) a paper experiment; write figures, REPORT.md and REPORT.html under
@@ -93,6 +103,7 @@ def reproduce_command(
         get_experiment,
         resolve_methods,
     )
+    from vtwin.experiments.spec import check_overrides
 
     requested = [m for m in (methods or "").split(",") if m.strip()] or None
     try:
@@ -101,6 +112,7 @@ def reproduce_command(
             _fail(f"--methods applies to one experiment; '{name}' runs {', '.join(names)}")
         for member in names:
             resolve_methods(get_experiment(member), requested)
+            check_overrides(get_experiment(member), set_ or ())
         executor = make_executor(backend, workers, address)
     except ValueError as exc:  # unknown names or backend, more --workers than cores allow
         _fail(str(exc))
@@ -111,6 +123,7 @@ def reproduce_command(
         "out": out,
         "workers": workers or 1,
         "methods": requested,
+        "overrides": tuple(set_ or ()),
         "progress": progress,
         "executor": executor,
         "backend": backend,  # recorded in the reports (the executor already runs it)

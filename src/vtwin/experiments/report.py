@@ -14,6 +14,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import shlex
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class ReproductionReport:
     claims: list[ClaimResult] = field(default_factory=list)
     workers: int = 1
     backend: str = "local"
+    overrides: tuple[str, ...] = ()
+    """The user's config overrides (``--set``), applied after the experiment's own."""
     created: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
@@ -213,7 +216,7 @@ def _command(report: ReproductionReport) -> str:
     parts = ["vtwin reproduce", report.experiment.name]
     if report.quick:
         parts.append("--quick")
-    if report.seeds != report.experiment.seeds:
+    if report.seeds != report.experiment.budgets[report.mode].get("seeds", report.experiment.seeds):
         parts.append(f"--seeds {report.seeds}")
     if report.methods != report.experiment.methods:
         parts.append(f"--methods {','.join(report.methods)}")
@@ -221,6 +224,7 @@ def _command(report: ReproductionReport) -> str:
         parts.append(f"--backend {report.backend}")
     if report.workers != 1:
         parts.append(f"--workers {report.workers}")
+    parts += [f"--set {shlex.quote(o)}" for o in report.overrides]
     return " ".join(parts)
 
 
@@ -252,8 +256,8 @@ def run_settings(report: ReproductionReport) -> list[tuple[str, str]]:
         values = ", ".join(str(v) for v in exp.sweep.values)
         rows.append(("sweep", f"{exp.sweep.label} ({exp.sweep.key}) over {values}"))
     rows.append(("seeds", f"{report.seeds} (0–{report.seeds - 1})"))
-    if exp.overrides:
-        rows.append(("overrides", ", ".join(exp.overrides)))
+    if exp.overrides or report.overrides:
+        rows.append(("overrides", ", ".join([*exp.overrides, *report.overrides])))
     rows += [
         (
             "runs",
@@ -287,8 +291,9 @@ def render_markdown(report: ReproductionReport) -> str:
     lines += [
         f"- seeds: {report.seeds} (0–{report.seeds - 1})",
     ]
-    if exp.overrides:
-        lines.append(f"- overrides: {', '.join(f'`{o}`' for o in exp.overrides)}")
+    if exp.overrides or report.overrides:
+        given = ", ".join(f"`{o}`" for o in [*exp.overrides, *report.overrides])
+        lines.append(f"- overrides: {given}")
     lines += [
         f"- runs: {report.total} in all; {report.new} run now, {len(report.reused)} reused "
         f"from an earlier invocation, {len(report.failed)} failed",

@@ -37,7 +37,7 @@ from vtwin.experiments.report import (
     render_markdown,
     write_text_atomic,
 )
-from vtwin.experiments.spec import RunResult, RunSpec, expand
+from vtwin.experiments.spec import RunResult, RunSpec, check_overrides, expand
 from vtwin.experiments.store import RunStore, StoreError
 
 __all__ = ["FAILED_DIR", "FIGURES_DIR", "REPORT_FILE", "reproduce"]
@@ -55,6 +55,7 @@ def reproduce(
     out: Path | str = Path("runs"),
     workers: int = 1,
     methods: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
     progress: bool = True,
     backend: str = "local",
     executor: Executor | None = None,
@@ -65,11 +66,15 @@ def reproduce(
 
     Runs already complete under ``out`` are reused; a failing run is reported and the others
     go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
+    ``overrides`` (dotted ``key=value``) change every run's config, e.g. a reward weight;
+    runs stored under ``out`` with other overrides are run again and replaced, so give such
+    a variant its own ``out``.
     """
     experiment = get_experiment(name)
     chosen = resolve_methods(experiment, methods)
-    specs = expand(experiment, quick=quick, seeds=seeds, methods=chosen)
-    n_seeds = experiment.seeds if seeds is None else seeds
+    overrides = check_overrides(experiment, overrides)
+    specs = expand(experiment, quick=quick, seeds=seeds, methods=chosen, overrides=overrides)
+    n_seeds = len({s.seed for s in specs})
     runner = executor if executor is not None else make_executor(backend, workers)
     console = console if console is not None else Console(stderr=True)
 
@@ -81,6 +86,7 @@ def reproduce(
     failed_dir = exp_dir / FAILED_DIR
     shutil.rmtree(failed_dir, ignore_errors=True)
 
+    _refuse_other_overrides(store, specs)
     reused = tuple(s.run_id for s in specs if store.is_complete(s))
     reused_set = set(reused)
     todo = [s for s in specs if s.run_id not in reused_set]
@@ -158,6 +164,7 @@ def reproduce(
         failed=failed,
         workers=workers,
         backend=backend,
+        overrides=overrides,
     )
     figures_dir = exp_dir / FIGURES_DIR
     for figure in experiment.figures:
@@ -170,3 +177,19 @@ def reproduce(
     write_html_report(report)
     write_index(report.index_path.parent)
     return report
+
+
+def _refuse_other_overrides(store: RunStore, specs: Sequence[RunSpec]) -> None:
+    """Stop before a run stored with other config overrides (another ``--set``) is replaced:
+    such a variant belongs in its own output folder."""
+    for spec in specs:
+        stored = store.stored_spec(spec)
+        if stored is None or "overrides" not in stored:
+            continue
+        if list(stored["overrides"] or []) != list(spec.overrides):
+            theirs = ", ".join(stored["overrides"] or []) or "none"
+            ours = ", ".join(spec.overrides) or "none"
+            raise ValueError(
+                f"{store.run_dir(spec)} holds a run with overrides [{theirs}], not [{ours}]; "
+                "give this variant another --out (or delete that folder)"
+            )

@@ -237,6 +237,9 @@ class Experiment:
     overrides: tuple[str, ...] = ()
     notes: str = ""
     """Markdown shown under the claims in REPORT.md: set-up choices, known disagreements."""
+    reads_config: bool = True
+    """False when the runs ignore the preset (e.g. forecasters trained on datasets), so
+    that user overrides are refused instead of silently doing nothing."""
 
     def __post_init__(self) -> None:
         _check_name("experiment name", self.name)
@@ -431,14 +434,49 @@ class RunResult:
 # --------------------------------------------------------------------------------------------
 
 
+def check_overrides(experiment: Experiment, overrides: Sequence[str]) -> tuple[str, ...]:
+    """User overrides for every run of ``experiment``, checked: each ``key=value``, no key
+    twice, not the sweep's key, and the preset with them a valid config (else a one-line
+    :class:`ValueError` naming the override)."""
+    from vtwin.config import load_config
+
+    items = tuple(str(o).strip() for o in overrides)
+    if items and not experiment.reads_config:
+        raise ValueError(
+            f"experiment {experiment.name} does not read a config, so overrides "
+            f"({', '.join(items)}) would change nothing"
+        )
+    keys: list[str] = []
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if "=" not in item or not key:
+            raise ValueError(f"override {item!r} must look like key.sub=value")
+        if key in keys:
+            raise ValueError(f"override {key} is given twice")
+        sweep = experiment.sweep
+        if sweep is not None and not sweep.is_budget and key == sweep.key:
+            raise ValueError(
+                f"override {item!r}: {key} is what experiment {experiment.name} sweeps "
+                f"({sweep.label}); pick another experiment or key"
+            )
+        keys.append(key)
+    if items:
+        load_config(experiment.preset, [*experiment.overrides, *items])  # ConfigError names it
+    return items
+
+
 def expand(
     experiment: Experiment,
     *,
     quick: bool,
     seeds: int | None = None,
     methods: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
 ) -> list[RunSpec]:
     """One :class:`RunSpec` per (method, sweep value, seed), in that nesting order.
+
+    ``overrides`` (dotted ``key=value``, e.g. ``reward.weights.failure=3``) apply to every
+    run after the experiment's own overrides; they may not set the sweep's key.
 
     The number of seeds is ``seeds`` when given, else the budget's ``seeds`` entry when it
     has one (e.g. fewer seeds for ``--quick``), else the experiment's ``seeds``. A budget's
@@ -455,17 +493,18 @@ def expand(
     if stride < 1:
         raise ValueError(f"experiment {experiment.name}: budgets.{mode}.sweep_stride must be ≥ 1")
     values: tuple[SweepScalar | None, ...] = (None,) if sweep is None else sweep.values[::stride]
+    extra = check_overrides(experiment, overrides)
     specs: list[RunSpec] = []
     for method in chosen:
         for value in values:
             budget = dict(experiment.budgets[mode])
-            overrides = list(experiment.overrides)
+            run_overrides = [*experiment.overrides, *extra]
             if sweep is not None:
                 if sweep.is_budget:
                     budget_key = sweep.key.removeprefix(BUDGET_SWEEP_PREFIX)
                     budget[budget_key] = value  # type: ignore[assignment]
                 else:
-                    overrides.append(f"{sweep.key}={json.dumps(value)}")
+                    run_overrides.append(f"{sweep.key}={json.dumps(value)}")
             for seed in range(n_seeds):
                 specs.append(
                     RunSpec(
@@ -474,7 +513,7 @@ def expand(
                         seed=seed,
                         sweep_value=value,
                         budget=budget,
-                        overrides=tuple(overrides),
+                        overrides=tuple(run_overrides),
                         preset=experiment.preset,
                         sweep_key=None if sweep is None else sweep.key,
                         mode=mode,

@@ -325,6 +325,7 @@ register(
         methods=METHODS,
         run=f"{_HERE}:run_model",
         seeds=3,
+        reads_config=False,  # datasets and budget only
         sweep=Sweep("budget.dataset", _DATASETS, "dataset"),
         budgets={"quick": _QUICK, "full": _FULL},
         figures=(
