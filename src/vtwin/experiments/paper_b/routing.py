@@ -356,7 +356,8 @@ used. The reward's z-scores use fixed reference statistics (a random policy's la
 load on the same config), so test rewards compare across methods; the paper normalises "in
 the time dimension" without saying over what. Eq. (22)'s weights are 1 (the paper gives
 none): a failed slot's short latency then outweighs its cost, and unmasked learners profit
-from failing. Background loads are synthetic traffic flows × 2 MB per vehicle; the forecaster
+from failing (`--set reward.weights.failure=3` makes failing lose; measured in the notes).
+Background loads are synthetic traffic flows × 2 MB per vehicle; the forecaster
 of "with prediction" methods is an LSTM-Transformer trained on other days of the same kind
 of traffic. Measured numbers and discussion: `docs/reproductions/paper-b.md`."""
 
