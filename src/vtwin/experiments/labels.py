@@ -29,6 +29,7 @@ METHOD_LABELS: Mapping[str, str] = MappingProxyType(
         "ppo": "PPO",
         "ppo_uav": "PPO + UAV",
         "random_uav": "Random + UAV",
+        "greedy_uav": "Greedy + UAV",
         "durp": "DURP",
         "greedy": "Greedy",
         "random_walk": "Random walk",

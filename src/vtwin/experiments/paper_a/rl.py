@@ -4,11 +4,13 @@
 and runs a random policy (with the UAVs, like the agents it is compared with) on the
 ``paper-a`` world, and plots their reward per slot over training.
 ``paper-a-gpu`` (Fig. 4) repeats the training for RSU computing capabilities of 40–80 GHz and
-plots the average latency of each trained policy.
+plots the average latency of each trained policy, beside the one-slot greedy rule
+(``greedy_uav``, the reference a learner must approach; no training).
 
 A method name is ``<algo>`` or ``<algo>_uav``: ``dsac`` is paper A's diffusion agent, ``ppo``
-its PPO baseline, ``random`` picks uniformly; ``_uav`` keeps the preset's UAVs (DURP moves
-them), no suffix sets ``servers.uav.count = 0``.
+its PPO baseline, ``random`` picks uniformly, ``greedy`` takes the action with the lowest
+latency in the current slot (:meth:`BatchedPreMigration.greedy_actions`); ``_uav`` keeps the
+preset's UAVs (DURP moves them), no suffix sets ``servers.uav.count = 0``.
 
 Each run trains on episodes of ``budget['train_slots']`` slots in ``budget['batch']``
 parallel env copies for ``budget['steps']`` agent transitions (every method gets the same
@@ -44,7 +46,7 @@ from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec
 # module for every `vtwin experiments …` / `vtwin reproduce …` call.
 
 METHODS = ("dsac_uav", "dsac", "ppo_uav", "ppo", "random_uav")
-GPU_METHODS = ("dsac_uav", "dsac", "ppo_uav", "random_uav")
+GPU_METHODS = ("dsac_uav", "dsac", "ppo_uav", "random_uav", "greedy_uav")
 GPU_GHZ = (40.0, 50.0, 60.0, 70.0, 80.0)
 
 DSAC_PARAMS: dict[str, Any] = {
@@ -126,8 +128,10 @@ _CURVE_POINTS = 60  # metrics rows kept per run for the curve figure
 
 def _parse(method: str) -> tuple[str, bool]:
     algo, _, suffix = method.partition("_")
-    if algo not in ("dsac", "ppo", "random") or suffix not in ("", "uav"):
-        raise ValueError(f"method '{method}': expected dsac|ppo|random, optionally with _uav")
+    if algo not in ("dsac", "ppo", "random", "greedy") or suffix not in ("", "uav"):
+        raise ValueError(
+            f"method '{method}': expected dsac|ppo|random|greedy, optionally with _uav"
+        )
     return algo, suffix == "uav"
 
 
@@ -141,6 +145,8 @@ def run_agent(spec: RunSpec) -> RunResult:
     overrides = list(spec.overrides) + ([] if uav else ["servers.uav.count=0"])
     train_cfg = load_config(spec.preset, [*overrides, f"horizon_slots={int(b['train_slots'])}"])
     eval_cfg = load_config(spec.preset, [*overrides, f"horizon_slots={int(b['eval_slots'])}"])
+    if algo == "greedy":
+        return _run_greedy(eval_cfg, int(b["eval_batch"]))
     params: dict[str, Any] = {}
     if algo == "dsac":
         params = {
@@ -187,6 +193,32 @@ def run_agent(spec: RunSpec) -> RunResult:
     return RunResult(metrics=metrics, summary=summary)
 
 
+class _Greedy:
+    """The env's one-slot greedy rule as an evaluation policy (it reads the env, not ``obs``)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def act(self, obs: Any, /, *, deterministic: bool = True) -> Any:
+        """The action with the lowest latency this slot, per copy."""
+        return self.env.greedy_actions()
+
+
+def _run_greedy(eval_cfg: Any, copies: int) -> RunResult:
+    """Evaluate the one-slot greedy rule on the evaluation copies (nothing to train)."""
+    from vtwin.training import evaluate_policy, make_env
+
+    env = make_env(eval_cfg, copies)
+    result = evaluate_policy(_Greedy(env), env, _EVAL_SEED, deterministic=True)
+    summary = {
+        "reward_per_slot": result["reward_per_slot"],
+        "latency_s": result["latency_s"],
+        "train_minutes": 0.0,
+    }
+    metrics = pd.DataFrame({"step": [0], "reward_per_slot": [result["reward_per_slot"]]})
+    return RunResult(metrics=metrics, summary=summary)
+
+
 # ---------------------------------------------------------------------------- claims
 def claim_dsac_vs_baselines(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 3: diffusion+UAV beats PPO+UAV (19 %) and random (34 %) in reward."""
@@ -224,7 +256,9 @@ def claim_dsac_beats_ppo_curve(table: pd.DataFrame) -> tuple[str, bool | None]:
 
 
 def claim_gpu_latency(table: pd.DataFrame) -> tuple[str, bool | None]:
-    """Fig. 4: diffusion+UAV has the lowest latency at every RSU GPU capability."""
+    """Fig. 4: diffusion+UAV has the lowest latency at every RSU GPU capability (among the
+    paper's methods: the greedy reference is ours)."""
+    table = table[~table["method"].str.startswith("greedy")]
 
     def describe(ghz: float, best: str, lat: dict[str, float]) -> str:
         return f"{ghz:g} GHz: best {best} ({lat[best]:.2f} s; dsac_uav {lat['dsac_uav']:.2f} s)"
