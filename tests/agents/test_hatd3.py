@@ -404,3 +404,44 @@ def test_sensor_share_moves_only_the_drawn_sensor_actors() -> None:
     assert 0 < int(moved.sum()) < 12  # some sensors moved, not all
     with pytest.raises(ValueError, match="sensor_share"):
         HATD3Config(sensor_share=0.0)
+
+
+def test_slot_actor_weights_a_task_by_what_it_is_not_where_it_sits() -> None:
+    from vtwin.agents.nets import SlotActor
+
+    torch.manual_seed(0)
+    own, slots, slot_obs = 3, 4, 2
+    net = SlotActor(2, own + slots * slot_obs, 2 + slots, slots, slot_obs, (8,), torch.nn.Tanh)
+    x = torch.randn(5, 2, own + slots * slot_obs)
+    out = net(x)
+    assert out.shape == (5, 2, 2 + slots) and out.abs().max() < 1
+    perm = [2, 0, 3, 1]
+    blocks = x[..., own:].unflatten(-1, (slots, slot_obs))
+    moved = torch.cat([x[..., :own], blocks[..., perm, :].flatten(-2)], dim=-1)
+    torch.testing.assert_close(net(moved)[..., 2:], out[..., 2:][..., perm])
+    same = x.clone()
+    same[:, 1] = x[:, 0]  # two UAVs with the same observation weight their tasks alike
+    torch.testing.assert_close(net(same)[:, 1, 2:], net(same)[:, 0, 2:])
+    with pytest.raises(ValueError, match="SlotActor needs"):
+        SlotActor(2, 8, 4, slots, slot_obs)  # no own columns left
+
+
+def test_the_slot_uav_actor_is_an_option_that_learns_and_round_trips() -> None:
+    from vtwin.agents.nets import SlotActor
+
+    e = env()
+    config = HATD3Config(**FAST, uav_actor="slots")
+    agent = HATD3Agent(agent_sizes(e), config, seed=1)
+    assert isinstance(agent.actors["uav"], SlotActor)
+    obs, _ = e.reset(0)
+    before = agent.act(obs, deterministic=True)["uav"]
+    assert before.shape == (2, 2, 5)
+    agent.learn(filled(agent, e), np.random.default_rng(0))
+    assert not np.array_equal(agent.act(obs, deterministic=True)["uav"], before)
+    clone = HATD3Agent(agent_sizes(e), config, seed=99)
+    clone.restore(agent.checkpoint())
+    np.testing.assert_array_equal(
+        clone.act(obs, deterministic=True)["uav"], agent.act(obs, deterministic=True)["uav"]
+    )
+    with pytest.raises(ValueError, match="uav_actor = 'cnn'"):
+        HATD3Config(uav_actor="cnn")  # type: ignore[arg-type]
