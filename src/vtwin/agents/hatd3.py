@@ -40,7 +40,7 @@ from torch import nn
 
 from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import AgentSizes, TorchAgent, polyak_update
-from vtwin.agents.nets import AgentGroup, AgentwiseMLP, GroupPoolCritic, SlotActor, mlp
+from vtwin.agents.nets import AgentGroup, AgentwiseMLP, GroupPoolCritic, mlp
 
 __all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes"]
 
@@ -153,12 +153,6 @@ class HATD3Config:
     starts near tanh(0) = 0 — one and the same UAV's bin for every sensor, whose queue
     overflows while the other UAVs idle, and the deterministic policy stayed there."""
     actor_hidden: tuple[int, ...] = (64, 64)
-    uav_actor: Literal["mlp", "slots"] = "mlp"
-    """The UAV actors' network (ours). ``mlp``: each UAV's own MLP gives heading, speed and
-    every queue slot's step weight. ``slots``: heading and speed as ``mlp``; each slot's
-    weight from one small MLP shared by the slots and the UAVs, over the UAV's own columns
-    and that slot's task (:class:`~vtwin.agents.nets.SlotActor`), so a task is weighted by
-    what it is, not by where it sits in the queue."""
     shared_actors: bool = False
     actor_lr: float = 1e-3
     sensor_actor_lr: float | None = None
@@ -219,10 +213,6 @@ class HATD3Config:
             raise ValueError(f"HATD3Config.sensor_share = {self.sensor_share}: must be in (0, 1]")
         if self.critic not in ("agents", "mlp"):
             raise ValueError(f"HATD3Config.critic = {self.critic!r}; allowed: agents, mlp")
-        if self.uav_actor not in ("mlp", "slots"):
-            raise ValueError(f"HATD3Config.uav_actor = {self.uav_actor!r}; allowed: mlp, slots")
-        if self.uav_actor == "slots" and self.shared_actors:
-            raise ValueError("HATD3Config.uav_actor = 'slots' needs shared_actors = False")
         if self.order not in ("fixed", "random"):
             raise ValueError(f"HATD3Config.order = {self.order!r}; allowed: fixed, random")
         for name in (
@@ -269,11 +259,7 @@ class HATD3Agent(TorchAgent[HATD3Config]):
         else:
             actors = {
                 "sensor": AgentwiseMLP(s.sensors, s.sensor_obs, 1, ha, nn.Tanh),
-                "uav": SlotActor(
-                    s.uavs, s.uav_obs, s.uav_action, s.uav_slots, s.uav_slot_obs, ha, nn.Tanh
-                )
-                if self.config.uav_actor == "slots"
-                else AgentwiseMLP(s.uavs, s.uav_obs, s.uav_action, ha, nn.Tanh),
+                "uav": AgentwiseMLP(s.uavs, s.uav_obs, s.uav_action, ha, nn.Tanh),
             }
         if self.config.sensor_init == "spread" and isinstance(actors["sensor"], AgentwiseMLP):
             _spread_sensors(actors["sensor"], s.uavs)
@@ -355,7 +341,7 @@ class HATD3Agent(TorchAgent[HATD3Config]):
             assert isinstance(net, nn.Sequential)
             body: torch.Tensor = net[:-1](x)  # the Sequential without its final Tanh
             return body
-        assert isinstance(net, AgentwiseMLP | SlotActor)
+        assert isinstance(net, AgentwiseMLP)
         return net.pre_activation(x)
 
     def noise_scale(self) -> float:

@@ -19,7 +19,6 @@ __all__ = [
     "EntityScorer",
     "GroupPoolCritic",
     "SinusoidalEmbedding",
-    "SlotActor",
     "gather_entities",
     "mlp",
     "soft_bins",
@@ -240,59 +239,6 @@ class AgentwiseMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, n, in_dim]`` → ``[N, n, out_dim]``."""
-        return self.out(self.pre_activation(x))
-
-
-class SlotActor(nn.Module):
-    """Actors of ``n`` agents whose observation ends in ``slots`` blocks of ``slot_obs``
-    columns and whose action ends in one value per block (e.g. a UAV's queued tasks and
-    their step weights).
-
-    The first ``act − slots`` outputs come from each agent's own MLP over its whole
-    observation (:class:`AgentwiseMLP`); output ``act − slots + k`` is one
-    :class:`EntityScorer`, shared by the agents and the blocks, over the agent's own columns
-    and block ``k``. A
-    block's value thus depends on what is in the block, not where it sits, and each block is
-    judged by the same rule — how a queued task's features rank it. Input ``[N, n, obs]`` →
-    ``[N, n, act]`` (``out_activation`` at the end, e.g. ``nn.Tanh``).
-    """
-
-    def __init__(
-        self,
-        n: int,
-        obs: int,
-        act: int,
-        slots: int,
-        slot_obs: int,
-        hidden: Sequence[int] = (64, 64),
-        out_activation: type[nn.Module] | None = None,
-    ) -> None:
-        """Sizes as :class:`AgentwiseMLP`'s, plus the trailing blocks of the observation."""
-        super().__init__()
-        own_obs, own_act = obs - slots * slot_obs, act - slots
-        if slots < 1 or slot_obs < 1 or own_obs < 1 or own_act < 1:
-            raise ValueError(
-                f"SlotActor needs ≥ 1 slot, slot column, own column and own action: n={n}, "
-                f"obs={obs}, act={act}, slots={slots}, slot_obs={slot_obs}"
-            )
-        self.own = AgentwiseMLP(n, obs, own_act, hidden)
-        layout = EntityLayout(
-            tuple(
-                tuple(range(own_obs + k * slot_obs, own_obs + (k + 1) * slot_obs))
-                for k in range(slots)
-            ),
-            tuple(range(own_obs)),
-        )
-        self.slot = EntityScorer(layout, hidden, nn.ReLU)
-        self.out = out_activation() if out_activation is not None else nn.Identity()
-
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        """The outputs before ``out_activation``, ``[N, n, act]``."""
-        weights = self.slot(x.flatten(0, 1)).unflatten(0, x.shape[:2])
-        return torch.cat([self.own.pre_activation(x), weights], dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, n, obs]`` → ``[N, n, act]``."""
         return self.out(self.pre_activation(x))
 
 
