@@ -67,18 +67,19 @@ def reproduce(
     Runs already complete under ``out`` are reused; a failing run is reported and the others
     go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
     ``overrides`` (dotted ``key=value``) change every run's config, e.g. a reward weight;
-    runs stored under ``out`` with other overrides are run again and replaced, so give such
-    a variant its own ``out``.
+    when ``out`` holds runs made with other overrides, nothing is touched and a
+    :class:`ValueError` asks for another ``out``.
     """
     experiment = get_experiment(name)
     chosen = resolve_methods(experiment, methods)
     overrides = check_overrides(experiment, overrides)
     specs = expand(experiment, quick=quick, seeds=seeds, methods=chosen, overrides=overrides)
     n_seeds = len({s.seed for s in specs})
+    store = RunStore(out)
+    _refuse_other_overrides(store, specs)  # before anything starts or changes under ``out``
     runner = executor if executor is not None else make_executor(backend, workers)
     console = console if console is not None else Console(stderr=True)
 
-    store = RunStore(out)
     exp_dir = store.experiment_dir(experiment.name)
     store.clean_partial(experiment.name)
     for folder in (store.root, exp_dir, exp_dir / FIGURES_DIR):  # reports a kill cut short
@@ -86,7 +87,6 @@ def reproduce(
     failed_dir = exp_dir / FAILED_DIR
     shutil.rmtree(failed_dir, ignore_errors=True)
 
-    _refuse_other_overrides(store, specs)
     reused = tuple(s.run_id for s in specs if store.is_complete(s))
     reused_set = set(reused)
     todo = [s for s in specs if s.run_id not in reused_set]
