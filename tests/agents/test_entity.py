@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import platform
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +13,9 @@ from vtwin.agents.buffers import ReplayBuffer, RolloutBuffer, Transition
 from vtwin.agents.common import AgentSizes
 from vtwin.agents.diffusion import Diffusion
 from vtwin.agents.dsac import DSACAgent, DSACConfig
-from vtwin.agents.nets import EntityScorer
+from vtwin.agents.nets import EntityScorer, SigmoidTanh
 from vtwin.agents.ppo import PPOAgent, PPOConfig
+from vtwin.devices import keep_freed_memory
 from vtwin.layout import EntityLayout
 
 N_ENT = 5
@@ -124,3 +128,46 @@ def test_dsac_with_shared_nets_learns_the_toy_task() -> None:
         DSACAgent(AgentSizes(1 + N_ENT, 2 * N_ENT), config)
     mixed = DSACAgent(sizes, DSACConfig(critic="entity"), device="cpu")
     assert isinstance(mixed.q1, EntityScorer) and not mixed.actor.per_entity
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_scorer_by_parts_is_one_mlp_over_the_concatenated_inputs(k: int) -> None:
+    """The first layer applied block by block (entity and shared columns, the per-action
+    ``extra`` by a fused outer product when k = 1, the per-row input) is the MLP over
+    ``[entity columns, shared columns, extra_e, row_extra]``."""
+    torch.manual_seed(0)
+    layout = EntityLayout.from_slices([slice(1, 1 + N_ENT)], [slice(0, 1)], actions_per_entity=k)
+    scorer = EntityScorer(layout, (8, 8), extra_per_action=1, extra_dim=3)
+    obs = torch.randn(4, 1 + N_ENT)
+    extra, row = torch.randn(4, N_ENT * k), torch.randn(4, 3)
+    inputs = torch.cat(
+        [
+            obs[:, 1:, None],
+            obs[:, None, :1].expand(4, N_ENT, 1),
+            extra.reshape(4, N_ENT, k),
+            row[:, None, :].expand(4, N_ENT, 3),
+        ],
+        dim=-1,
+    )
+    expected = scorer.net(inputs).reshape(4, N_ENT * k)
+    torch.testing.assert_close(scorer(obs, extra, row), expected)
+    torch.testing.assert_close(scorer(obs, extra, row, projected=scorer.project(obs)), expected)
+
+
+def test_sigmoid_tanh_is_tanh_with_its_gradient() -> None:
+    x = torch.linspace(-30.0, 30.0, 2001, dtype=torch.float32).requires_grad_()
+    y = SigmoidTanh()(x)
+    torch.testing.assert_close(y, torch.tanh(x), atol=3e-7, rtol=0)
+    (grad,) = torch.autograd.grad((y * torch.arange(2001.0)).sum(), x)
+    x2 = x.detach().clone().requires_grad_()
+    (expected,) = torch.autograd.grad((torch.tanh(x2) * torch.arange(2001.0)).sum(), x2)
+    torch.testing.assert_close(grad, expected, atol=1e-3, rtol=1e-5)
+    assert torch.isnan(SigmoidTanh()(torch.tensor([float("nan")]))).all()
+    assert SigmoidTanh()(torch.tensor([-1e30, 1e30])).tolist() == [-1.0, 1.0]
+
+
+def test_keep_freed_memory_is_idempotent() -> None:
+    first = keep_freed_memory()
+    assert keep_freed_memory() is first
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert first

@@ -68,7 +68,7 @@ from vtwin.agents.hybrid import (
     HybridRollout,
     HybridSizes,
 )
-from vtwin.agents.nets import EntityScorer, mlp
+from vtwin.agents.nets import EntityScorer, SigmoidTanh, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
 from vtwin.layout import EntityLayout
@@ -287,7 +287,7 @@ class HDPPOAgent(HybridActorCritic, TorchAgent[HDPPOConfig]):
             x0_clip=x0_clip,
             x0_squash=cfg.x0_squash,
             layout=layout,
-            activation=nn.Mish if layout is None else nn.Tanh,
+            activation=nn.Mish if layout is None else SigmoidTanh,
         )
         eps = chain.eps.net if isinstance(chain.eps, EntityScorer) else chain.eps
         assert isinstance(eps, nn.Sequential)

@@ -71,7 +71,7 @@ from vtwin.agents.buffers import ReplayBuffer
 from vtwin.agents.common import as_tensor, net_layout
 from vtwin.agents.diffusion import Diffusion, Schedule, Squash
 from vtwin.agents.hybrid import CONT_DIM, HybridSizes, HybridStep
-from vtwin.agents.nets import gather_entities, mlp
+from vtwin.agents.nets import SigmoidTanh, gather_entities, mlp
 from vtwin.agents.soft_ac import SoftACConfig, SoftActorCriticBase
 from vtwin.layout import EntityLayout
 
@@ -200,7 +200,7 @@ class BlockChain(nn.Module):
             n_agents * n_servers,
             hidden=tuple(cfg.entity_hidden),
             layout=layout,
-            activation=nn.Tanh,
+            activation=SigmoidTanh,
             **_chain_kw(cfg),
         )
 

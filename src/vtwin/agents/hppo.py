@@ -50,7 +50,7 @@ from vtwin.agents.hybrid import (
     HybridRollout,
     HybridSizes,
 )
-from vtwin.agents.nets import EntityScorer, mlp
+from vtwin.agents.nets import EntityScorer, SigmoidTanh, mlp
 from vtwin.agents.normalize import RunningMeanStd
 from vtwin.agents.protocol import AgentKind
 
@@ -127,7 +127,7 @@ class HPPOAgent(HybridActorCritic, TorchAgent[HPPOConfig]):
         self.discrete_actor: nn.Module = (
             mlp(self.obs_dim, self.M * self.S, cfg.hidden, nn.Tanh, orthogonal=actor_init)
             if layout is None
-            else EntityScorer(layout, cfg.entity_hidden, nn.Tanh, orthogonal=actor_init)
+            else EntityScorer(layout, cfg.entity_hidden, SigmoidTanh, orthogonal=actor_init)
         )
         self.continuous_actor = mlp(
             self.obs_dim, self.M * CONT_DIM, cfg.hidden, nn.Tanh, orthogonal=actor_init

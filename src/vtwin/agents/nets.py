@@ -18,6 +18,7 @@ __all__ = [
     "AgentwiseMLP",
     "EntityScorer",
     "GroupPoolCritic",
+    "SigmoidTanh",
     "SinusoidalEmbedding",
     "gather_entities",
     "mlp",
@@ -59,6 +60,40 @@ def mlp(
     if out_activation is not None:
         layers.append(out_activation())
     return nn.Sequential(*layers)
+
+
+class _SigmoidTanhFunction(torch.autograd.Function):
+    """tanh(x) = 2σ(2x) − 1 forward; the backward from the saved output, 1 − y²."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+class SigmoidTanh(nn.Module):
+    """The hyperbolic tangent, computed on CPU as 2σ(2x) − 1 (within 2·10⁻⁷ of
+    :func:`torch.tanh`, the same gradient 1 − tanh²).
+
+    Why: PyTorch's CPU ``tanh`` is slow next to its ``sigmoid``. On [256, 1005, 16] floats
+    (one step of the entity ε-network over a ``paper-c`` minibatch), one core of this
+    project's AVX-512 VM: ``torch.tanh`` 8.0–9.5 ms, ``torch.sigmoid`` 0.84 ms, this module
+    1.6 ms. The entity networks, which run a small MLP over every (AV, server) pair, spent
+    about 30 % of HDPPO's and HGDM's training time in ``tanh``. Other devices use
+    :func:`torch.tanh`. No parameters, so it replaces ``nn.Tanh`` in a checkpoint freely."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """tanh of ``x``, element-wise."""
+        if x.device.type != "cpu":
+            return torch.tanh(x)
+        out: torch.Tensor = _SigmoidTanhFunction.apply(x)
+        return out
 
 
 def gather_entities(obs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -157,12 +192,15 @@ class EntityScorer(nn.Module):
         h = self.project(obs) if projected is None else projected
         weight = self._first.weight
         start = self.entity_index.shape[1] + self.shared_index.numel()
+        if row_extra is not None:
+            end = start + self.extra_per_action * self.k
+            h = h + nn.functional.linear(row_extra, weight[:, end:])[:, None, :]
         if extra is not None:
             per_entity = extra.reshape(n, self.n_entities, self.k)
-            h = h + nn.functional.linear(per_entity, weight[:, start : start + self.k])
-            start += self.k
-        if row_extra is not None:
-            h = h + nn.functional.linear(row_extra, weight[:, start:])[:, None, :]
+            if self.k == 1:  # an outer product: one fused pass instead of a K = 1 matmul
+                h = torch.addcmul(h, per_entity, weight[:, start])
+            else:
+                h = h + nn.functional.linear(per_entity, weight[:, start : start + self.k])
         return self.net[1:](h).reshape(n, self.n_entities * self.k)
 
     @property

@@ -22,7 +22,7 @@ import yaml
 from vtwin.agents.protocol import Agent, Policy
 from vtwin.atomicio import write_atomic
 from vtwin.config import VTwinConfig, config_to_yaml, validate_config
-from vtwin.devices import available_memory_bytes
+from vtwin.devices import available_memory_bytes, keep_freed_memory
 from vtwin.training import hetero, hybrid, multi_agent, single_agent
 from vtwin.training.checkpoint import CONFIG_FILE, Progress, RunFolder
 from vtwin.training.metrics import metric_spec
@@ -95,6 +95,7 @@ def train_agent(
     """
     if steps < 1:
         raise ValueError(f"steps = {steps}: must be ≥ 1")
+    keep_freed_memory()  # large activations reused, not page-faulted in afresh
     if isinstance(env, type) or not hasattr(env, "step"):
         env = env()  # a factory (an env class counts as one)
     agent = make_agent(algo, env, seed=seed, device=device, params=params)
