@@ -284,3 +284,48 @@ def test_overrides_reach_every_run_and_the_report_and_never_replace_other_runs(
     )
     assert result.exit_code == 0, result.output
     assert "--set slot_s=2" in (tmp_path / "c" / "toy-flat" / "REPORT.md").read_text()
+
+
+def test_a_run_whose_twin_is_stored_is_copied_not_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from vtwin.experiments.store import RunStore
+
+    log = tmp_path / "log.txt"
+    monkeypatch.setenv(toy.LOG_ENV, str(log))
+    out = tmp_path / "out"
+    # without toy-flat's runs every run is computed
+    alone = reproduce("toy-twin", quick=True, out=tmp_path / "alone", progress=False)
+    assert alone.ok and not alone.reused and len(log.read_text().split()) == 8
+    log.unlink()
+    flat = reproduce("toy-flat", quick=True, seeds=2, out=out, progress=False)
+    log.unlink()
+    twin = reproduce("toy-twin", quick=True, out=out, progress=False)
+    assert twin.ok
+    copied = set(twin.reused)
+    assert copied == {
+        "quick__method=good__count=1__seed=0",
+        "quick__method=bad__count=1__seed=0",
+        "quick__method=good__count=1__seed=1",
+        "quick__method=bad__count=1__seed=1",
+    }
+    assert sorted(log.read_text().split()) == sorted(
+        s.run_id for s, _ in twin.runs if s.run_id not in copied
+    )
+    store = RunStore(out)
+    by_id = {s.run_id: (s, r) for s, r in twin.runs}
+    for spec, result in flat.runs:
+        twin_id = spec.run_id.replace("__seed", "__count=1__seed")
+        twin_spec, twin_result = by_id[twin_id]
+        assert twin_result.summary == result.summary
+        stored = yaml.safe_load((store.run_dir(twin_spec) / "config.yaml").read_text())
+        assert stored["copied_from"] == f"toy-flat/{spec.run_id}"
+        assert stored["fingerprint"] == twin_spec.fingerprint()  # its own, so reruns reuse it
+    # and the results equal computing them (the "alone" folder)
+    for spec, result in alone.runs:
+        assert by_id[spec.run_id][1].summary == result.summary
+    log.unlink()
+    again = reproduce("toy-twin", quick=True, out=out, progress=False)
+    assert len(again.reused) == 8 and not log.exists()

@@ -187,7 +187,34 @@ TOY_FAIL = Experiment(
     figures=(Figure("cost_bar", "bar", "cost", "Cost per method", "cost"),),
 )
 
-for _exp in (TOY, TOY_FLAT, TOY_SLOW, TOY_HANG, TOY_FAIL):
+
+def flat_twin(spec: RunSpec) -> RunSpec | None:
+    """toy-twin at one vehicle computes what toy-flat computes (run_toy reads x = 1 from
+    both): that run of toy-flat, as toy-flat's own expansion names it."""
+    from vtwin.experiments import expand
+
+    if spec.sweep_value != 1:
+        return None
+    quick = spec.mode == "quick"
+    flat = expand(TOY_FLAT, quick=quick, seeds=spec.seed + 1, methods=(spec.method,))
+    return next(s for s in flat if s.seed == spec.seed)
+
+
+TOY_TWIN = Experiment(
+    name="toy-twin",
+    paper="T",
+    title="Toy sweep whose first point is toy-flat's runs",
+    preset="paper-a",
+    methods=("good", "bad"),
+    run=f"{M}:run_toy",
+    same_as=f"{M}:flat_twin",
+    seeds=2,
+    sweep=Sweep(key="vehicles.count", values=(1, 3), label="Vehicles"),
+    budgets={"quick": {"steps": 3}, "full": {"steps": 6}},
+    figures=(Figure("cost_line", "line", "cost", "Cost against load", "cost"),),
+)
+
+for _exp in (TOY, TOY_FLAT, TOY_SLOW, TOY_HANG, TOY_FAIL, TOY_TWIN):
     register(_exp)
 
 

@@ -37,7 +37,14 @@ from vtwin.experiments.report import (
     render_markdown,
     write_text_atomic,
 )
-from vtwin.experiments.spec import RunResult, RunSpec, check_overrides, expand
+from vtwin.experiments.spec import (
+    Experiment,
+    RunResult,
+    RunSpec,
+    check_overrides,
+    expand,
+    import_callable,
+)
 from vtwin.experiments.store import RunStore, StoreError
 
 __all__ = ["FAILED_DIR", "FIGURES_DIR", "REPORT_FILE", "reproduce"]
@@ -64,7 +71,9 @@ def reproduce(
     """Run (or resume) an experiment; write its figures, ``REPORT.md``, ``REPORT.html`` and
     the output folder's ``index.html``.
 
-    Runs already complete under ``out`` are reused; a failing run is reported and the others
+    Runs already complete under ``out`` are reused, and so are runs whose twin in another
+    experiment (:attr:`Experiment.same_as`) is complete there (copied, with
+    ``copied_from`` in their ``config.yaml``); a failing run is reported and the others
     go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
     ``overrides`` (dotted ``key=value``) change every run's config, e.g. a reward weight;
     when ``out`` holds runs made with other overrides, nothing is touched and a
@@ -87,8 +96,9 @@ def reproduce(
     failed_dir = exp_dir / FAILED_DIR
     shutil.rmtree(failed_dir, ignore_errors=True)
 
-    reused = tuple(s.run_id for s in specs if store.is_complete(s))
-    reused_set = set(reused)
+    reused_set = {s.run_id for s in specs if store.is_complete(s)}
+    reused_set |= _copy_twins(experiment, store, [s for s in specs if s.run_id not in reused_set])
+    reused = tuple(s.run_id for s in specs if s.run_id in reused_set)
     todo = [s for s in specs if s.run_id not in reused_set]
     failed: list[FailedRun] = []
 
@@ -177,6 +187,22 @@ def reproduce(
     write_html_report(report)
     write_index(report.index_path.parent)
     return report
+
+
+def _copy_twins(experiment: Experiment, store: RunStore, todo: Sequence[RunSpec]) -> set[str]:
+    """Copy every run of ``todo`` whose twin (:attr:`Experiment.same_as`) is stored complete
+    under the same output folder; return the copied run ids."""
+    if experiment.same_as is None:
+        return set()
+    twin_of = import_callable(experiment.same_as)
+    copied: set[str] = set()
+    for spec in todo:
+        twin = twin_of(spec)
+        if twin is None or not store.is_complete(twin):
+            continue
+        store.save(spec, store.load(twin), copied_from=f"{twin.experiment}/{twin.run_id}")
+        copied.add(spec.run_id)
+    return copied
 
 
 def _refuse_other_overrides(store: RunStore, specs: Sequence[RunSpec]) -> None:

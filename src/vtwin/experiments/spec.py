@@ -240,6 +240,11 @@ class Experiment:
     reads_config: bool = True
     """False when the runs ignore the preset (e.g. forecasters trained on datasets), so
     that user overrides are refused instead of silently doing nothing."""
+    same_as: str | None = None
+    """``'module:function'`` taking a :class:`RunSpec` of this experiment and returning the
+    spec of another experiment's run that computes exactly the same result, or None. A run
+    whose twin is stored complete in the same output folder is copied from it instead of
+    computed again (e.g. a sweep's point at another figure's default setting)."""
 
     def __post_init__(self) -> None:
         _check_name("experiment name", self.name)
@@ -252,6 +257,8 @@ class Experiment:
             raise ValueError(f"experiment {self.name}: methods {list(methods)} repeat a name")
         object.__setattr__(self, "methods", methods)
         _check_path(f"experiment {self.name} run", self.run)
+        if self.same_as is not None:
+            _check_path(f"experiment {self.name} same_as", self.same_as)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise ValueError(f"experiment {self.name}: seeds = {self.seeds!r} must be an int ≥ 1")
         missing = [m for m in BUDGET_MODES if m not in self.budgets]

@@ -110,8 +110,10 @@ class RunStore:
             return False
         return True
 
-    def save(self, spec: RunSpec, result: RunResult) -> Path:
-        """Write the run atomically (tmp folder, then rename) and return its folder."""
+    def save(self, spec: RunSpec, result: RunResult, copied_from: str | None = None) -> Path:
+        """Write the run atomically (tmp folder, then rename) and return its folder.
+        ``copied_from``: the stored run (``experiment/run_id``) the result was copied from,
+        recorded in ``config.yaml``."""
         exp_dir = self.experiment_dir(spec.experiment)
         exp_dir.mkdir(parents=True, exist_ok=True)
         final = self.run_dir(spec)
@@ -125,6 +127,8 @@ class RunStore:
                 "fingerprint": spec.fingerprint(),
                 "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             }
+            if copied_from is not None:
+                config["copied_from"] = copied_from
             _write_text(tmp / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
             _write_text(tmp / METRICS_FILE, result.metrics.to_csv(index=False))
             _write_text(

@@ -135,3 +135,33 @@ def test_claims() -> None:
     assert agrees is False and "hdppo -0.200" in text and "h_ppo_eq19" not in text
     text, agrees = claim_learners_beat_rule(table[table["method"] != "hdppo"])
     assert agrees is True
+
+
+@pytest.mark.parametrize("overrides", [(), ("privacy.r_max_deg=0.002",)])
+def test_the_sweeps_point_at_paper_c_settings_is_the_learners_run(
+    overrides: tuple[str, ...],
+) -> None:
+    """Fig. 4(b)–(c) at lr 1e-4 and at U = 5 train exactly LHDPPO of Fig. 5 with the same
+    seed: their twin is that run (the runner copies it); every other point has none."""
+    from vtwin.experiments.paper_c.learners import learners_twin
+    from vtwin.experiments.registry import get_experiment
+    from vtwin.experiments.spec import expand
+
+    learners = {
+        s.run_id: s
+        for s in expand(get_experiment("paper-c-learners"), quick=False, overrides=overrides)
+    }
+    for name, key, default in (
+        ("paper-c-lr", "lr", 1e-4),
+        ("paper-c-denoising", "denoising_steps", 5),
+    ):
+        specs = expand(get_experiment(name), quick=False, overrides=overrides)
+        assert len(specs) == 12
+        for spec in specs:
+            twin = learners_twin(spec)
+            if spec.budget[key] != default:
+                assert twin is None, spec.run_id
+                continue
+            assert twin is not None, spec.run_id
+            stored = learners[f"full__method=lhdppo__seed={spec.seed}"]
+            assert twin.fingerprint() == stored.fingerprint()

@@ -59,6 +59,7 @@ __all__ = [
     "RULES",
     "VARIANTS",
     "Variant",
+    "learners_twin",
     "run_learner",
 ]
 
@@ -138,6 +139,40 @@ def _params(spec: RunSpec, variant: Variant) -> dict[str, Any]:
     if "denoising_steps" in spec.budget:
         params["denoising_steps"] = int(spec.budget["denoising_steps"])
     return params
+
+
+_SWEEP_ONLY = ("lr", "denoising_steps", "sweep_stride")
+"""Budget entries of the Fig. 4(b)–(c) sweeps that ``paper-c-learners`` does not have."""
+
+
+def learners_twin(spec: RunSpec) -> RunSpec | None:
+    """The ``paper-c-learners`` run that trains exactly what this sweep run trains, or None.
+
+    The sweeps' point at paper C's own setting (lr 10⁻⁴, U = 5) is LHDPPO of Fig. 5 with the
+    same seed, so the runner copies it instead of training it again (two runs per seed at
+    the full budget). Checked, not assumed: the agent's resolved hyper-parameters, the env
+    config and every other budget entry must be equal."""
+    from vtwin.agents.hdppo import HDPPOConfig
+    from vtwin.training.registry import config_from_params
+
+    if spec.method not in VARIANTS or VARIANTS[spec.method].algo != "hdppo":
+        return None
+    twin = RunSpec(
+        experiment="paper-c-learners",
+        method=spec.method,
+        seed=spec.seed,
+        budget={k: v for k, v in spec.budget.items() if k not in _SWEEP_ONLY},
+        overrides=spec.overrides,
+        preset=spec.preset,
+        mode=spec.mode,
+    )
+    variant = VARIANTS[spec.method]
+
+    def trains(s: RunSpec) -> tuple[Any, ...]:
+        agent = config_from_params(HDPPOConfig, _params(s, variant))
+        return agent, _config(s, variant.overrides).model_dump()
+
+    return twin if trains(spec) == trains(twin) else None
 
 
 def run_learner(spec: RunSpec) -> RunResult:
@@ -367,6 +402,7 @@ for _name, _title, _sweep in (
             overrides=(OBSERVATION,),
             methods=("lhdppo",),
             run=f"{_HERE}:run_learner",
+            same_as=f"{_HERE}:learners_twin",
             seeds=3,
             sweep=_sweep,
             budgets={"quick": {**_QUICK, "seeds": 1, "sweep_stride": 2}, "full": _FULL},
