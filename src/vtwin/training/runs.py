@@ -91,7 +91,8 @@ def train_agent(
     ``on_episode(row)`` (the episode's metrics row: ``return`` and the env's metrics) are
     called after every episode. With
     ``out_dir`` the run folder gets ``metrics.csv`` and ``checkpoint.pt`` after every
-    episode, and (``resume``) a run continues exactly from the checkpoint there.
+    episode, and (``resume``) a run continues exactly from the checkpoint there. The process's
+    allocator is set to keep freed blocks (:func:`~vtwin.devices.keep_freed_memory`).
     """
     if steps < 1:
         raise ValueError(f"steps = {steps}: must be ≥ 1")
