@@ -178,6 +178,55 @@ def test_replay_buffer_wraps_and_samples_reproducibly() -> None:
         ReplayBuffer(2, 1).sample(1, np.random.default_rng(0), torch.device("cpu"))
 
 
+@pytest.mark.parametrize("capacity", [7, 23, 1000])
+def test_replay_buffer_gives_every_next_observation_as_if_it_stored_them_all(
+    capacity: int,
+) -> None:
+    """Linked next observations (a row that goes on as the same row of the next add), own
+    copies (episode ends, filtered adds of another size, a successor that differs) and the
+    pending latest add all read back exactly what was added, through ring wrap-around, and
+    through a checkpoint round trip; only unlinked rows touch ``next_obs``."""
+    rng = np.random.default_rng(0)
+    dim, copies = 3, 4
+    buf = ReplayBuffer(capacity, obs_dim=dim, action_dim=1)
+    ref_obs = np.zeros((capacity, dim), dtype=np.float32)
+    ref_next = np.zeros((capacity, dim), dtype=np.float32)
+    pos = size = 0
+    state = rng.normal(size=(copies, dim)).astype(np.float32)
+    kinds: set[str] = set()
+    for t in range(60):
+        keep = np.ones(copies, dtype=bool) if t % 7 else rng.random(copies) < 0.6
+        if not keep.any():
+            keep[0] = True
+        nxt = rng.normal(size=(copies, dim)).astype(np.float32)
+        obs, next_obs = state[keep], nxt[keep]
+        n = len(obs)
+        buf.add(Transition(obs, np.zeros((n, 1)), np.zeros(n), next_obs, np.zeros(n, bool)))
+        idx = (pos + np.arange(n)) % capacity
+        ref_obs[idx], ref_next[idx] = obs, next_obs
+        pos, size = (pos + n) % capacity, min(size + n, capacity)
+        # most slots go on from the next observation; every 9th starts new episodes
+        state = rng.normal(size=(copies, dim)).astype(np.float32) if t % 9 == 8 else nxt
+        rows = np.arange(size)
+        np.testing.assert_array_equal(buf.obs[rows], ref_obs[rows])
+        np.testing.assert_array_equal(buf.next_observations(rows), ref_next[rows])
+        kinds |= {"own"} if (buf.succ[:size] == -1).any() else set()
+        kinds |= {"linked"} if (buf.succ[:size] >= 0).any() else set()
+    assert kinds == {"own", "linked"}
+    batch = buf.sample(50, np.random.default_rng(1), torch.device("cpu"))
+    copy = ReplayBuffer(capacity, obs_dim=dim, action_dim=1)
+    copy.load_state_dict(buf.state_dict())
+    again = copy.sample(50, np.random.default_rng(1), torch.device("cpu"))
+    for key in batch:
+        torch.testing.assert_close(again[key], batch[key], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="more than the buffer's capacity 7"):
+        ReplayBuffer(7, 1).add(
+            Transition(
+                np.zeros((8, 1)), np.zeros(8), np.zeros(8), np.zeros((8, 1)), np.zeros(8, bool)
+            )
+        )
+
+
 def test_rollout_buffer_minibatches_cover_every_transition_once() -> None:
     buf = RolloutBuffer(4, 3, obs_dim=2, n_actions=5)
     for t in range(4):

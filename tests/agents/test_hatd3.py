@@ -291,7 +291,7 @@ def test_n_step_transitions_sum_the_discounted_rewards_and_skip_episode_ends() -
         assert agent.store(buffer, step) == 2
     assert len(buffer) == 4  # (s0, s2) and (s1, s3) of both copies; s2's waits
     np.testing.assert_allclose(buffer.rewards[:4], [2.0, 20.0, 4.0, 40.0])  # r + γ r'
-    np.testing.assert_array_equal(buffer.next_obs[:2], row(2))
+    np.testing.assert_array_equal(buffer.next_observations(np.arange(2)), row(2))
     np.testing.assert_array_equal(buffer.actions[2:4], act + 1)
     # a new episode (its first obs is not the last next_obs) drops s2's unfinished transition
     agent.store(buffer, Transition(row(9), act, np.array([1.0, 1.0]), row(10), alive))
