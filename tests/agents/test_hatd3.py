@@ -404,3 +404,67 @@ def test_sensor_share_moves_only_the_drawn_sensor_actors() -> None:
     assert 0 < int(moved.sum()) < 12  # some sensors moved, not all
     with pytest.raises(ValueError, match="sensor_share"):
         HATD3Config(sensor_share=0.0)
+
+
+def _fill_obs(z_max: list[float], present: list[bool], compute: float = 1.0) -> torch.Tensor:
+    """One UAV's observation [1, 1, 3 + 6K]: own x, y, compute; per slot present, x, y, D,
+    z_max / 600, F_max."""
+    slots = [[float(p), 0.5, 0.5, 0.5, z / 600.0, 0.5] for z, p in zip(z_max, present, strict=True)]
+    row = [0.5, 0.5, compute, *[v for slot in slots for v in slot]]
+    return torch.tensor([[row]], dtype=torch.float32)
+
+
+def test_fill_weights_fill_the_budget_in_priority_order() -> None:
+    from vtwin.agents.hatd3 import StepFill, fill_weights
+
+    fill = StepFill(
+        budget=600.0, deadline_s=5.0, z_min=0.0, z_scale=600.0, speed_scale=200.0, weight_floor=0.01
+    )
+    obs = _fill_obs([450.0, 500.0, 420.0, 300.0], [True, True, True, False])
+    # sharp priorities: slot 1 first (500 steps), then slot 2 (the 100 left), slot 0 last
+    priority = torch.tensor([[[0.0, 30.0, 15.0, 40.0]]], requires_grad=True)
+    a = fill_weights(priority, obs, fill, 6, softness=0.01)
+    weight = 0.01 + 0.99 * (a + 1) / 2
+    steps = (weight * torch.tensor([1.0, 1.0, 1.0, 0.0])) / (weight[..., :3].sum()) * 600.0
+    np.testing.assert_allclose(steps.detach().numpy()[0, 0, :3], [6.0, 494.0, 100.0], atol=8.0)
+    assert a[0, 0, 3] == -1.0  # an empty slot's action is the floor
+    # the deadline caps a task: compute 0.4 × 200 = 80 steps/s, 5 s → 396 steps at most
+    slow = fill_weights(
+        priority,
+        _fill_obs([450.0, 500.0, 420.0, 300.0], [True, True, True, False], 0.4),
+        fill,
+        6,
+        softness=0.01,
+    )
+    w = 0.01 + 0.99 * (slow + 1) / 2
+    share = (w[..., :3] / w[..., :3].sum()).detach().numpy()[0, 0]
+    np.testing.assert_allclose(share * 600.0, [6.0, 396.0, 198.0], atol=8.0)
+    # the priorities get a gradient: raising slot 0's moves steps toward it
+    soft = torch.tensor([[[0.0, 2.0, 1.0, 4.0]]], requires_grad=True)
+    (grad,) = torch.autograd.grad(fill_weights(soft, obs, fill, 6)[0, 0, 0], soft)
+    assert grad[0, 0, 0] > 0 and torch.isfinite(grad).all()
+
+
+def test_the_fill_uav_actor_acts_in_range_and_needs_the_step_budget() -> None:
+    env = BatchedTwinUpdate(load_config("paper-d-tiny"), 2)
+    agent = make_agent("su_hatd3", env, seed=0, params={"uav_actor": "fill"})
+    obs, _ = env.reset(0)
+    action = agent.act(obs, deterministic=True)
+    assert action["uav"].shape == (2, env.U, env.uav_action_dim)
+    assert np.all(np.abs(action["uav"]) <= 1.0)
+    with pytest.raises(ValueError, match="uav_actor = 'fill' needs shared_actors = False"):
+        HATD3Config(uav_actor="fill", shared_actors=True)
+    with pytest.raises(ValueError, match="uav_actor = 'nope'"):
+        HATD3Config(uav_actor="nope")  # type: ignore[arg-type]
+    sizes = agent_sizes(env)
+    bare = HeteroSizes.of(
+        sizes.sensors,
+        sizes.sensor_obs,
+        sizes.uavs,
+        sizes.uav_obs,
+        sizes.uav_action,
+        sizes.uav_slots,
+        sizes.uav_slot_obs,
+    )
+    with pytest.raises(ValueError, match="needs an env with queue slots and its step budget"):
+        HATD3Agent(bare, HATD3Config(uav_actor="fill"))

@@ -42,9 +42,27 @@ from vtwin.agents.buffers import ReplayBuffer, Transition
 from vtwin.agents.common import AgentSizes, TorchAgent, polyak_update
 from vtwin.agents.nets import AgentGroup, AgentwiseMLP, GroupPoolCritic, mlp
 
-__all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes"]
+__all__ = ["VARIANTS", "HATD3Agent", "HATD3Config", "HeteroSizes", "StepFill", "fill_weights"]
 
 GROUPS = ("sensor", "uav")
+
+
+@dataclass(frozen=True)
+class StepFill:
+    """What a UAV's ``fill`` actor needs of the env (:func:`fill_weights`): the step budget
+    Z_u, the deadline (s), z_min, the scales the observation divides z_max and f_u by, the
+    weight floor, and where the UAV's compute and each queue slot's present flag and z_max
+    sit in the observation (own block, then per slot)."""
+
+    budget: float
+    deadline_s: float
+    z_min: float
+    z_scale: float
+    speed_scale: float
+    weight_floor: float
+    compute_col: int = 2
+    present_col: int = 0
+    zmax_col: int = 4
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,8 @@ class HeteroSizes(AgentSizes):
     """Queue slots at the end of a UAV's observation (``uav_slot_obs`` columns each, the
     first 1 when used) and of its action (one weight each); 0: no such structure."""
     uav_slot_obs: int = 0
+    step_fill: StepFill | None = None
+    """The env's step-budget facts for ``HATD3Config.uav_actor = "fill"``; None: unknown."""
 
     @classmethod
     def of(
@@ -74,6 +94,7 @@ class HeteroSizes(AgentSizes):
         uav_action: int,
         uav_slots: int = 0,
         uav_slot_obs: int = 0,
+        step_fill: StepFill | None = None,
     ) -> HeteroSizes:
         """The sizes with the derived fields filled in."""
         state = sensors * sensor_obs + uavs * uav_obs
@@ -89,6 +110,7 @@ class HeteroSizes(AgentSizes):
             uav_action=uav_action,
             uav_slots=uav_slots,
             uav_slot_obs=uav_slot_obs,
+            step_fill=step_fill,
         )
 
     def __post_init__(self) -> None:
@@ -153,6 +175,19 @@ class HATD3Config:
     starts near tanh(0) = 0 — one and the same UAV's bin for every sensor, whose queue
     overflows while the other UAVs idle, and the deterministic policy stayed there."""
     actor_hidden: tuple[int, ...] = (64, 64)
+    uav_actor: Literal["mlp", "fill"] = "mlp"
+    """How a UAV actor's outputs become its step weights (ours). ``mlp``: each output through
+    a tanh is one queue slot's weight (eq. (18) as printed). ``fill``: the outputs are
+    priorities, and a fixed differentiable layer fills the budget in priority order, each
+    task up to the steps worth having (its z_max, and what runs before the deadline), then
+    turns the fill into eq. (18)'s weights (:func:`fill_weights`); the actor still learns
+    which tasks come first. Heading and speed are unchanged. Needs the env's
+    :class:`StepFill` in the sizes."""
+    fill_temperature: float = 1.0
+    """``fill``: the priority gap over which one task goes from behind to ahead of another."""
+    fill_softness: float = 0.05
+    """``fill``: width of the smoothed min/max of a task's fill, as a share of the budget (so
+    a task just past the budget still gets a gradient toward being filled)."""
     shared_actors: bool = False
     actor_lr: float = 1e-3
     sensor_actor_lr: float | None = None
@@ -215,6 +250,13 @@ class HATD3Config:
             raise ValueError(f"HATD3Config.critic = {self.critic!r}; allowed: agents, mlp")
         if self.order not in ("fixed", "random"):
             raise ValueError(f"HATD3Config.order = {self.order!r}; allowed: fixed, random")
+        if self.uav_actor not in ("mlp", "fill"):
+            raise ValueError(f"HATD3Config.uav_actor = {self.uav_actor!r}; allowed: mlp, fill")
+        if self.uav_actor == "fill" and self.shared_actors:
+            raise ValueError("HATD3Config.uav_actor = 'fill' needs shared_actors = False")
+        for name in ("fill_temperature", "fill_softness"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"HATD3Config.{name} = {getattr(self, name)}: must be > 0")
         for name in (
             "actor_lr",
             "critic_lr",
@@ -229,6 +271,47 @@ class HATD3Config:
             raise ValueError(
                 f"HATD3Config: gamma = {self.gamma} in [0, 1], tau = {self.tau} in (0, 1]"
             )
+
+
+def fill_weights(
+    priority: torch.Tensor,
+    obs: torch.Tensor,
+    fill: StepFill,
+    slot_obs: int,
+    temperature: float = 1.0,
+    softness: float = 0.05,
+) -> torch.Tensor:
+    """Eq. (18)'s weight actions in [−1, 1] that fill each UAV's step budget in priority
+    order: priorities ``[N, U, K]`` and the UAVs' observations ``[N, U, d]`` (own columns,
+    then K slots of ``slot_obs``) → ``[N, U, K]``. Differentiable in the priorities.
+
+    A task's cap is the steps worth having: its z_max, and no more than run in 99 % of the
+    deadline at the UAV's compute (as ``greedy_steps``). Task k is preceded by task j with
+    weight σ((p_j − p_k) / ``temperature``), so it finds ``Z_u − Σ_j σ(·) cap_j`` steps left
+    and takes that much, between 0 and its cap (a min and max smoothed over ``softness`` ×
+    Z_u steps). The fill ``z`` becomes the weights ``z / max z`` (eq. (18) divides by their
+    sum, so the split is z's), mapped through the env's floor to actions (a share below the
+    floor through a softplus, so that it keeps a gradient)."""
+    k = priority.shape[-1]
+    own = obs.shape[-1] - k * slot_obs
+    slots = obs[..., own:].unflatten(-1, (k, slot_obs))
+    present = (slots[..., fill.present_col] > 0.5).to(priority.dtype)
+    z_max = slots[..., fill.zmax_col] * fill.z_scale
+    f_u = obs[..., fill.compute_col] * fill.speed_scale
+    cap = present * torch.minimum(z_max, 0.99 * fill.deadline_s * f_u[..., None])
+    ahead = torch.sigmoid((priority[..., None, :] - priority[..., :, None]) / temperature)
+    ahead = ahead * (1.0 - torch.eye(k, dtype=priority.dtype, device=priority.device))
+    left = fill.budget - (ahead * cap[..., None, :]).sum(-1)  # steps left when k's turn comes
+    width = softness * fill.budget
+    taken = width * nn.functional.softplus(left / width)  # ≈ max(left, 0)
+    z = cap - width * nn.functional.softplus((cap - taken) / width)  # ≈ min(cap, taken)
+    z = present * z.clamp_min(0.0)
+    share = z / z.amax(-1, keepdim=True).clamp_min(1e-6)
+    # the env's weight is floor + (1 − floor) u; below the floor u is a softplus, not a clamp,
+    # so a task left out still has a gradient toward getting steps
+    low = 0.01 * (1.0 - fill.weight_floor)
+    unit = low * nn.functional.softplus((share - fill.weight_floor) / low) / (1 - fill.weight_floor)
+    return torch.where(present > 0, 2.0 * unit.clamp(max=1.0) - 1.0, -1.0)  # empty: unused
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -250,6 +333,11 @@ class HATD3Agent(TorchAgent[HATD3Config]):
 
     def _build(self) -> None:
         s, h, ha = self.sizes, self.config.hidden, self.config.actor_hidden
+        if self.config.uav_actor == "fill" and (s.step_fill is None or s.uav_slots < 1):
+            raise ValueError(
+                "HATD3Config.uav_actor = 'fill' needs an env with queue slots and its step "
+                "budget (HeteroSizes.step_fill); this one has none"
+            )
         actors: dict[str, nn.Module]
         if self.config.shared_actors:
             actors = {
@@ -329,7 +417,22 @@ class HATD3Agent(TorchAgent[HATD3Config]):
         (sensors) or ``[N, n, A_u]`` (UAVs), in [−1, 1]."""
         pre = self.pre_tanh(group, obs, target)
         out = torch.tanh(pre)
-        return out.squeeze(-1) if group == "sensor" else out
+        if group == "sensor":
+            return out.squeeze(-1)
+        if self.config.uav_actor == "fill":
+            s, c = self.sizes, self.config
+            own = s.uav_action - s.uav_slots
+            assert s.step_fill is not None
+            weights = fill_weights(
+                pre[..., own:],
+                obs,
+                s.step_fill,
+                s.uav_slot_obs,
+                c.fill_temperature,
+                c.fill_softness,
+            )
+            out = torch.cat([out[..., :own], weights], dim=-1)
+        return out
 
     def pre_tanh(self, group: str, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
         """The actor's output before its tanh, ``[N, n, A]``."""

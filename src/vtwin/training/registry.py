@@ -63,8 +63,20 @@ def agent_sizes(env: Any) -> AgentSizes:
     vehicles, observation, state and server counts of a multi-agent one."""
     kind = env_kind(env)
     if kind == "heterogeneous":
-        from vtwin.agents.hatd3 import HeteroSizes
+        from vtwin.agents.hatd3 import HeteroSizes, StepFill
 
+        fill = (
+            StepFill(
+                budget=env.budget,
+                deadline_s=env.deadline,
+                z_min=env.z_min,
+                z_scale=env.z_max_range[1],
+                speed_scale=env.speed_range[1],
+                weight_floor=env.weight_floor,
+            )
+            if hasattr(env, "budget")
+            else None
+        )
         return HeteroSizes.of(
             env.K,
             env.sensor_dim,
@@ -73,6 +85,7 @@ def agent_sizes(env: Any) -> AgentSizes:
             env.uav_action_dim,
             getattr(env, "uav_slots", 0),
             getattr(env, "uav_slot_obs", 0),
+            fill,
         )
     if kind == "hybrid":
         from vtwin.training.hybrid import hybrid_sizes
