@@ -329,3 +329,53 @@ def test_a_run_whose_twin_is_stored_is_copied_not_computed(
     log.unlink()
     again = reproduce("toy-twin", quick=True, out=out, progress=False)
     assert len(again.reused) == 8 and not log.exists()
+
+
+def test_reuse_copies_complete_runs_of_another_folder_and_computes_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from vtwin.experiments.store import RunStore
+
+    log = tmp_path / "log.txt"
+    monkeypatch.setenv(toy.LOG_ENV, str(log))
+    shipped = tmp_path / "results"
+    first = reproduce("toy-flat", quick=True, seeds=1, out=shipped, progress=False)
+    assert first.ok
+    log.unlink()
+    out = tmp_path / "out"
+    both = reproduce("toy-flat", quick=True, seeds=2, out=out, progress=False, reuse=[shipped])
+    assert both.ok
+    copied = {s.run_id for s, _ in first.runs}
+    assert set(both.reused) == copied
+    assert sorted(log.read_text().split()) == sorted(
+        s.run_id for s, _ in both.runs if s.run_id not in copied
+    )
+    by_id = {s.run_id: r for s, r in both.runs}
+    store = RunStore(out)
+    for spec, result in first.runs:
+        assert by_id[spec.run_id].summary == result.summary
+        stored = yaml.safe_load((store.run_dir(spec) / "config.yaml").read_text())
+        assert stored["copied_from"] == str(RunStore(shipped).run_dir(spec))
+        assert stored["fingerprint"] == spec.fingerprint()
+    # a run stored with another budget is not reused: it is computed
+    log.unlink()
+    other = reproduce(
+        "toy-flat", quick=False, seeds=1, out=tmp_path / "o2", progress=False, reuse=[shipped]
+    )
+    assert not other.reused and len(log.read_text().split()) == len(other.runs)
+    # the source folder is untouched, and a missing one is a one-line error
+    assert sorted(p.name for p in (shipped / "toy-flat").iterdir() if p.name in copied) == sorted(
+        copied
+    )
+    with pytest.raises(ValueError, match=r"--reuse .*nowhere: no such folder"):
+        reproduce("toy-flat", quick=True, out=out, progress=False, reuse=[tmp_path / "nowhere"])
+    app = Typer()
+    register_cli(app)
+    result = CliRunner().invoke(
+        app,
+        ["reproduce", "toy-flat", "--quick", "--out", str(out), "--reuse", str(tmp_path / "no")],
+    )
+    assert result.exit_code == 2
+    assert "error: --reuse" in result.output and "no such folder" in result.output

@@ -93,6 +93,15 @@ def reproduce_command(
             metavar="KEY=VALUE",
         ),
     ] = None,
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Copy the runs already complete in this output folder (same budget, seed "
+            "and config) instead of computing them, e.g. --reuse results/paper-c "
+            "(repeatable).",
+            metavar="DIR",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run (or resume) a paper experiment; write figures, REPORT.md and REPORT.html under
@@ -113,6 +122,12 @@ def reproduce_command(
         for member in names:
             resolve_methods(get_experiment(member), requested)
             check_overrides(get_experiment(member), set_ or ())
+        for folder in reuse or ():
+            if not folder.is_dir():
+                raise ValueError(
+                    f"--reuse {folder}: no such folder (give an output folder of runs, "
+                    "e.g. results/paper-c)"
+                )
         executor = make_executor(backend, workers, address)
     except ValueError as exc:  # unknown names or backend, more --workers than cores allow
         _fail(str(exc))
@@ -128,6 +143,7 @@ def reproduce_command(
         "executor": executor,
         "backend": backend,  # recorded in the reports (the executor already runs it)
         "console": err_console,
+        "reuse": tuple(reuse or ()),
     }
     failed = 0
     for member in names:

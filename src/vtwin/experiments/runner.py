@@ -67,14 +67,17 @@ def reproduce(
     backend: str = "local",
     executor: Executor | None = None,
     console: Console | None = None,
+    reuse: Sequence[Path | str] = (),
 ) -> ReproductionReport:
     """Run (or resume) an experiment; write its figures, ``REPORT.md``, ``REPORT.html`` and
     the output folder's ``index.html``.
 
-    Runs already complete under ``out`` are reused, and so are runs whose twin in another
-    experiment (:attr:`Experiment.same_as`) is complete there (copied, with
-    ``copied_from`` in their ``config.yaml``); a failing run is reported and the others
-    go on (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
+    Runs already complete under ``out`` are reused. Runs complete (same fingerprint) in one
+    of the ``reuse`` folders (other output folders, e.g. the project's ``results/paper-c``)
+    are copied into ``out``, and so are runs whose twin in another experiment
+    (:attr:`Experiment.same_as`) is complete in ``out``; a copy names its source in
+    ``copied_from`` of its ``config.yaml``. A failing run is reported and the others go on
+    (check :attr:`ReproductionReport.ok`). ``executor`` overrides ``backend``/``workers``.
     ``overrides`` (dotted ``key=value``) change every run's config, e.g. a reward weight;
     when ``out`` holds runs made with other overrides, nothing is touched and a
     :class:`ValueError` asks for another ``out``.
@@ -97,6 +100,7 @@ def reproduce(
     shutil.rmtree(failed_dir, ignore_errors=True)
 
     reused_set = {s.run_id for s in specs if store.is_complete(s)}
+    reused_set |= _copy_stored(store, reuse, [s for s in specs if s.run_id not in reused_set])
     reused_set |= _copy_twins(experiment, store, [s for s in specs if s.run_id not in reused_set])
     reused = tuple(s.run_id for s in specs if s.run_id in reused_set)
     todo = [s for s in specs if s.run_id not in reused_set]
@@ -187,6 +191,27 @@ def reproduce(
     write_html_report(report)
     write_index(report.index_path.parent)
     return report
+
+
+def _copy_stored(
+    store: RunStore, sources: Sequence[Path | str], todo: Sequence[RunSpec]
+) -> set[str]:
+    """Copy every run of ``todo`` stored complete (same fingerprint) in one of the ``sources``
+    output folders into ``store`` (the first source holding it wins); return the copied run
+    ids. A missing source folder is an error, not an empty store."""
+    copied: set[str] = set()
+    for source in sources:
+        other = RunStore(source)
+        if not other.root.is_dir():
+            raise ValueError(f"--reuse {source}: no such folder (give an output folder of runs)")
+        if other.root.resolve() == store.root.resolve():
+            continue
+        for spec in todo:
+            if spec.run_id in copied or not other.is_complete(spec):
+                continue
+            store.save(spec, other.load(spec), copied_from=str(other.run_dir(spec)))
+            copied.add(spec.run_id)
+    return copied
 
 
 def _copy_twins(experiment: Experiment, store: RunStore, todo: Sequence[RunSpec]) -> set[str]:
