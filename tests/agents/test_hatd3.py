@@ -468,3 +468,26 @@ def test_the_fill_uav_actor_acts_in_range_and_needs_the_step_budget() -> None:
     )
     with pytest.raises(ValueError, match="needs an env with queue slots and its step budget"):
         HATD3Agent(bare, HATD3Config(uav_actor="fill"))
+
+
+def test_the_fill_actor_evaluates_at_its_own_temperature_and_trains_at_the_other() -> None:
+    from vtwin.agents.hatd3 import fill_weights
+
+    env = BatchedTwinUpdate(load_config("paper-d-tiny"), 4)
+    params = {"uav_actor": "fill", "fill_temperature": 0.5, "fill_softness": 0.05}
+    soft = make_agent("su_hatd3", env, seed=0, params={**params, "fill_eval_temperature": None})
+    sharp = make_agent("su_hatd3", env, seed=0, params={**params, "fill_eval_temperature": 0.01})
+    obs, _ = env.reset(3)
+    obs = env.step(soft.act(obs, deterministic=True))[0]  # tasks offloaded: queues to fill
+    x = torch.as_tensor(obs["uav"], dtype=torch.float32)
+    own = env.uav_action_dim - sharp.sizes.uav_slots
+    pre = sharp.pre_tanh("uav", x)[..., own:]
+    assert sharp.sizes.step_fill is not None
+    want = fill_weights(pre, x, sharp.sizes.step_fill, sharp.sizes.uav_slot_obs, 0.01, 0.001)
+    got = sharp.act(obs, deterministic=True)["uav"][..., own:]
+    np.testing.assert_allclose(got, want.detach().numpy(), atol=1e-6)
+    # acting to explore, targets and the actor's loss keep the training temperature
+    torch.testing.assert_close(sharp.policy("uav", x), soft.policy("uav", x))
+    assert not np.allclose(got, soft.act(obs, deterministic=True)["uav"][..., own:])
+    with pytest.raises(ValueError, match=r"fill_eval_temperature = 0\.0: must be > 0 or None"):
+        HATD3Config(fill_eval_temperature=0.0)
