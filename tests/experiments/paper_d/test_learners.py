@@ -189,3 +189,35 @@ def test_tiny_reproduction_draws_every_figure_and_checks_every_claim(
     assert len(report.claims) == len(exp.claims)
     assert all(c.error is None and c.ours for c in report.claims)
     assert report.report_path.exists()
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_sweeps_point_at_the_presets_setting_is_the_learners_run(quick: bool) -> None:
+    """Fig. 4 at 5 UAVs and at f̄ = 250 steps/s computes exactly Fig. 3(a)'s run of the same
+    method and seed: its twin is that run (the runner copies it); every other point, and
+    every point of Figs. 3(b)–(c) and 4(b), has none."""
+    from vtwin.experiments.paper_d.learners import learners_twin
+    from vtwin.experiments.registry import get_experiment
+    from vtwin.experiments.spec import expand
+
+    learners = {s.run_id: s for s in expand(get_experiment("paper-d-learners"), quick=quick)}
+    twins = 0
+    for name, at_preset in (
+        ("paper-d-uavs", 5),
+        ("paper-d-compute", 250),
+        ("paper-d-sensors", None),
+        ("paper-d-lr", None),
+        ("paper-d-scale", None),
+    ):
+        assert get_experiment(name).same_as is not None
+        for spec in expand(get_experiment(name), quick=quick):
+            twin = learners_twin(spec)
+            if spec.sweep_value != at_preset:
+                assert twin is None, (name, spec.run_id)
+                continue
+            assert twin is not None, (name, spec.run_id)
+            assert twin.fingerprint() == learners[twin.run_id].fingerprint()
+            twins += 1
+    # 7 methods × 3 seeds at 5 UAVs and at f̄ = 250; the quick budget has one seed and runs
+    # Fig. 4(a) at 3 and 10 UAVs only
+    assert twins == (7 if quick else 42)

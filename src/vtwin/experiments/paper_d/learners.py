@@ -173,6 +173,37 @@ def _params(spec: RunSpec, variant: Variant) -> dict[str, Any]:
     return params
 
 
+_SWEEP_ONLY = ("lr", "scale", "compute", "sweep_stride")
+
+
+def learners_twin(spec: RunSpec) -> RunSpec | None:
+    """The ``paper-d-learners`` run that computes exactly what this sweep run computes, or
+    None.
+
+    Fig. 4's sweeps pass through the preset's own setting (5 UAVs, f̄ = 250 steps/s), where
+    a run is Fig. 3(a)'s run of the same method and seed; the runner copies it instead of
+    training it again (24 runs at the full budget). Checked, not assumed: the resolved env
+    config, the learner's parameters and every other budget entry must be equal."""
+    if spec.method not in VARIANTS or spec.sweep_key is None:
+        return None
+    own = f"{spec.sweep_key}="
+    twin = RunSpec(
+        experiment="paper-d-learners",
+        method=spec.method,
+        seed=spec.seed,
+        budget={k: v for k, v in spec.budget.items() if k not in _SWEEP_ONLY},
+        overrides=tuple(o for o in spec.overrides if not o.startswith(own)),
+        preset=spec.preset,
+        mode=spec.mode,
+    )
+    variant = VARIANTS[spec.method]
+
+    def computes(s: RunSpec) -> tuple[Any, ...]:
+        return _params(s, variant), _config(s, variant).model_dump()
+
+    return twin if computes(spec) == computes(twin) else None
+
+
 def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
     """The training curve on ``_CURVE_POINTS`` bins of steps (:func:`binned_curve`)."""
     return binned_curve(history, steps, ("reward", "utility"), _CURVE_POINTS)
@@ -438,6 +469,7 @@ def _experiment(
         figures=figures,
         claims=claims,
         notes=_NOTES + notes,
+        same_as=f"{_HERE}:learners_twin" if sweep is not None else None,
     )
 
 
