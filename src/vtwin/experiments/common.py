@@ -7,12 +7,22 @@ experiment sweeps, ``seed`` and the summary metrics) and returns ``(our value, a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["binned_curve", "gain_pct", "lowest_everywhere", "method_means", "paired_gains"]
+if TYPE_CHECKING:
+    from vtwin.experiments.spec import RunSpec
+
+__all__ = [
+    "binned_curve",
+    "gain_pct",
+    "lowest_everywhere",
+    "method_means",
+    "paired_gains",
+    "twin_run",
+]
 
 
 def method_means(table: pd.DataFrame, metric: str, **where: Any) -> dict[str, float]:
@@ -76,3 +86,29 @@ def binned_curve(
     grouped = history.assign(bin=bins).groupby("bin")[list(columns)].mean()
     out = {"step": edges[grouped.index.to_numpy()].astype(int)}
     return pd.DataFrame(out | {c: grouped[c].to_numpy() for c in columns})
+
+
+def twin_run(
+    spec: RunSpec,
+    experiment: str,
+    sweep_only: Sequence[str],
+    computes: Callable[[RunSpec], Any],
+) -> RunSpec | None:
+    """The run of ``experiment`` (same method, seed, preset and mode) that computes exactly
+    what the sweep run ``spec`` computes, or None: ``spec`` without its ``sweep_only`` budget
+    entries and without the override that sets its sweep key, kept only when ``computes``
+    (what a run resolves to: env config, learner parameters) is equal for both. An
+    :attr:`~vtwin.experiments.spec.Experiment.same_as` function is built on it."""
+    from vtwin.experiments.spec import RunSpec
+
+    own = f"{spec.sweep_key}=" if spec.sweep_key is not None else None
+    twin = RunSpec(
+        experiment=experiment,
+        method=spec.method,
+        seed=spec.seed,
+        budget={k: v for k, v in spec.budget.items() if k not in sweep_only},
+        overrides=tuple(o for o in spec.overrides if own is None or not o.startswith(own)),
+        preset=spec.preset,
+        mode=spec.mode,
+    )
+    return twin if computes(spec) == computes(twin) else None

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from vtwin.experiments.common import binned_curve, method_means
+from vtwin.experiments.common import binned_curve, method_means, twin_run
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec, Sweep
 
@@ -157,22 +157,13 @@ def learners_twin(spec: RunSpec) -> RunSpec | None:
 
     if spec.method not in VARIANTS or VARIANTS[spec.method].algo != "hdppo":
         return None
-    twin = RunSpec(
-        experiment="paper-c-learners",
-        method=spec.method,
-        seed=spec.seed,
-        budget={k: v for k, v in spec.budget.items() if k not in _SWEEP_ONLY},
-        overrides=spec.overrides,
-        preset=spec.preset,
-        mode=spec.mode,
-    )
     variant = VARIANTS[spec.method]
 
     def trains(s: RunSpec) -> tuple[Any, ...]:
         agent = config_from_params(HDPPOConfig, _params(s, variant))
         return agent, _config(s, variant.overrides).model_dump()
 
-    return twin if trains(spec) == trains(twin) else None
+    return twin_run(spec, "paper-c-learners", _SWEEP_ONLY, trains)
 
 
 def run_learner(spec: RunSpec) -> RunResult:

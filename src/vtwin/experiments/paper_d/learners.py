@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from vtwin.experiments.common import binned_curve
+from vtwin.experiments.common import binned_curve, twin_run
 from vtwin.experiments.paper_d.claims import (
     COMPUTE_CLAIMS,
     LEARNER_CLAIMS,
@@ -186,22 +186,12 @@ def learners_twin(spec: RunSpec) -> RunSpec | None:
     config, the learner's parameters and every other budget entry must be equal."""
     if spec.method not in VARIANTS or spec.sweep_key is None:
         return None
-    own = f"{spec.sweep_key}="
-    twin = RunSpec(
-        experiment="paper-d-learners",
-        method=spec.method,
-        seed=spec.seed,
-        budget={k: v for k, v in spec.budget.items() if k not in _SWEEP_ONLY},
-        overrides=tuple(o for o in spec.overrides if not o.startswith(own)),
-        preset=spec.preset,
-        mode=spec.mode,
-    )
     variant = VARIANTS[spec.method]
 
     def computes(s: RunSpec) -> tuple[Any, ...]:
         return _params(s, variant), _config(s, variant).model_dump()
 
-    return twin if computes(spec) == computes(twin) else None
+    return twin_run(spec, "paper-d-learners", _SWEEP_ONLY, computes)
 
 
 def _curve(history: pd.DataFrame, steps: int) -> pd.DataFrame:
