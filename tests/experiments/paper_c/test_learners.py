@@ -17,8 +17,10 @@ from vtwin.experiments.paper_c.learners import (
     OBSERVATION,
     RULES,
     VARIANTS,
+    claim_denoising_best,
     claim_learners_beat_rule,
     claim_lhdppo_best,
+    claim_lr_best,
     draw_map,
     run_learner,
 )
@@ -135,6 +137,34 @@ def test_claims() -> None:
     assert agrees is False and "hdppo -0.200" in text and "h_ppo_eq19" not in text
     text, agrees = claim_learners_beat_rule(table[table["method"] != "hdppo"])
     assert agrees is True
+
+
+def test_the_sweep_claims_judge_the_papers_setting_by_lhdppos_reward() -> None:
+    rows = [
+        (1e-4, 0, 3.0),
+        (1e-4, 1, 3.2),
+        (1e-3, 0, 2.0),
+        (5e-5, 0, 2.9),
+    ]
+    table = pd.DataFrame(
+        [{"method": "lhdppo", "sweep_value": v, "seed": s, "train_reward": r} for v, s, r in rows]
+    )
+    text, agrees = claim_lr_best(table)
+    # mean 3.1 at 1e-4 against 2.0 at 1e-3: +55 % of |2.0|
+    assert agrees is True and "lr 0.0001: 3.100" in text and text.endswith("+55.0 %")
+    text, agrees = claim_lr_best(table.assign(train_reward=[3.0, 3.2, 2.0, 3.5]))
+    assert agrees is False  # 5e-5 is higher
+    text, agrees = claim_lr_best(table[table["sweep_value"] != 1e-3])
+    assert agrees is None and "needs lhdppo" in text
+    table_u = pd.DataFrame(
+        [
+            {"method": "lhdppo", "sweep_value": u, "seed": 0, "train_reward": r}
+            for u, r in ((3, -1.0), (5, -0.5), (7, -2.0), (9, -1.5))
+        ]
+    )
+    text, agrees = claim_denoising_best(table_u)
+    # negative rewards: the gain is in % of |base|
+    assert agrees is True and text.endswith("U 5 over 7: +75.0 %")
 
 
 @pytest.mark.parametrize("overrides", [(), ("privacy.r_max_deg=0.002",)])
