@@ -298,12 +298,13 @@ def _sweep_claim(
         return f"needs lhdppo at {label} {best:g} and {other:g}", None
     rows = table[table["method"] == "lhdppo"].groupby("sweep_value")["train_reward"].mean()
     means = {float(k): float(v) for k, v in rows.items()}
-    have = {k for k in means if math.isclose(k, best) or math.isclose(k, other)}
-    if len(have) < 2:
+    best_mean, other_mean = (
+        next((m for k, m in means.items() if math.isclose(k, v)), None) for v in (best, other)
+    )
+    if best_mean is None or other_mean is None:
         return f"needs lhdppo at {label} {best:g} and {other:g}", None
-    at = {k2: means[k] for k in means for k2 in (best, other) if math.isclose(k, k2)}
     text = ", ".join(f"{label} {k:g}: {means[k]:.3f}" for k in sorted(means))
-    text += f"; {label} {best:g} over {other:g}: {gain_pct(at[best], at[other]):+.1f} %"
+    text += f"; {label} {best:g} over {other:g}: {gain_pct(best_mean, other_mean):+.1f} %"
     top = max(means, key=lambda k: means[k])
     return text, math.isclose(top, best)
 
