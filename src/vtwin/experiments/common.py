@@ -21,6 +21,7 @@ __all__ = [
     "lowest_everywhere",
     "method_means",
     "paired_gains",
+    "sweep_means",
     "twin_run",
 ]
 
@@ -31,6 +32,15 @@ def method_means(table: pd.DataFrame, metric: str, **where: Any) -> dict[str, fl
     for key, value in where.items():
         rows = rows[rows[key] == value]
     return {str(k): float(v) for k, v in rows.groupby("method")[metric].mean().items()}
+
+
+def sweep_means(table: pd.DataFrame, metric: str, method: str) -> dict[Any, float]:
+    """{sweep value: mean ``metric`` of ``method``'s runs} (empty when the table has no such
+    column or the method was not run)."""
+    if metric not in table.columns or "sweep_value" not in table.columns:
+        return {}
+    rows = table[table["method"] == method]
+    return {k: float(v) for k, v in rows.groupby("sweep_value")[metric].mean().items()}
 
 
 def gain_pct(value: float, base: float) -> float:

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from vtwin.experiments.common import binned_curve, gain_pct, method_means, twin_run
+from vtwin.experiments.common import (
+    binned_curve,
+    gain_pct,
+    method_means,
+    sweep_means,
+    twin_run,
+)
 from vtwin.experiments.registry import register
 from vtwin.experiments.spec import Claim, Experiment, Figure, RunResult, RunSpec, Sweep
 
@@ -294,10 +300,7 @@ def _sweep_claim(
     deterministic evaluation) per sweep value; agrees when the paper's setting ``best`` has
     the highest mean. The text adds the gain of ``best`` over ``other`` (the paper's quoted
     pair)."""
-    if not {"sweep_value", "train_reward"} <= set(table.columns):
-        return f"needs lhdppo at {label} {best:g} and {other:g}", None
-    rows = table[table["method"] == "lhdppo"].groupby("sweep_value")["train_reward"].mean()
-    means = {float(k): float(v) for k, v in rows.items()}
+    means = {float(k): v for k, v in sweep_means(table, "train_reward", "lhdppo").items()}
     best_mean, other_mean = (
         next((m for k, m in means.items() if math.isclose(k, v)), None) for v in (best, other)
     )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from vtwin.experiments.common import gain_pct, method_means
+from vtwin.experiments.common import gain_pct, method_means, sweep_means
 from vtwin.experiments.spec import Claim
 
 __all__ = [
@@ -160,17 +160,9 @@ def claim_uavs_toward_sensors(table: pd.DataFrame) -> tuple[str, bool | None]:
 
 
 # ----------------------------------------------------------------------------- Fig. 3(b)–(c)
-def _by_value(table: pd.DataFrame, metric: str, method: str) -> dict[object, float]:
-    """{sweep value: mean ``metric`` of ``method``} (empty when it was not run)."""
-    if metric not in table.columns or "sweep_value" not in table.columns:
-        return {}
-    rows = table[table["method"] == method]
-    return {k: float(v) for k, v in rows.groupby("sweep_value")[metric].mean().items()}
-
-
 def claim_lr_best(table: pd.DataFrame) -> tuple[str, bool | None]:
     """Fig. 3(b): SU-HATD3's reward is highest at learning rate 0.005."""
-    rewards = _by_value(table, "reward", PROPOSED)
+    rewards = sweep_means(table, "reward", PROPOSED)
     values = {float(str(k)): v for k, v in rewards.items()}
     if len(values) < 2 or not any(math.isclose(k, LR_BEST) for k in values):
         return "needs su_hatd3 at 0.005 and another learning rate", None
@@ -190,7 +182,7 @@ def parse_scale(value: object) -> tuple[int, int]:
 def _scale_trend(table: pd.DataFrame, grow: int) -> tuple[str, bool | None]:
     """Whether SU-HATD3's reward grows along axis ``grow`` (0: sensors, 1: UAVs) of the
     scales, the other held equal; every consecutive pair must rise."""
-    rewards = {parse_scale(k): v for k, v in _by_value(table, "reward", PROPOSED).items()}
+    rewards = {parse_scale(k): v for k, v in sweep_means(table, "reward", PROPOSED).items()}
     hold = 1 - grow
     parts, rises = [], []
     for fixed in sorted({s[hold] for s in rewards}):
@@ -221,10 +213,10 @@ def _rises(table: pd.DataFrame, methods: Sequence[str]) -> tuple[str, bool | Non
     """Whether each of ``methods``' utility rises at every step up the sweep (≥ 2 values)."""
     parts, verdicts = [], []
     for method in methods:
-        means = _by_value(table, "utility", method)
+        means = sweep_means(table, "utility", method)
         if len(means) < 2:
             continue
-        keys = sorted(means, key=float)  # type: ignore[arg-type]
+        keys = sorted(means, key=float)
         values = [means[k] for k in keys]
         verdicts.append(all(a < b for a, b in itertools.pairwise(values)))
         parts.append(f"{method} " + " → ".join(f"{v:.1f}" for v in values))
